@@ -1,0 +1,61 @@
+/* Recognising LLM API exchanges and extracting model and usage from them.
+ * Recognition is by path and JSON shape, whatever the host, so gateways and
+ * test servers work; the host only names the provider when it is known. */
+#ifndef LLMOBS_PROVIDER_H
+#define LLMOBS_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "record.h"
+
+enum llm_api {
+	LLM_API_NONE = 0,		/* not an LLM API call */
+	LLM_API_CHAT_COMPLETIONS,	/* OpenAI /v1/chat/completions */
+	LLM_API_RESPONSES,		/* OpenAI /v1/responses */
+	LLM_API_MESSAGES,		/* Anthropic /v1/messages */
+	LLM_API_GENERATE_CONTENT,	/* Gemini :generateContent */
+	LLM_API_STREAM_GENERATE_CONTENT,/* Gemini :streamGenerateContent */
+	LLM_API__MAX,
+};
+
+/* "chat.completions", "responses", "messages", ... (export contract). */
+const char *llm_api_name(enum llm_api api);
+
+struct llm_request_info {
+	enum llm_api api;
+	char provider[32];	/* "openai", "anthropic", "google", ... */
+	char model[128];	/* request's model ("" if none) */
+	bool stream;		/* request asked for a streamed response */
+};
+
+/* Classify a request from its line, Host and (possibly capped) body.
+ * Returns 0 and fills *out for an LLM call, -ENOENT for anything else. */
+int provider_classify_request(const char *method, size_t method_len,
+			      const char *path, size_t path_len,
+			      const char *host, size_t host_len,
+			      const char *body, size_t body_len,
+			      struct llm_request_info *out);
+
+/* What the response says; filled by the functions below. Zero-fill first. */
+struct llm_response_info {
+	char model[128];	/* last non-empty model seen */
+	struct llm_usage usage;
+	bool usage_present;	/* the provider reported usage */
+	bool stream_done;	/* a stream's terminal event was seen */
+	char error[48];		/* provider error type/code, "" if none */
+};
+
+/* A whole (decoded) non-streamed body. status is the HTTP status.
+ * Returns 0, or -EINVAL when the body is not the JSON expected (counted by
+ * the caller; *out keeps what could be read). */
+int provider_parse_body(enum llm_api api, int status, const char *body,
+			size_t len, struct llm_response_info *out);
+
+/* One SSE event of a streamed response; accumulates into *out (Anthropic
+ * message_delta usage is cumulative: last value per field wins, never a
+ * sum). Returns 0 or -EINVAL for an unparseable event. */
+int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
+			  const char *data, size_t data_len,
+			  struct llm_response_info *out);
+
+#endif

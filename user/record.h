@@ -1,0 +1,66 @@
+/* One observed LLM exchange: the export contract (README, "Export contract").
+ * Filled by the daemon, stored by store.c, printed by record_*(). */
+#ifndef LLMOBS_RECORD_H
+#define LLMOBS_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RECORD_NULL_MS	(-1)	/* latency_ms / ttft_ms unknown */
+
+enum usage_source {
+	USAGE_NONE = 0,		/* no usage: counts are 0 */
+	USAGE_PROVIDER = 1,	/* counts the provider reported */
+	USAGE_ESTIMATED = 2,	/* counts we estimated from the text */
+};
+
+struct llm_usage {
+	/* OpenTelemetry GenAI convention: input includes cache reads and
+	 * writes; output includes reasoning. */
+	int64_t input_tokens;
+	int64_t cached_input_tokens;	/* cache reads */
+	int64_t cache_write_tokens;	/* all cache writes (5 min + 1 h) */
+	int64_t cache_write_1h_tokens;	/* of which 1-hour writes */
+	int64_t output_tokens;
+	int64_t reasoning_tokens;
+};
+
+struct exchange_record {
+	int64_t id;			/* store rowid; 0 before insert */
+	int64_t ts_start_ns;		/* CLOCK_REALTIME, first request byte */
+	int64_t ts_end_ns;		/* last response byte */
+	uint32_t pid;
+	uint32_t tid;
+	uint64_t cgroup_id;
+	char exe[256];
+	char comm[16];
+	char capture[8];		/* "uprobe" or "preload" */
+	char provider[32];
+	char api[32];
+	char host[256];
+	char method[16];
+	char path[512];			/* credentials in the query are redacted */
+	int status;			/* 0 when no response was seen */
+	char model[128];		/* response's, else request's */
+	char request_model[128];
+	bool stream;
+	struct llm_usage usage;
+	enum usage_source usage_source;
+	double cost_usd;
+	bool priced;
+	int64_t latency_ms;		/* RECORD_NULL_MS when unknown */
+	int64_t ttft_ms;		/* first response byte, streams only */
+	bool complete;
+	char error[48];			/* "" means null */
+};
+
+const char *usage_source_name(enum usage_source s);
+
+/* Writes r as one JSON object and a newline. Returns 0 or -errno. */
+int record_write_json(FILE *out, const struct exchange_record *r);
+/* CSV: the header line, then one line per record, same field order as JSON. */
+int record_write_csv_header(FILE *out);
+int record_write_csv(FILE *out, const struct exchange_record *r);
+
+#endif

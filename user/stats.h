@@ -1,0 +1,52 @@
+/* Daemon counters: every error, drop and skip is counted by cause, never
+ * silent. One global table (the daemon is single-threaded); the names are
+ * what the daemon logs and the store persists for `llmobs report`. */
+#ifndef LLMOBS_STATS_H
+#define LLMOBS_STATS_H
+
+#include <stdint.h>
+
+#define STATS_LIST(X) \
+	X(EVENTS, "events") \
+	X(EVENT_BYTES, "event_bytes") \
+	X(EVENTS_MALFORMED, "events_malformed") \
+	X(EXCHANGES, "exchanges") \
+	X(EXCHANGES_INCOMPLETE, "exchanges_incomplete") \
+	X(NON_LLM_EXCHANGES, "non_llm_exchanges") \
+	X(SERVER_SIDE_CONNS, "server_side_conns") \
+	X(UNSUPPORTED_PROTOCOL_CONNS, "unsupported_protocol_conns") \
+	X(HTTP2_CONNS, "http2_conns") \
+	X(HTTP_PARSE_ERRORS, "http_parse_errors") \
+	X(HTTP_HEAD_TOO_LARGE, "http_head_too_large") \
+	X(STREAM_GAPS, "stream_gaps") \
+	X(STREAM_GAP_BYTES, "stream_gap_bytes") \
+	X(BODY_OVER_CAP, "body_over_cap") \
+	X(BODY_OVER_CAP_BYTES, "body_over_cap_bytes") \
+	X(DECODE_ERRORS, "decode_errors") \
+	X(JSON_ERRORS, "json_errors") \
+	X(SSE_EVENTS_OVER_CAP, "sse_events_over_cap") \
+	X(UNMATCHED_RESPONSES, "unmatched_responses") \
+	X(PENDING_REQUESTS_DROPPED, "pending_requests_dropped") \
+	X(CONNS_OPEN, "conns_open") \
+	X(CONNS_EVICTED, "conns_evicted") \
+	X(UNPRICED_EXCHANGES, "unpriced_exchanges") \
+	X(STORE_ERRORS, "store_errors") \
+	X(RECORDS_DROPPED, "records_dropped") \
+	X(TLS_LIBS_ATTACHED, "tls_libs_attached") \
+	X(ATTACH_ERRORS, "attach_errors") \
+	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed")
+
+enum stats_counter {
+#define X(id, name) STAT_##id,
+	STATS_LIST(X)
+#undef X
+	STAT__MAX
+};
+
+extern uint64_t stats[STAT__MAX];
+extern const char *const stats_names[STAT__MAX];
+
+static inline void stats_add(enum stats_counter c, uint64_t n) { stats[c] += n; }
+static inline void stats_inc(enum stats_counter c) { stats[c]++; }
+
+#endif

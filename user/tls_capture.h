@@ -1,0 +1,43 @@
+/* The BPF capture path: uprobes on every TLS library on the host (bpf/
+ * tls_capture.bpf.c), found through /proc/PID/maps, plus exec/exit
+ * tracepoints, delivering struct capture_event through a ring buffer. */
+#ifndef LLMOBS_TLS_CAPTURE_H
+#define LLMOBS_TLS_CAPTURE_H
+
+#include <linux/types.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "capture.h"
+
+struct tls_capture;
+
+struct tls_capture_opts {
+	size_t ringbuf_bytes;	/* power of two; 0 = default 16 MiB */
+	uint32_t max_chunks;	/* per TLS call; 0 = CAPTURE_MAX_CHUNKS_DEFAULT */
+	pid_t self_pid;		/* never captured (the daemon itself) */
+};
+
+/* Called for each event; size is the event's size in the ring buffer. */
+typedef int (*tls_capture_event_fn)(void *ctx, const struct capture_event *ev,
+				    size_t size);
+
+/* Open, set rodata, load, attach tracepoints, find and attach to every TLS
+ * library mapped on the host. Returns 0 or -errno. */
+int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn cb,
+		     void *ctx, struct tls_capture **out);
+/* Waits up to timeout_ms for events and delivers them; also runs due
+ * rescans (new processes, libraries loaded late). Returns events handled
+ * or -errno (-EINTR when interrupted). */
+int tls_capture_poll(struct tls_capture *c, int timeout_ms);
+/* Looks at one process (pid > 0) or every process (pid == 0) for TLS
+ * libraries not attached yet. Returns how many it attached, or -errno. */
+int tls_capture_rescan(struct tls_capture *c, pid_t pid);
+/* Sums the per-CPU drop counters. */
+int tls_capture_drops(struct tls_capture *c,
+		      struct capture_drop_count out[CAPTURE_DROP__MAX]);
+/* Number of distinct TLS libraries (device, inode) attached. */
+int tls_capture_attached(const struct tls_capture *c);
+void tls_capture_close(struct tls_capture *c);
+
+#endif
