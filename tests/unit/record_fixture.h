@@ -1,0 +1,58 @@
+/* Test records for the record and store suites: every field set to a value
+ * distinct from its zero default, so a column that is lost or swapped shows. */
+#ifndef LLMOBS_TEST_RECORD_FIXTURE_H
+#define LLMOBS_TEST_RECORD_FIXTURE_H
+
+#include <stdio.h>
+#include <string.h>
+#include "record.h"
+
+/* The export contract's field order (README, "Export contract"). */
+static const char *const contract_fields[] = {
+	"id", "ts_start", "ts_end", "pid", "tid", "exe", "comm", "cgroup_id",
+	"capture", "provider", "api", "host", "method", "path", "status",
+	"model", "request_model", "stream", "input_tokens",
+	"cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+	"output_tokens", "reasoning_tokens", "usage_source", "cost_usd",
+	"priced", "latency_ms", "ttft_ms", "complete", "error",
+};
+#define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
+
+/* Varies with i so records in a batch differ from each other. */
+static inline void fixture_record(struct exchange_record *r, int i)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts_start_ns = 1795459201123456789LL + i * 1000000000LL;
+	r->ts_end_ns = r->ts_start_ns + 2500000000LL;
+	r->pid = 4242 + i;
+	r->tid = 4243 + i;
+	r->cgroup_id = 0xfedcba9876543210ULL + i;	/* above INT64_MAX */
+	snprintf(r->exe, sizeof(r->exe), "/usr/bin/python3.%d", i);
+	snprintf(r->comm, sizeof(r->comm), "python%d", i);
+	snprintf(r->capture, sizeof(r->capture), "%s", i % 2 ? "preload" : "uprobe");
+	snprintf(r->provider, sizeof(r->provider), "anthropic");
+	snprintf(r->api, sizeof(r->api), "messages");
+	snprintf(r->host, sizeof(r->host), "api.anthropic.com");
+	snprintf(r->method, sizeof(r->method), "POST");
+	snprintf(r->path, sizeof(r->path), "/v1/messages?n=%d", i);
+	r->status = 200 + i % 3;
+	snprintf(r->model, sizeof(r->model), "claude-sonnet-4-5-2025092%d", i % 10);
+	snprintf(r->request_model, sizeof(r->request_model), "claude-sonnet-4-5");
+	r->stream = i % 2;
+	r->usage.input_tokens = 1000 + i;
+	r->usage.cached_input_tokens = 200 + i;
+	r->usage.cache_write_tokens = 300 + i;
+	r->usage.cache_write_1h_tokens = 100 + i;
+	r->usage.output_tokens = 400 + i;
+	r->usage.reasoning_tokens = 50 + i;
+	r->usage_source = (enum usage_source)(1 + i % 2);
+	r->cost_usd = 0.0123456789 * (i + 1);
+	r->priced = true;
+	r->latency_ms = i % 3 ? 2500 + i : RECORD_NULL_MS;
+	r->ttft_ms = i % 2 ? 300 + i : RECORD_NULL_MS;
+	r->complete = i % 4 != 3;
+	if (i % 4 == 3)
+		snprintf(r->error, sizeof(r->error), "truncated");
+}
+
+#endif
