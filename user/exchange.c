@@ -1,0 +1,671 @@
+/* HTTP/1.1 messages of a client connection -> exchanges -> records.
+ * Only a few header values are ever copied (Host, Content-Type and the
+ * framing ones): credentials in headers never leave the capture buffers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "exchange.h"
+#include "log.h"
+#include "provider.h"
+#include "redact.h"
+#include "sse.h"
+#include "stats.h"
+
+#define CHUNK_SCRATCH_BYTES (64 * 1024)
+
+struct body_buf {
+	char *data;
+	size_t len, cap, max;
+	bool over_cap;
+};
+
+struct exchange {
+	struct exchange *next;
+	struct exchange_record rec;
+	struct llm_request_info req;
+	struct llm_response_info resp;
+	struct body_buf req_body, resp_body;
+	struct sse_parser sse;
+	bool classified, is_llm;
+	bool req_done, resp_started, resp_done;
+	bool is_sse, sse_ready;
+	bool lost;		/* capture lost some of its bytes */
+	bool decode_error, json_error;
+	int64_t ts_first_req, ts_last_req, ts_first_resp, ts_last_resp;
+	struct http_dir *dirs[2];	/* directions whose d->ex is this one */
+};
+
+static char chunk_scratch[CHUNK_SCRATCH_BYTES];
+
+/* ---- body buffers: bounded, counted when cut ---- */
+
+static int body_append(struct body_buf *b, const char *data, size_t len)
+{
+	size_t room, want;
+
+	if (b->over_cap)
+		goto over;
+	room = b->max - b->len;
+	want = len < room ? len : room;
+	if (b->len + want + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + want + 1)
+			cap *= 2;
+		if (cap > b->max + 1)
+			cap = b->max + 1;
+		p = realloc(b->data, cap);
+		if (!p)
+			return -ENOMEM;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, want);
+	b->len += want;
+	b->data[b->len] = '\0';
+	if (want == len)
+		return 0;
+	b->over_cap = true;
+	stats_inc(STAT_BODY_OVER_CAP);
+	data += want;
+	len -= want;
+over:
+	stats_add(STAT_BODY_OVER_CAP_BYTES, len);
+	return 0;
+}
+
+static void body_free(struct body_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- the queue ---- */
+
+static void queue_remove(struct exchange_queue *q, struct exchange *ex)
+{
+	struct exchange **pp = &q->head, *prev = NULL;
+
+	while (*pp && *pp != ex) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = ex->next;
+	if (q->tail == ex)
+		q->tail = prev;
+	q->len--;
+}
+
+static void exchange_free(struct exchange *ex)
+{
+	/* A direction still inside this exchange's message discards the rest. */
+	for (int i = 0; i < 2; i++)
+		if (ex->dirs[i] && ex->dirs[i]->ex == ex)
+			ex->dirs[i]->ex = NULL;
+	body_free(&ex->req_body);
+	body_free(&ex->resp_body);
+	if (ex->sse_ready)
+		sse_free(&ex->sse);
+	free(ex);
+}
+
+void exchange_queue_free(struct exchange_queue *q)
+{
+	while (q->head) {
+		struct exchange *ex = q->head;
+
+		q->head = ex->next;
+		exchange_free(ex);
+	}
+	q->tail = NULL;
+	q->len = 0;
+}
+
+/* ---- classification and the record ---- */
+
+static void exchange_classify(struct exchange *ex)
+{
+	int err;
+
+	if (ex->classified)
+		return;
+	ex->classified = true;
+	err = provider_classify_request(ex->rec.method, strlen(ex->rec.method),
+					ex->rec.path, strlen(ex->rec.path),
+					ex->rec.host, strlen(ex->rec.host),
+					ex->req_body.data ? ex->req_body.data : "",
+					ex->req_body.len, &ex->req);
+	ex->is_llm = err == 0;
+	body_free(&ex->req_body);
+}
+
+static int64_t ms_between(int64_t from_ns, int64_t to_ns)
+{
+	if (!from_ns || !to_ns || to_ns < from_ns)
+		return RECORD_NULL_MS;
+	return (to_ns - from_ns) / 1000000;
+}
+
+static const char *exchange_error(const struct exchange *ex, bool complete)
+{
+	static char http_err[16];
+
+	if (ex->resp.error[0])
+		return ex->resp.error;
+	if (ex->rec.status >= 400) {
+		snprintf(http_err, sizeof(http_err), "http_%d", ex->rec.status);
+		return http_err;
+	}
+	if (ex->lost)
+		return "capture_gap";
+	if (!complete)
+		return ex->resp_started ? "truncated" : "no_response";
+	if (ex->decode_error)
+		return "decode_error";
+	if (ex->resp_body.over_cap && !ex->resp.usage_present)
+		return "body_over_cap";
+	if (ex->json_error)
+		return "bad_json";
+	return "";
+}
+
+/* Emits ex (if it is an LLM call) and frees it. */
+static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
+			    struct exchange *ex, bool complete)
+{
+	struct exchange_record *r = &ex->rec;
+	int64_t end_ns;
+
+	queue_remove(q, ex);
+	exchange_classify(ex);
+	if (!ex->is_llm) {
+		stats_inc(STAT_NON_LLM_EXCHANGES);
+		exchange_free(ex);
+		return;
+	}
+	end_ns = ex->ts_last_resp ? ex->ts_last_resp : ex->ts_last_req;
+	r->ts_start_ns = ex->ts_first_req + x->realtime_offset_ns;
+	r->ts_end_ns = end_ns + x->realtime_offset_ns;
+	snprintf(r->provider, sizeof(r->provider), "%s", ex->req.provider);
+	snprintf(r->api, sizeof(r->api), "%s", llm_api_name(ex->req.api));
+	snprintf(r->request_model, sizeof(r->request_model), "%s", ex->req.model);
+	snprintf(r->model, sizeof(r->model), "%s",
+		 ex->resp.model[0] ? ex->resp.model : ex->req.model);
+	r->stream = ex->req.stream || ex->is_sse;
+	r->usage = ex->resp.usage;
+	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER : USAGE_NONE;
+	r->latency_ms = ex->resp_started ? ms_between(ex->ts_first_req, ex->ts_last_resp)
+					 : RECORD_NULL_MS;
+	r->ttft_ms = r->stream && ex->resp_started ?
+		     ms_between(ex->ts_first_req, ex->ts_first_resp) : RECORD_NULL_MS;
+	r->complete = complete && !ex->lost;
+	snprintf(r->error, sizeof(r->error), "%s", exchange_error(ex, complete));
+	stats_inc(STAT_EXCHANGES);
+	if (!r->complete)
+		stats_inc(STAT_EXCHANGES_INCOMPLETE);
+	x->cb(x->cb_ctx, r);
+	exchange_free(ex);
+}
+
+/* ---- streamed responses ---- */
+
+static int on_sse_event(void *ctx, const char *event, size_t event_len,
+			const char *data, size_t data_len, bool truncated)
+{
+	struct exchange *ex = ctx;
+
+	if (truncated) {
+		stats_inc(STAT_SSE_EVENTS_OVER_CAP);
+		return 0;
+	}
+	if (provider_stream_event(ex->req.api, event, event_len, data, data_len,
+				  &ex->resp) < 0) {
+		stats_inc(STAT_JSON_ERRORS);
+		ex->json_error = true;
+	}
+	return 0;
+}
+
+/* Decoded body bytes. */
+static int body_sink(void *ctx, const char *data, size_t len)
+{
+	struct http_dir *d = ctx;
+	struct exchange *ex = d->ex;
+
+	if (!d->is_response)
+		return body_append(&ex->req_body, data, len);
+	if (ex->is_sse)
+		return sse_feed(&ex->sse, data, len, on_sse_event, ex);
+	return body_append(&ex->resp_body, data, len);
+}
+
+/* Raw (transfer-decoded) body bytes of d's message. */
+static void dir_deliver(struct http_dir *d, const char *data, size_t len)
+{
+	struct exchange *ex = d->ex;
+	int err;
+
+	if (!ex || !len || d->decode_failed)
+		return;
+	if (d->is_response && !ex->is_llm)
+		return;
+	if (!d->decoding) {
+		body_sink(d, data, len);
+		return;
+	}
+	err = content_decoder_feed(&d->dec, data, len, body_sink, d);
+	if (err < 0) {
+		if (err != -E2BIG)
+			stats_inc(STAT_DECODE_ERRORS);
+		ex->decode_error = err != -E2BIG;
+		d->decode_failed = true;
+	}
+}
+
+static void dir_reset_message(struct http_dir *d)
+{
+	if (d->decoding)
+		content_decoder_free(&d->dec);
+	d->decoding = false;
+	d->decode_failed = false;
+	memset(&d->chunked, 0, sizeof(d->chunked));
+	d->remaining = 0;
+	d->framing = HTTP1_BODY_NONE;
+	d->head_len = 0;
+	d->last_len = 0;
+	d->ex = NULL;
+}
+
+/* The message of d ended normally. */
+static void dir_message_done(struct exchange_ctx *x, struct exchange_queue *q,
+			     struct http_dir *d)
+{
+	struct exchange *ex = d->ex;
+
+	dir_reset_message(d);
+	d->state = DIR_HEAD;
+	if (!ex)
+		return;
+	if (!d->is_response) {
+		ex->req_done = true;
+		exchange_classify(ex);
+		return;
+	}
+	ex->resp_done = true;
+	if (ex->is_llm && !ex->is_sse && !ex->decode_error) {
+		if (provider_parse_body(ex->req.api, ex->rec.status,
+					ex->resp_body.data ? ex->resp_body.data : "",
+					ex->resp_body.len, &ex->resp) < 0) {
+			stats_inc(STAT_JSON_ERRORS);
+			ex->json_error = true;
+		}
+	}
+	exchange_finish(x, q, ex, true);
+}
+
+/* Bytes were lost or unparseable: drop d's message and wait for a new one. */
+static void dir_resync(struct exchange_ctx *x, struct exchange_queue *q,
+		       struct http_dir *d)
+{
+	struct exchange *ex = d->ex;
+
+	dir_reset_message(d);
+	d->state = DIR_RESYNC;
+	if (!ex)
+		return;
+	ex->lost = true;
+	if (d->is_response) {
+		exchange_finish(x, q, ex, false);
+	} else {
+		ex->req_done = true;
+		exchange_classify(ex);
+	}
+}
+
+static void copy_header(char *dst, size_t size, const struct http1_message *m,
+			const char *name)
+{
+	const struct http1_header *h = http1_find_header(m, name);
+	size_t n = h ? h->value_len : 0;
+
+	if (n >= size)
+		n = size - 1;
+	if (n)
+		memcpy(dst, h->value, n);
+	dst[n] = '\0';
+}
+
+static void dir_start_decoder(struct http_dir *d, const struct http1_message *m,
+			      struct exchange *ex)
+{
+	const struct http1_header *ce = http1_find_header(m, "content-encoding");
+	enum content_coding coding = ce ? content_coding_parse(ce->value, ce->value_len)
+					: CONTENT_IDENTITY;
+
+	if (coding == CONTENT_IDENTITY)
+		return;
+	if (content_decoder_init(&d->dec, coding, 64ULL * 1024 * 1024) < 0) {
+		stats_inc(STAT_DECODE_ERRORS);
+		if (ex)
+			ex->decode_error = true;
+		d->decode_failed = true;
+		return;
+	}
+	d->decoding = true;
+}
+
+static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
+			    struct http_dir *d, const struct http1_message *m,
+			    const struct conn_peer *peer, __u64 ts_ns)
+{
+	struct exchange *ex;
+	uint64_t clen = 0;
+	int framing = http1_body_framing(m, NULL, 0, &clen);
+
+	if (framing < 0) {
+		stats_inc(STAT_HTTP_PARSE_ERRORS);
+		dir_resync(x, q, d);
+		return;
+	}
+	if (q->len >= x->max_pending) {
+		stats_inc(STAT_PENDING_REQUESTS_DROPPED);
+		exchange_finish(x, q, q->head, false);
+	}
+	ex = calloc(1, sizeof(*ex));
+	if (!ex) {
+		dir_resync(x, q, d);
+		return;
+	}
+	ex->req_body.max = x->max_body_bytes;
+	ex->resp_body.max = x->max_body_bytes;
+	ex->ts_first_req = ex->ts_last_req = (int64_t)ts_ns;
+	snprintf(ex->rec.method, sizeof(ex->rec.method), "%.*s", (int)m->method_len, m->method);
+	redact_path(ex->rec.path, sizeof(ex->rec.path), m->path, m->path_len);
+	copy_header(ex->rec.host, sizeof(ex->rec.host), m, "host");
+	ex->rec.pid = peer->tgid;
+	ex->rec.tid = peer->tid;
+	ex->rec.cgroup_id = peer->cgroup_id;
+	snprintf(ex->rec.exe, sizeof(ex->rec.exe), "%s", peer->exe);
+	snprintf(ex->rec.comm, sizeof(ex->rec.comm), "%s", peer->comm);
+	snprintf(ex->rec.capture, sizeof(ex->rec.capture), "%s",
+		 peer->source == CAPTURE_SOURCE_PRELOAD ? "preload" : "uprobe");
+	if (q->tail)
+		q->tail->next = ex;
+	else
+		q->head = ex;
+	q->tail = ex;
+	q->len++;
+
+	d->ex = ex;
+	ex->dirs[0] = d;
+	d->framing = framing;
+	d->remaining = clen;
+	dir_start_decoder(d, m, ex);
+	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
+		dir_message_done(x, q, d);
+	else
+		d->state = DIR_BODY;
+}
+
+static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
+			     struct http_dir *d, const struct http1_message *m,
+			     __u64 ts_ns)
+{
+	struct exchange *ex = q->head;
+	char ctype[64];
+	uint64_t clen = 0;
+	int framing;
+
+	if (m->status >= 100 && m->status < 200 && m->status != 101)
+		return;	/* interim (100 Continue): the final head follows */
+	while (ex && ex->resp_started)
+		ex = ex->next;
+	if (!ex)
+		stats_inc(STAT_UNMATCHED_RESPONSES);
+	framing = http1_body_framing(m, ex ? ex->rec.method : NULL,
+				     ex ? strlen(ex->rec.method) : 0, &clen);
+	if (framing < 0 || m->status == 101) {
+		stats_inc(STAT_HTTP_PARSE_ERRORS);
+		d->ex = ex;
+		if (ex) {
+			ex->dirs[1] = d;
+			ex->resp_started = true;
+		}
+		dir_resync(x, q, d);
+		return;
+	}
+	d->ex = ex;
+	d->framing = framing;
+	d->remaining = clen;
+	if (ex) {
+		ex->dirs[1] = d;
+		ex->resp_started = true;
+		ex->rec.status = m->status;
+		ex->ts_first_resp = ex->ts_last_resp = (int64_t)ts_ns;
+		exchange_classify(ex);
+		copy_header(ctype, sizeof(ctype), m, "content-type");
+		ex->is_sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
+		if (ex->is_sse && ex->is_llm) {
+			sse_init(&ex->sse, x->max_body_bytes);
+			ex->sse_ready = true;
+		}
+		if (ex->is_llm)
+			dir_start_decoder(d, m, ex);
+	}
+	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
+		dir_message_done(x, q, d);
+	else
+		d->state = DIR_BODY;
+}
+
+/* Head bytes: returns how many of data were consumed. */
+static size_t dir_feed_head(struct exchange_ctx *x, struct exchange_queue *q,
+			    struct http_dir *d, const struct conn_peer *peer,
+			    __u64 ts_ns, const char *data, size_t len)
+{
+	struct http1_message m;
+	size_t prev = d->head_len, take = HTTP1_MAX_HEAD_BYTES - d->head_len;
+	int r;
+
+	if (take > len)
+		take = len;
+	if (d->head_len + take > d->head_cap) {
+		size_t cap = d->head_cap ? d->head_cap : 2048;
+		char *p;
+
+		while (cap < d->head_len + take)
+			cap *= 2;
+		if (cap > HTTP1_MAX_HEAD_BYTES)
+			cap = HTTP1_MAX_HEAD_BYTES;
+		p = realloc(d->head, cap);
+		if (!p) {
+			dir_resync(x, q, d);
+			return len;
+		}
+		d->head = p;
+		d->head_cap = cap;
+	}
+	memcpy(d->head + d->head_len, data, take);
+	d->head_len += take;
+	r = d->is_response ? http1_parse_response(d->head, d->head_len, &m, d->last_len)
+			   : http1_parse_request(d->head, d->head_len, &m, d->last_len);
+	if (r == HTTP1_PARTIAL) {
+		if (d->head_len < HTTP1_MAX_HEAD_BYTES) {
+			d->last_len = d->head_len;
+			return take;
+		}
+		stats_inc(STAT_HTTP_HEAD_TOO_LARGE);
+		r = HTTP1_ERROR;
+	}
+	if (r < 0 || (size_t)r <= prev) {
+		stats_inc(STAT_HTTP_PARSE_ERRORS);
+		d->head_len = 0;
+		if (d->is_response)
+			d->ex = q->head && !q->head->resp_started ? q->head : NULL;
+		if (d->ex) {
+			d->ex->dirs[1] = d;
+			d->ex->resp_started = true;
+		}
+		dir_resync(x, q, d);
+		return len;
+	}
+	d->head_len = 0;
+	d->last_len = 0;
+	if (d->is_response)
+		on_response_head(x, q, d, &m, ts_ns);
+	else
+		on_request_head(x, q, d, &m, peer, ts_ns);
+	return (size_t)r - prev;
+}
+
+/* Body bytes: returns how many of data were consumed. */
+static size_t dir_feed_body(struct exchange_ctx *x, struct exchange_queue *q,
+			    struct http_dir *d, const char *data, size_t len)
+{
+	size_t n, sz;
+	ssize_t r;
+
+	switch (d->framing) {
+	case HTTP1_BODY_LENGTH:
+		n = len < d->remaining ? len : (size_t)d->remaining;
+		dir_deliver(d, data, n);
+		d->remaining -= n;
+		if (!d->remaining)
+			dir_message_done(x, q, d);
+		return n;
+	case HTTP1_BODY_CHUNKED:
+		n = len < sizeof(chunk_scratch) ? len : sizeof(chunk_scratch);
+		memcpy(chunk_scratch, data, n);
+		sz = n;
+		r = http1_decode_chunked(&d->chunked, chunk_scratch, &sz);
+		if (r == HTTP1_ERROR) {
+			stats_inc(STAT_HTTP_PARSE_ERRORS);
+			dir_resync(x, q, d);
+			return len;
+		}
+		dir_deliver(d, chunk_scratch, sz);
+		if (r >= 0) {
+			dir_message_done(x, q, d);
+			return n - (size_t)r;
+		}
+		return n;
+	default:	/* until close */
+		dir_deliver(d, data, len);
+		return len;
+	}
+}
+
+static bool starts_message(const struct http_dir *d, const char *data, size_t len)
+{
+	static const char *const starts[] = {
+		"GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "HEAD ", "OPTIONS ",
+	};
+
+	if (d->is_response)
+		return len >= 7 && memcmp(data, "HTTP/1.", 7) == 0;
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (len >= strlen(starts[i]) && !memcmp(data, starts[i], strlen(starts[i])))
+			return true;
+	return false;
+}
+
+void exchange_dir_data(struct exchange_ctx *x, struct exchange_queue *q,
+		       struct http_dir dirs[2], int dir, const struct conn_peer *peer,
+		       __u64 ts_ns, bool call_start, const char *data, size_t len)
+{
+	struct http_dir *d = &dirs[dir];
+	size_t n;
+
+	if (d->state == DIR_RESYNC) {
+		if (!call_start || !starts_message(d, data, len))
+			return;
+		d->state = DIR_HEAD;
+		d->head_len = 0;
+		d->last_len = 0;
+		/* A response we lost the start of is not coming back. */
+		if (d->is_response) {
+			while (q->head && q->head->resp_started)
+				exchange_finish(x, q, q->head, false);
+		}
+	}
+	if (d->state == DIR_HEAD && d->head_len == 0 && !d->is_response && len &&
+	    !starts_message(d, data, len) && (data[0] == '\r' || data[0] == '\n')) {
+		/* Stray CRLF between messages (RFC 9112 §2.2): skip. */
+		while (len && (*data == '\r' || *data == '\n')) {
+			data++;
+			len--;
+		}
+	}
+	if (d->ex) {
+		if (d->is_response)
+			d->ex->ts_last_resp = (int64_t)ts_ns;
+		else
+			d->ex->ts_last_req = (int64_t)ts_ns;
+	}
+	while (len) {
+		if (d->state == DIR_RESYNC)
+			return;
+		if (d->state == DIR_HEAD)
+			n = dir_feed_head(x, q, d, peer, ts_ns, data, len);
+		else
+			n = dir_feed_body(x, q, d, data, len);
+		if (d->ex) {
+			if (d->is_response)
+				d->ex->ts_last_resp = (int64_t)ts_ns;
+			else
+				d->ex->ts_last_req = (int64_t)ts_ns;
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+void exchange_dir_gap(struct exchange_ctx *x, struct exchange_queue *q,
+		      struct http_dir *d, const struct conn_peer *peer, __u64 gap)
+{
+	if (d->state == DIR_BODY && d->framing == HTTP1_BODY_LENGTH &&
+	    gap <= d->remaining) {
+		/* The framing survives: only this body's content is lost. */
+		if (d->ex) {
+			d->ex->lost = true;
+			if (d->decoding)
+				d->decode_failed = true;
+			if (d->is_response && d->ex->is_sse)
+				d->decode_failed = true;
+			(d->is_response ? &d->ex->resp_body : &d->ex->req_body)->over_cap = true;
+		}
+		d->remaining -= gap;
+		if (!d->remaining)
+			dir_message_done(x, q, d);
+		return;
+	}
+	if (d->state == DIR_RESYNC)
+		return;
+	dir_resync(x, q, d);
+}
+
+void exchange_conn_closed(struct exchange_ctx *x, struct exchange_queue *q,
+			  struct http_dir dirs[2], const struct conn_peer *peer)
+{
+	struct http_dir *resp = &dirs[CAPTURE_DIR_READ];
+
+	if (resp->state == DIR_BODY && resp->framing == HTTP1_BODY_UNTIL_CLOSE)
+		dir_message_done(x, q, resp);
+	while (q->head)
+		exchange_finish(x, q, q->head, false);
+	dir_reset_message(&dirs[0]);
+	dir_reset_message(&dirs[1]);
+}
+
+void http_dir_free(struct http_dir *d)
+{
+	dir_reset_message(d);
+	free(d->head);
+	d->head = NULL;
+	d->head_cap = 0;
+}

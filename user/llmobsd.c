@@ -1,0 +1,345 @@
+/* llmobsd: observes the LLM API calls of every process on the host (BPF
+ * uprobes on TLS libraries) and records tokens and cost in SQLite. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "conn.h"
+#include "cost.h"
+#include "log.h"
+#include "stats.h"
+#include "store.h"
+#include "tls_capture.h"
+
+#define FLUSH_INTERVAL_NS	(250LL * 1000000)
+#define COUNTERS_INTERVAL_NS	(2000LL * 1000000)
+#define EXPIRE_INTERVAL_NS	(5000LL * 1000000)
+
+struct daemon_opts {
+	const char *db_path;
+	const char *prices_path;
+	bool json;
+	size_t max_body_bytes;
+	size_t max_call_bytes;
+	size_t ringbuf_bytes;
+	size_t max_conns;
+};
+
+struct daemon {
+	struct daemon_opts opts;
+	struct price_table *prices;
+	struct store *store;
+	struct conn_table *conns;
+	struct tls_capture *capture;
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void print_live_line(const struct exchange_record *r)
+{
+	char when[16];
+	time_t secs = (time_t)(r->ts_end_ns / 1000000000LL);
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("%s %-9s %-16s %-28s %s[%u] %d in=%lld (cached %lld) out=%lld %s$%.6f%s%s%s\n",
+	       when, r->provider, r->api, r->model[0] ? r->model : "?", r->comm, r->pid,
+	       r->status, (long long)r->usage.input_tokens,
+	       (long long)r->usage.cached_input_tokens, (long long)r->usage.output_tokens,
+	       r->priced ? "" : "unpriced ", r->cost_usd,
+	       r->complete ? "" : " incomplete", r->error[0] ? " error=" : "", r->error);
+	fflush(stdout);
+}
+
+static void on_exchange(void *ctx, struct exchange_record *r)
+{
+	struct daemon *d = ctx;
+	const struct price *p = price_lookup(d->prices, r->model);
+
+	if (!p && r->request_model[0])
+		p = price_lookup(d->prices, r->request_model);
+	r->priced = p != NULL;
+	r->cost_usd = p ? cost_usd(p, &r->usage) : 0;
+	if (!p)
+		stats_inc(STAT_UNPRICED_EXCHANGES);
+	if (d->store && store_add(d->store, r) < 0) {
+		stats_inc(STAT_STORE_ERRORS);
+		stats_inc(STAT_RECORDS_DROPPED);
+	}
+	if (d->opts.json) {
+		record_write_json(stdout, r);
+		fflush(stdout);
+	} else {
+		print_live_line(r);
+	}
+}
+
+static int on_event(void *ctx, const struct capture_event *ev, size_t size)
+{
+	struct daemon *d = ctx;
+
+	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->data_len) {
+		stats_inc(STAT_EVENTS_MALFORMED);
+		return 0;
+	}
+	conn_table_event(d->conns, ev);
+	return 0;
+}
+
+static void persist_counters(struct daemon *d)
+{
+	static const char *const drop_names[CAPTURE_DROP__MAX][2] = {
+		[CAPTURE_DROP_RINGBUF_FULL] = { "bpf_drop_ringbuf_full_events",
+						"bpf_drop_ringbuf_full_bytes" },
+		[CAPTURE_DROP_READ_FAILED] = { "bpf_drop_read_failed_events",
+					       "bpf_drop_read_failed_bytes" },
+		[CAPTURE_DROP_OVER_CAP] = { "bpf_drop_over_cap_events",
+					    "bpf_drop_over_cap_bytes" },
+		[CAPTURE_DROP_NO_ENTRY] = { "bpf_drop_no_entry_events",
+					    "bpf_drop_no_entry_bytes" },
+	};
+	const char *names[STAT__MAX + 2 * CAPTURE_DROP__MAX];
+	uint64_t values[STAT__MAX + 2 * CAPTURE_DROP__MAX];
+	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {};
+	int n = 0;
+
+	for (int i = 0; i < STAT__MAX; i++) {
+		names[n] = stats_names[i];
+		values[n++] = stats[i];
+	}
+	if (d->capture && tls_capture_drops(d->capture, drops) == 0) {
+		for (int i = 0; i < CAPTURE_DROP__MAX; i++) {
+			names[n] = drop_names[i][0];
+			values[n++] = drops[i].events;
+			names[n] = drop_names[i][1];
+			values[n++] = drops[i].bytes;
+		}
+	}
+	if (d->store && store_put_counters(d->store, names, values, n) < 0)
+		stats_inc(STAT_STORE_ERRORS);
+}
+
+static void log_summary(struct daemon *d)
+{
+	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {};
+	uint64_t dropped = 0;
+
+	if (d->capture && tls_capture_drops(d->capture, drops) == 0)
+		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
+			dropped += drops[i].events;
+	p_info("exit: %llu events, %llu exchanges (%llu incomplete), %llu non-LLM, "
+	       "%llu dropped events, %llu stream gaps, %llu parse errors",
+	       (unsigned long long)stats[STAT_EVENTS], (unsigned long long)stats[STAT_EXCHANGES],
+	       (unsigned long long)stats[STAT_EXCHANGES_INCOMPLETE],
+	       (unsigned long long)stats[STAT_NON_LLM_EXCHANGES], (unsigned long long)dropped,
+	       (unsigned long long)stats[STAT_STREAM_GAPS],
+	       (unsigned long long)stats[STAT_HTTP_PARSE_ERRORS]);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: llmobsd [OPTIONS]\n"
+		"Records every LLM API call made over TLS on this host (needs root).\n\n"
+		"  --db PATH             SQLite database (default: $LLMOBS_DB, else\n"
+		"                        /var/lib/llm-observer/llmobs.db as root)\n"
+		"  --prices FILE         price table JSON (default: the embedded one)\n"
+		"  --json                print one JSON record per exchange on stdout\n"
+		"  --max-body-bytes N    bytes kept per HTTP body (default 4194304)\n"
+		"  --max-call-bytes N    bytes captured per TLS call (default 1048576)\n"
+		"  --ringbuf-mb N        BPF ring buffer size, power of two (default 16)\n"
+		"  --max-conns N         connections tracked at once (default 4096)\n"
+		"  -v, --verbose         debug logging\n"
+		"  -q, --quiet           errors only\n"
+		"  -h, --help\n");
+}
+
+static int parse_size(const char *arg, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || v == 0) {
+		p_err("invalid number '%s'", arg);
+		return -EINVAL;
+	}
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct daemon_opts *o)
+{
+	enum { OPT_DB = 256, OPT_PRICES, OPT_JSON, OPT_BODY, OPT_CALL, OPT_RB, OPT_CONNS };
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "prices", required_argument, NULL, OPT_PRICES },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "max-body-bytes", required_argument, NULL, OPT_BODY },
+		{ "max-call-bytes", required_argument, NULL, OPT_CALL },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RB },
+		{ "max-conns", required_argument, NULL, OPT_CONNS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t mb;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DB: o->db_path = optarg; break;
+		case OPT_PRICES: o->prices_path = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_BODY:
+			if (parse_size(optarg, &o->max_body_bytes))
+				return -EINVAL;
+			break;
+		case OPT_CALL:
+			if (parse_size(optarg, &o->max_call_bytes))
+				return -EINVAL;
+			break;
+		case OPT_RB:
+			if (parse_size(optarg, &mb) || (mb & (mb - 1))) {
+				p_err("--ringbuf-mb must be a power of two");
+				return -EINVAL;
+			}
+			o->ringbuf_bytes = mb << 20;
+			break;
+		case OPT_CONNS:
+			if (parse_size(optarg, &o->max_conns))
+				return -EINVAL;
+			break;
+		case 'v': log_verbosity = LOG_DEBUG; break;
+		case 'q': log_verbosity = LOG_ERROR; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		p_err("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {};
+	struct conn_table_opts copts = {};
+	struct tls_capture_opts topts = {};
+	struct sigaction sa = { .sa_handler = on_signal };
+	char default_db[512];
+	int64_t last_flush = 0, last_counters = 0, last_expire = 0, now;
+	int err;
+
+	err = parse_args(argc, argv, &d.opts);
+	if (err)
+		return 2;
+	if (!d.opts.db_path)
+		d.opts.db_path = store_default_path(default_db, sizeof(default_db));
+
+	err = d.opts.prices_path ? price_table_load_file(d.opts.prices_path, &d.prices)
+				 : price_table_load_default(&d.prices);
+	if (err) {
+		p_err("cannot load the price table %s: %s",
+		      d.opts.prices_path ? d.opts.prices_path : "(embedded)", strerror(-err));
+		goto cleanup;
+	}
+	err = store_open(d.opts.db_path, false, &d.store);
+	if (err) {
+		p_err("cannot open database %s: %s", d.opts.db_path, strerror(-err));
+		goto cleanup;
+	}
+
+	copts.max_body_bytes = d.opts.max_body_bytes;
+	copts.max_conns = d.opts.max_conns;
+	copts.realtime_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	d.conns = conn_table_new(&copts, on_exchange, &d);
+	if (!d.conns) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	topts.ringbuf_bytes = d.opts.ringbuf_bytes;
+	topts.self_pid = getpid();
+	if (d.opts.max_call_bytes) {
+		size_t chunks = (d.opts.max_call_bytes + CAPTURE_CHUNK_BYTES - 1) /
+				CAPTURE_CHUNK_BYTES;
+
+		topts.max_chunks = chunks > CAPTURE_MAX_CHUNKS_LIMIT ? CAPTURE_MAX_CHUNKS_LIMIT
+								   : (uint32_t)chunks;
+	}
+	err = tls_capture_open(&topts, on_event, &d, &d.capture);
+	if (err) {
+		p_err("cannot start BPF capture: %s%s", strerror(-err),
+		      err == -EPERM ? " (llmobsd needs root or CAP_BPF+CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	p_info("ready: %d TLS libraries attached, recording to %s",
+	       tls_capture_attached(d.capture), d.opts.db_path);
+
+	while (!exiting) {
+		err = tls_capture_poll(d.capture, 100);
+		if (err == -EINTR)
+			break;
+		if (err < 0) {
+			p_err("polling the ring buffer: %s", strerror(-err));
+			break;
+		}
+		now = now_ns(CLOCK_MONOTONIC);
+		if (now - last_flush >= FLUSH_INTERVAL_NS) {
+			if (store_flush(d.store) < 0)
+				stats_inc(STAT_STORE_ERRORS);
+			last_flush = now;
+		}
+		if (now - last_counters >= COUNTERS_INTERVAL_NS) {
+			persist_counters(&d);
+			last_counters = now;
+		}
+		if (now - last_expire >= EXPIRE_INTERVAL_NS) {
+			conn_table_expire(d.conns, now);
+			last_expire = now;
+		}
+	}
+	err = 0;
+
+cleanup:
+	/* In-flight exchanges are recorded as incomplete rather than lost. */
+	conn_table_free(d.conns);
+	if (d.store) {
+		persist_counters(&d);
+		store_flush(d.store);
+	}
+	if (d.capture)
+		log_summary(&d);
+	tls_capture_close(d.capture);
+	store_close(d.store);
+	price_table_free(d.prices);
+	return err ? 1 : 0;
+}
