@@ -1,11 +1,191 @@
-/* Stub: filled in below. */
+/* Recognising LLM API calls and reading model, usage and errors out of their
+ * responses. Counts are normalized to the OpenTelemetry GenAI convention of
+ * record.h (input includes cache reads and writes, output includes
+ * reasoning); the per-provider mapping is the table of
+ * /work/shared/corpus/README.md. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
 #include "provider.h"
+
+static const char *const api_names[LLM_API__MAX] = {
+	[LLM_API_NONE]			  = "none",
+	[LLM_API_CHAT_COMPLETIONS]	  = "chat.completions",
+	[LLM_API_RESPONSES]		  = "responses",
+	[LLM_API_MESSAGES]		  = "messages",
+	[LLM_API_GENERATE_CONTENT]	  = "generate_content",
+	[LLM_API_STREAM_GENERATE_CONTENT] = "stream_generate_content",
+};
 
 const char *llm_api_name(enum llm_api api)
 {
-	return "none";
+	if ((unsigned)api >= LLM_API__MAX)
+		return "none";
+	return api_names[api];
+}
+
+static bool is_gemini(enum llm_api api)
+{
+	return api == LLM_API_GENERATE_CONTENT ||
+	       api == LLM_API_STREAM_GENERATE_CONTENT;
+}
+
+/* Copies at most n bytes of s into a dst of size sz, always terminated. */
+static void copy_n(char *dst, size_t sz, const char *s, size_t n)
+{
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static bool mem_ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+static bool mem_contains(const char *s, size_t len, const char *needle)
+{
+	return memmem(s, len, needle, strlen(needle)) != NULL;
+}
+
+/* ---- request side ---- */
+
+struct host_rule {
+	const char *host;
+	bool suffix;		/* matches host itself or any name ending so */
+	const char *provider;
+};
+
+/* Known API hosts. Anything else is named from the API shape, which keeps
+ * gateways and local test servers recognisable. */
+static const struct host_rule host_rules[] = {
+	{ "api.openai.com",			false, "openai" },
+	{ "api.anthropic.com",			false, "anthropic" },
+	{ "generativelanguage.googleapis.com",	false, "google" },
+	/* Vertex: aiplatform.googleapis.com, <region>-aiplatform.googleapis.com */
+	{ "aiplatform.googleapis.com",		true,  "google" },
+	{ ".openai.azure.com",			true,  "azure_openai" },
+	{ ".cognitiveservices.azure.com",	true,  "azure_openai" },
+	{ "openrouter.ai",			false, "openai_compatible" },
+	{ "api.cerebras.ai",			false, "openai_compatible" },
+	{ "api.groq.com",			false, "openai_compatible" },
+	{ "api.mistral.ai",			false, "openai_compatible" },
+	{ "api.deepseek.com",			false, "openai_compatible" },
+	{ "api.x.ai",				false, "openai_compatible" },
+	{ "api.together.xyz",			false, "openai_compatible" },
+	{ "api.fireworks.ai",			false, "openai_compatible" },
+	{ "api.perplexity.ai",			false, "openai_compatible" },
+};
+
+static const char *provider_from_host(const char *host, size_t len)
+{
+	const char *colon;
+	size_t i;
+
+	/* "host:port"; a bracketed IPv6 literal never names a provider. */
+	colon = memchr(host, ':', len);
+	if (colon)
+		len = colon - host;
+	while (len && host[len - 1] == '.')	/* FQDN form "api.openai.com." */
+		len--;
+	for (i = 0; i < sizeof(host_rules) / sizeof(host_rules[0]); i++) {
+		const struct host_rule *r = &host_rules[i];
+		size_t n = strlen(r->host);
+
+		if (len < n || strncasecmp(host + len - n, r->host, n) != 0)
+			continue;
+		if (len == n || r->suffix)
+			return r->provider;
+	}
+	return NULL;
+}
+
+static const char *provider_from_api(enum llm_api api)
+{
+	switch (api) {
+	case LLM_API_MESSAGES:
+		return "anthropic";
+	case LLM_API_GENERATE_CONTENT:
+	case LLM_API_STREAM_GENERATE_CONTENT:
+		return "google";
+	default:
+		return "openai";
+	}
+}
+
+/* Gemini names the model and the method in the last path segment:
+ * ".../models/<m>:generateContent", Vertex ".../publishers/google/models/<m>:..." */
+static enum llm_api classify_gemini(const char *p, size_t len,
+				    struct llm_request_info *out)
+{
+	const char *seg = p, *s, *colon;
+	enum llm_api api;
+
+	while ((s = memmem(seg, len - (seg - p), "/models/", 8)) != NULL)
+		seg = s + 8;
+	if (seg == p || memchr(seg, '/', len - (seg - p)))
+		return LLM_API_NONE;
+	colon = memchr(seg, ':', len - (seg - p));
+	if (!colon || colon == seg)
+		return LLM_API_NONE;
+	if (mem_ends_with(colon, len - (colon - p), ":generateContent"))
+		api = LLM_API_GENERATE_CONTENT;
+	else if (mem_ends_with(colon, len - (colon - p), ":streamGenerateContent"))
+		api = LLM_API_STREAM_GENERATE_CONTENT;
+	else
+		return LLM_API_NONE;	/* :countTokens, :embedContent: not billed here */
+	copy_n(out->model, sizeof(out->model), seg, colon - seg);
+	return api;
+}
+
+static enum llm_api classify_path(const char *path, size_t len,
+				  struct llm_request_info *out)
+{
+	const char *q;
+
+	/* Match on the path alone: "?beta=true", "?alt=sse", "?api-version=". */
+	q = memchr(path, '?', len);
+	if (q)
+		len = q - path;
+	q = memchr(path, '#', len);
+	if (q)
+		len = q - path;
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+
+	if (mem_ends_with(path, len, "/chat/completions"))
+		return LLM_API_CHAT_COMPLETIONS;
+	/* /responses/compact returns Responses-shaped usage and is billed. */
+	if (mem_ends_with(path, len, "/responses") ||
+	    mem_ends_with(path, len, "/responses/compact"))
+		return LLM_API_RESPONSES;
+	/* Assistants' /threads/<id>/messages only stores a message. */
+	if (mem_ends_with(path, len, "/messages") &&
+	    !mem_contains(path, len, "/threads/"))
+		return LLM_API_MESSAGES;
+	return classify_gemini(path, len, out);
+}
+
+/* Azure's classic path names the deployment, which stands in for the model
+ * when the body does not say. */
+static void model_from_deployment(const char *path, size_t len,
+				  struct llm_request_info *out)
+{
+	const char *s = memmem(path, len, "/deployments/", 13), *e;
+
+	if (!s)
+		return;
+	s += 13;
+	for (e = s; e < path + len && *e != '/' && *e != '?'; e++)
+		;
+	if (e > s)
+		copy_n(out->model, sizeof(out->model), s, e - s);
 }
 
 int provider_classify_request(const char *method, size_t method_len,
@@ -14,18 +194,452 @@ int provider_classify_request(const char *method, size_t method_len,
 			      const char *body, size_t body_len,
 			      struct llm_request_info *out)
 {
-	return -ENOENT;
+	const char *provider;
+	enum llm_api api;
+	cJSON *root, *m;
+
+	memset(out, 0, sizeof(*out));
+	if (!method || method_len != 4 || memcmp(method, "POST", 4) != 0)
+		return -ENOENT;
+	if (!path || !path_len)
+		return -ENOENT;
+	api = classify_path(path, path_len, out);
+	if (api == LLM_API_NONE) {
+		out->model[0] = '\0';
+		return -ENOENT;
+	}
+	out->api = api;
+	out->stream = api == LLM_API_STREAM_GENERATE_CONTENT;
+
+	provider = host && host_len ? provider_from_host(host, host_len) : NULL;
+	if (!provider)
+		provider = provider_from_api(api);
+	snprintf(out->provider, sizeof(out->provider), "%s", provider);
+
+	/* A capped or non-JSON body still leaves a classified call. */
+	root = body && body_len ? cJSON_ParseWithLength(body, body_len) : NULL;
+	if (cJSON_IsObject(root)) {
+		m = cJSON_GetObjectItemCaseSensitive(root, "model");
+		if (!is_gemini(api) && cJSON_IsString(m) && m->valuestring[0])
+			snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream")))
+			out->stream = true;
+	}
+	cJSON_Delete(root);
+	if (!out->model[0])
+		model_from_deployment(path, path_len, out);
+	return 0;
+}
+
+/* ---- response side ---- */
+
+/* A token count: a non-negative finite number small enough to be exact. */
+static bool get_count(const cJSON *obj, const char *key, int64_t *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+	    it->valuedouble < 0 || it->valuedouble > 9007199254740992.0)
+		return false;
+	*v = (int64_t)it->valuedouble;
+	return true;
+}
+
+static const cJSON *get_obj(const cJSON *obj, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsObject(it) ? it : NULL;
+}
+
+static void take_model(struct llm_response_info *out, const cJSON *obj,
+		       const char *key)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsString(m) && m->valuestring[0])
+		snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
+}
+
+/* Error names end up in the store and in logs: keep them to a safe charset. */
+static void set_error(struct llm_response_info *out, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < sizeof(out->error) - 1; i++) {
+		char c = s[i];
+
+		out->error[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '_' || c == '-' ||
+				c == '.' || c == ':' ? c : '_';
+	}
+	out->error[i] = '\0';
+}
+
+static void set_http_error(struct llm_response_info *out, int status)
+{
+	snprintf(out->error, sizeof(out->error), "http_%d", status);
+}
+
+static bool try_error_field(struct llm_response_info *out, const cJSON *obj,
+			    const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsString(it) || !it->valuestring[0])
+		return false;
+	set_error(out, it->valuestring);
+	return true;
+}
+
+/* The provider's own name for an error object. OpenAI's "code" is the
+ * specific one ("rate_limit_exceeded", "context_length_exceeded") while its
+ * "type" is coarse and sometimes just "requests"; Anthropic's is "type";
+ * Google's is "status" ("RESOURCE_EXHAUSTED"), its "code" being the HTTP
+ * status again. */
+static bool error_from_object(enum llm_api api, const cJSON *err,
+			      struct llm_response_info *out)
+{
+	static const char *const openai_keys[] = { "code", "type", "status" };
+	static const char *const anthropic_keys[] = { "type", "code", "status" };
+	static const char *const google_keys[] = { "status", "type", "code" };
+	const char *const *keys = openai_keys;
+	int i;
+
+	if (api == LLM_API_MESSAGES)
+		keys = anthropic_keys;
+	else if (is_gemini(api))
+		keys = google_keys;
+	for (i = 0; i < 3; i++)
+		if (try_error_field(out, err, keys[i]))
+			return true;
+	return false;
+}
+
+/* Sets out->error when root is an error document. Returns whether it was. */
+static bool check_error_doc(enum llm_api api, const cJSON *root,
+			    struct llm_response_info *out)
+{
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+
+	if (cJSON_IsObject(err)) {
+		if (!error_from_object(api, err, out))
+			set_error(out, "error");
+		return true;
+	}
+	if (cJSON_IsString(err) && err->valuestring[0]) {
+		set_error(out, "error");
+		return true;
+	}
+	/* Anthropic {"type":"error"} and Responses' stream "error" event carry
+	 * the name at top level when there is no nested object. */
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) {
+		if (!try_error_field(out, root, "code"))
+			set_error(out, "error");
+		return true;
+	}
+	return false;
+}
+
+/* OpenAI chat usage (also DeepSeek's prompt_cache_hit_tokens). */
+static bool usage_chat(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *pd = get_obj(u, "prompt_tokens_details");
+	const cJSON *cd = get_obj(u, "completion_tokens_details");
+	bool any = false;
+
+	any |= get_count(u, "prompt_tokens", &n->input_tokens);
+	any |= get_count(u, "completion_tokens", &n->output_tokens);
+	if (!get_count(pd, "cached_tokens", &n->cached_input_tokens))
+		get_count(u, "prompt_cache_hit_tokens", &n->cached_input_tokens);
+	get_count(cd, "reasoning_tokens", &n->reasoning_tokens);
+	return any;
+}
+
+static bool usage_responses(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *id = get_obj(u, "input_tokens_details");
+	const cJSON *od = get_obj(u, "output_tokens_details");
+	bool any = false;
+
+	any |= get_count(u, "input_tokens", &n->input_tokens);
+	any |= get_count(u, "output_tokens", &n->output_tokens);
+	get_count(id, "cached_tokens", &n->cached_input_tokens);
+	get_count(id, "cache_write_tokens", &n->cache_write_tokens);
+	get_count(od, "reasoning_tokens", &n->reasoning_tokens);
+	return any;
+}
+
+/* Anthropic reports input without the cache; normalized input adds both
+ * cache counts back. Streams repeat fields in message_delta, cumulatively:
+ * each raw field takes its last value, so split n back into raw fields,
+ * overwrite those present, and re-add. */
+static bool usage_anthropic(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *cc = get_obj(u, "cache_creation");
+	const cJSON *od = get_obj(u, "output_tokens_details");
+	int64_t cr = n->cached_input_tokens, cw = n->cache_write_tokens;
+	int64_t in = n->input_tokens - cr - cw;
+	bool any = false;
+
+	if (in < 0)
+		in = 0;
+	any |= get_count(u, "input_tokens", &in);
+	any |= get_count(u, "cache_creation_input_tokens", &cw);
+	any |= get_count(u, "cache_read_input_tokens", &cr);
+	any |= get_count(u, "output_tokens", &n->output_tokens);
+	get_count(cc, "ephemeral_1h_input_tokens", &n->cache_write_1h_tokens);
+	get_count(od, "thinking_tokens", &n->reasoning_tokens);
+	n->cached_input_tokens = cr;
+	n->cache_write_tokens = cw;
+	n->input_tokens = in + cw + cr;
+	return any;
+}
+
+/* Gemini: toolUsePromptTokenCount stays out of input (corpus convention). */
+static bool usage_gemini(const cJSON *u, struct llm_usage *n)
+{
+	int64_t cand = 0, thoughts = 0, total = 0;
+	bool any = false;
+
+	any |= get_count(u, "promptTokenCount", &n->input_tokens);
+	any |= get_count(u, "candidatesTokenCount", &cand);
+	any |= get_count(u, "thoughtsTokenCount", &thoughts);
+	any |= get_count(u, "cachedContentTokenCount", &n->cached_input_tokens);
+	any |= get_count(u, "totalTokenCount", &total);
+	n->output_tokens = cand + thoughts;
+	n->reasoning_tokens = thoughts;
+	return any;
+}
+
+/* Replaces out->usage when u carries counts; a usage without counts (a null,
+ * Gemini's early stream chunks) leaves what was seen before. */
+static void take_usage(bool (*fn)(const cJSON *, struct llm_usage *),
+		       const cJSON *u, struct llm_response_info *out)
+{
+	struct llm_usage n = { 0 };
+
+	if (u && fn(u, &n)) {
+		out->usage = n;
+		out->usage_present = true;
+	}
+}
+
+/* One Gemini response object, a whole body or one stream chunk. */
+static void gemini_object(const cJSON *root, struct llm_response_info *out)
+{
+	const cJSON *c, *cands = cJSON_GetObjectItemCaseSensitive(root, "candidates");
+	const cJSON *pf = get_obj(root, "promptFeedback");
+
+	take_model(out, root, "modelVersion");
+	take_usage(usage_gemini, get_obj(root, "usageMetadata"), out);
+	/* No terminal event in Gemini SSE: the last chunk has a finishReason,
+	 * and a blocked prompt ends the stream at once. */
+	cJSON_ArrayForEach(c, cands)
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finishReason")))
+			out->stream_done = true;
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pf, "blockReason")))
+		out->stream_done = true;
 }
 
 int provider_parse_body(enum llm_api api, int status, const char *body,
 			size_t len, struct llm_response_info *out)
 {
-	return -EINVAL;
+	bool ok_status = status >= 200 && status < 300;
+	struct llm_usage n = { 0 };
+	const cJSON *it;
+	cJSON *root;
+	int err = 0;
+
+	root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+	if (!root) {
+		/* A gateway's HTML 502 is still an error we can name; only a
+		 * successful body we cannot read is a parse failure. */
+		if (!ok_status) {
+			set_http_error(out, status);
+			return 0;
+		}
+		return -EINVAL;
+	}
+
+	/* streamGenerateContent without alt=sse answers a JSON array of chunks. */
+	if (cJSON_IsArray(root) && is_gemini(api)) {
+		cJSON_ArrayForEach(it, root) {
+			if (!cJSON_IsObject(it))
+				continue;
+			if (check_error_doc(api, it, out))
+				break;
+			gemini_object(it, out);
+		}
+		goto done;
+	}
+	if (!cJSON_IsObject(root)) {
+		err = -EINVAL;
+		goto done;
+	}
+	if (check_error_doc(api, root, out) && !ok_status)
+		goto done;
+
+	switch (api) {
+	case LLM_API_CHAT_COMPLETIONS:
+		take_model(out, root, "model");
+		take_usage(usage_chat, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_RESPONSES:
+		take_model(out, root, "model");
+		take_usage(usage_responses, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_MESSAGES:
+		take_model(out, root, "model");
+		it = get_obj(root, "usage");
+		if (it && usage_anthropic(it, &n)) {
+			out->usage = n;
+			out->usage_present = true;
+		}
+		break;
+	case LLM_API_GENERATE_CONTENT:
+	case LLM_API_STREAM_GENERATE_CONTENT:
+		gemini_object(root, out);
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+done:
+	if (!ok_status && !out->error[0])
+		set_http_error(out, status);
+	cJSON_Delete(root);
+	return err;
+}
+
+/* Events worth parsing, by SSE event name; a named event not listed (text
+ * deltas, pings) is skipped without parsing, which is most of a stream. */
+static bool event_wanted(enum llm_api api, const char *ev, size_t len)
+{
+	static const char *const responses[] = { "response.created",
+		"response.in_progress", "response.completed",
+		"response.incomplete", "response.failed", "error", NULL };
+	static const char *const messages[] = { "message_start",
+		"message_delta", "message_stop", "error", NULL };
+	const char *const *list;
+
+	if (!len)
+		return true;
+	if (api == LLM_API_RESPONSES)
+		list = responses;
+	else if (api == LLM_API_MESSAGES)
+		list = messages;
+	else
+		return true;
+	for (; *list; list++)
+		if (strlen(*list) == len && memcmp(*list, ev, len) == 0)
+			return true;
+	return false;
+}
+
+static void stream_responses(const char *type, const cJSON *root,
+			     struct llm_response_info *out)
+{
+	const cJSON *resp = get_obj(root, "response");
+
+	take_model(out, resp, "model");
+	if (strcmp(type, "response.completed") != 0 &&
+	    strcmp(type, "response.incomplete") != 0 &&
+	    strcmp(type, "response.failed") != 0)
+		return;
+	take_usage(usage_responses, get_obj(resp, "usage"), out);
+	out->stream_done = true;
+	if (strcmp(type, "response.failed") == 0 && !out->error[0]) {
+		const cJSON *e = get_obj(resp, "error");
+
+		if (!e || !error_from_object(LLM_API_RESPONSES, e, out))
+			set_error(out, "response_failed");
+	}
+}
+
+static void stream_messages(const char *type, const cJSON *root,
+			    struct llm_response_info *out)
+{
+	const cJSON *u = NULL;
+
+	if (strcmp(type, "message_start") == 0) {
+		const cJSON *msg = get_obj(root, "message");
+
+		take_model(out, msg, "model");
+		u = get_obj(msg, "usage");
+	} else if (strcmp(type, "message_delta") == 0) {
+		u = get_obj(root, "usage");
+	} else if (strcmp(type, "message_stop") == 0) {
+		out->stream_done = true;
+	}
+	if (u && usage_anthropic(u, &out->usage))
+		out->usage_present = true;
 }
 
 int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 			  const char *data, size_t data_len,
 			  struct llm_response_info *out)
 {
-	return -EINVAL;
+	const cJSON *t;
+	char type[64];
+	cJSON *root;
+
+	if (!event)
+		event_len = 0;
+	if (!event_wanted(api, event, event_len))
+		return 0;
+	if (!data)
+		data_len = 0;
+	while (data_len && (data[data_len - 1] == ' ' || data[data_len - 1] == '\n' ||
+			    data[data_len - 1] == '\r'))
+		data_len--;
+	if (!data_len)
+		return 0;
+	if (data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		out->stream_done = true;
+		return 0;
+	}
+
+	root = cJSON_ParseWithLength(data, data_len);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	/* The JSON "type" names the event when the server omits "event:"
+	 * lines (OpenRouter); else the SSE event name does. */
+	t = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (cJSON_IsString(t))
+		snprintf(type, sizeof(type), "%s", t->valuestring);
+	else
+		copy_n(type, sizeof(type), event ? event : "", event_len);
+
+	if (strcmp(type, "error") == 0 || (api != LLM_API_RESPONSES &&
+					   get_obj(root, "error"))) {
+		if (!check_error_doc(api, root, out))
+			set_error(out, "error");
+		out->stream_done = true;	/* nothing follows an error event */
+		goto out;
+	}
+	switch (api) {
+	case LLM_API_CHAT_COMPLETIONS:
+		take_model(out, root, "model");
+		take_usage(usage_chat, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_RESPONSES:
+		stream_responses(type, root, out);
+		break;
+	case LLM_API_MESSAGES:
+		stream_messages(type, root, out);
+		break;
+	case LLM_API_GENERATE_CONTENT:
+	case LLM_API_STREAM_GENERATE_CONTENT:
+		gemini_object(root, out);
+		break;
+	default:
+		break;
+	}
+out:
+	cJSON_Delete(root);
+	return 0;
 }
