@@ -27,8 +27,8 @@ static inline void fixture_record(struct exchange_record *r, int i)
 	r->pid = 4242 + i;
 	r->tid = 4243 + i;
 	r->cgroup_id = 0xfedcba9876543210ULL + i;	/* above INT64_MAX */
-	snprintf(r->exe, sizeof(r->exe), "/usr/bin/python3.%d", i);
-	snprintf(r->comm, sizeof(r->comm), "python%d", i);
+	snprintf(r->exe, sizeof(r->exe), "/usr/bin/python3.%u", (unsigned)i % 1000);
+	snprintf(r->comm, sizeof(r->comm), "python%u", (unsigned)i % 1000);
 	snprintf(r->capture, sizeof(r->capture), "%s", i % 2 ? "preload" : "uprobe");
 	snprintf(r->provider, sizeof(r->provider), "anthropic");
 	snprintf(r->api, sizeof(r->api), "messages");
