@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs inside `unshare -m -n` (see run.sh): loopback only, a private /etc/hosts
+# that sends the API hosts to 127.0.0.1, the test CA trusted by every client.
+# Starts the local TLS server, runs the clients one step at a time and writes
+# $TMP/steps.tsv: name, exit code, and the first and last served-log seq of
+# the step, so the checker knows which requests each client made.
+# Usage: netns.sh TMP [CORPUS]
+set -u
+TMP=$1
+CORPUS=${2:-}
+E2E=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+STEP_TIMEOUT=${E2E_STEP_TIMEOUT:-180}
+
+ip link set lo up || { echo "netns: cannot bring lo up" >&2; exit 1; }
+mount --bind "$TMP/hosts" /etc/hosts || { echo "netns: cannot bind /etc/hosts" >&2; exit 1; }
+
+export SSL_CERT_FILE=$TMP/ca/ca.pem CURL_CA_BUNDLE=$TMP/ca/ca.pem \
+  REQUESTS_CA_BUNDLE=$TMP/ca/ca.pem NODE_EXTRA_CA_CERTS=$TMP/ca/ca.pem
+# No proxy may take the loopback traffic elsewhere.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+SERVER_ARGS=(--cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key"
+  --fixtures "$E2E/fixtures.jsonl" --served "$TMP/served.jsonl"
+  --ready-file "$TMP/server.ready" --lifetime 900
+  --chunk-delay-ms "${E2E_CHUNK_DELAY_MS:-2}")
+[ "${E2E_COMPRESS:-1}" = 1 ] && SERVER_ARGS+=(--compress)
+[ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
+: >"$TMP/served.jsonl"
+$PY "$E2E/llm_server.py" "${SERVER_ARGS[@]}" 2>"$TMP/server.log" &
+SRV=$!
+trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null' EXIT
+for _ in $(seq 100); do
+  [ -s "$TMP/server.ready" ] && break
+  kill -0 $SRV 2>/dev/null || break
+  sleep 0.1
+done
+if [ ! -s "$TMP/server.ready" ]; then
+  echo "netns: server did not start:" >&2
+  cat "$TMP/server.log" >&2
+  exit 1
+fi
+
+served() { wc -l <"$TMP/served.jsonl"; }
+: >"$TMP/steps.tsv"
+mkdir -p "$TMP/clients"
+# step NAME CMD...: runs one client, bounded in time, output kept.
+step() {
+  local name=$1 first rc
+  shift
+  first=$(( $(served) + 1 ))
+  timeout "$STEP_TIMEOUT" "$@" >"$TMP/clients/$name.out" 2>&1
+  rc=$?
+  printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$first" "$(served)" >>"$TMP/steps.tsv"
+  sed "s/^/  [$name] /" "$TMP/clients/$name.out" | head -n 40
+}
+
+$PY "$E2E/clients/bodies.py" "$E2E/fixtures.jsonl" "$TMP/bodies"
+PYENV_PY=$(command -v python3)
+
+step curl bash "$E2E/clients/curl.sh" "$TMP/bodies"
+step urllib-system $PY "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
+if [ -n "$PYENV_PY" ] && [ "$(readlink -f "$PYENV_PY")" != "$(readlink -f $PY)" ]; then
+  step urllib-pyenv "$PYENV_PY" "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
+fi
+step httpx $PY "$E2E/clients/py_httpx.py" fixtures "$E2E/fixtures.jsonl"
+step node node "$E2E/node/sdk_clients.mjs"
+step bad-inputs bash "$E2E/clients/bad_inputs.sh" "$TMP/bodies"
+if [ -n "$CORPUS" ]; then
+  step corpus-replay $PY "$E2E/clients/py_httpx.py" replay "$CORPUS"
+fi
+exit 0

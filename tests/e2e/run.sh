@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end test: real clients (curl, urllib, httpx, the OpenAI and Anthropic
+# Node SDKs) talk TLS to a local server that plays LLM APIs back, inside a
+# private network+mount namespace; llmobsd watches from outside; check.py
+# compares what it recorded with what the server served.
+# Needs root (BPF, namespaces). Builds nothing: `make e2e` builds first.
+# Env: E2E_NO_DAEMON=1 runs the clients only (harness check, no daemon);
+#      E2E_CORPUS=path|none (default ../shared/corpus/exchanges.jsonl);
+#      E2E_COMPRESS=0 turns gzip/br off; E2E_KEEP=1 keeps the temp dir.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+E2E=$ROOT/tests/e2e
+OUT=$ROOT/.output
+PY=/usr/bin/python3
+cd "$ROOT"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "e2e: needs root (BPF uprobes, namespaces)"
+  echo "e2e: 0 passed, 1 failed"
+  exit 1
+fi
+
+TMP=$(mktemp -d /tmp/llmobs-e2e.XXXXXX)
+DAEMON_PID=""
+cleanup() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    sleep 1
+    kill -KILL "$DAEMON_PID" 2>/dev/null
+  fi
+  if [ "${E2E_KEEP:-0}" = 1 ]; then echo "e2e: kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- corpus ---------------------------------------------------------------
+CORPUS=${E2E_CORPUS:-$ROOT/../shared/corpus/exchanges.jsonl}
+if [ "$CORPUS" = none ]; then
+  CORPUS=""
+  echo "e2e: corpus replay off (E2E_CORPUS=none)"
+elif [ ! -r "$CORPUS" ]; then
+  echo "e2e: SKIP corpus replay: $CORPUS not found"
+  CORPUS=""
+else
+  CORPUS=$(readlink -f "$CORPUS")
+fi
+
+# --- test CA and server certificate ------------------------------------------
+HOSTS=(api.openai.com api.anthropic.com generativelanguage.googleapis.com
+  aiplatform.googleapis.com europe-west4-aiplatform.googleapis.com api.cerebras.ai
+  openrouter.ai)
+if [ -n "$CORPUS" ]; then
+  mapfile -t -O ${#HOSTS[@]} HOSTS < <($PY -c '
+import json, sys
+for h in sorted({json.loads(l)["host"] for l in open(sys.argv[1])}): print(h)' "$CORPUS")
+fi
+mkdir -p "$TMP/ca"
+SAN="DNS:localhost,DNS:*.openai.azure.com,IP:127.0.0.1"
+for h in $(printf '%s\n' "${HOSTS[@]}" | sort -u); do
+  case $h in *.openai.azure.com) ;; *) SAN="$SAN,DNS:$h" ;; esac
+done
+{
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TMP/ca/ca.key" -out "$TMP/ca/ca.pem" -days 2 \
+    -subj "/CN=llm-observer e2e test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TMP/ca/server.key" -out "$TMP/ca/server.csr" -subj "/CN=api.openai.com" &&
+  printf '%s\n' "subjectAltName=$SAN" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$TMP/ca/ext.cnf" &&
+  openssl x509 -req -in "$TMP/ca/server.csr" -CA "$TMP/ca/ca.pem" -CAkey "$TMP/ca/ca.key" \
+    -CAcreateserial -days 2 -out "$TMP/ca/server.pem" -extfile "$TMP/ca/ext.cnf"
+} >"$TMP/ca/openssl.log" 2>&1 || {
+  cat "$TMP/ca/openssl.log"
+  echo "e2e: 0 passed, 1 failed"
+  exit 1
+}
+{
+  echo "127.0.0.1 localhost"
+  echo "::1 localhost"
+  for h in $(printf '%s\n' "${HOSTS[@]}" | sort -u); do echo "127.0.0.1 $h"; done
+} >"$TMP/hosts"
+
+# --- Node SDKs ------------------------------------------------------------
+if [ ! -d "$E2E/node/node_modules/openai" ] || [ ! -d "$E2E/node/node_modules/@anthropic-ai/sdk" ]; then
+  echo "e2e: installing the Node SDKs (npm ci)"
+  (cd "$E2E/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || {
+    echo "e2e: npm ci failed"
+    echo "e2e: 0 passed, 1 failed"
+    exit 1
+  }
+fi
+
+# --- daemon, outside the namespace ------------------------------------------
+CHECK_ARGS=()
+if [ "${E2E_NO_DAEMON:-0}" = 1 ]; then
+  echo "e2e: E2E_NO_DAEMON=1: clients and server only, no daemon assertions"
+  CHECK_ARGS+=(--no-daemon)
+elif [ ! -x "$OUT/llmobsd" ] || [ ! -x "$OUT/llmobs" ]; then
+  echo "e2e: $OUT/llmobsd or $OUT/llmobs missing (run make e2e, or E2E_NO_DAEMON=1)"
+  CHECK_ARGS+=(--no-daemon --daemon-missing)
+else
+  "$OUT/llmobsd" --db "$TMP/e2e.db" --json >"$TMP/daemon.jsonl" 2>"$TMP/daemon.log" &
+  DAEMON_PID=$!
+  for _ in $(seq 300); do
+    grep -q ready "$TMP/daemon.log" 2>/dev/null && break
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q ready "$TMP/daemon.log" 2>/dev/null; then
+    echo "e2e: llmobsd did not become ready in 30 s; its log:"
+    sed 's/^/  /' "$TMP/daemon.log" | tail -n 30
+    CHECK_ARGS+=(--no-daemon --daemon-missing)
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    DAEMON_PID=""
+  else
+    echo "e2e: llmobsd ready (pid $DAEMON_PID)"
+  fi
+fi
+
+# --- server and clients, inside the namespace ---------------------------------
+echo "e2e: running server and clients in a private net+mount namespace"
+unshare -m -n -- bash "$E2E/netns.sh" "$TMP" "$CORPUS"
+NS_RC=$?
+
+# --- stop the daemon, export ----------------------------------------------------
+if [ -n "$DAEMON_PID" ]; then
+  sleep "${E2E_SETTLE_S:-1}"  # the last exchanges' records may still be in flight
+  if kill -0 "$DAEMON_PID" 2>/dev/null; then
+    CHECK_ARGS+=(--daemon-alive)
+    kill -TERM "$DAEMON_PID"
+    for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$DAEMON_PID" 2>/dev/null; then
+      CHECK_ARGS+=(--daemon-slow-exit)
+      kill -KILL "$DAEMON_PID"
+    fi
+  fi
+  wait "$DAEMON_PID" 2>/dev/null
+  echo "$?" >"$TMP/daemon.rc"
+  DAEMON_PID=""
+  echo "e2e: daemon log (last lines):"
+  tail -n 15 "$TMP/daemon.log" | sed 's/^/  /'
+  "$OUT/llmobs" export --format jsonl --db "$TMP/e2e.db" >"$TMP/export.jsonl" 2>"$TMP/export.err"
+  echo "$?" >"$TMP/export.rc"
+fi
+
+$PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
+  --prices "$ROOT/data/prices.json" --netns-rc "$NS_RC" \
+  ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
