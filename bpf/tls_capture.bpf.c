@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TLS plaintext capture: uprobes on SSL_write/SSL_read (and the _ex
+ * variants) copy exactly the bytes each call moved into the ring buffer as
+ * struct capture_event chunks; SSL_free and the exec/exit tracepoints tell
+ * userspace when connections and processes come and go.
+ *
+ * Nothing here may slow the observed program: on any shortage (ring buffer
+ * full, unreadable page, per-call cap) the bytes are dropped and counted. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "capture.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 targ_self_tgid = 0;	/* the daemon: never captured */
+const volatile __u32 targ_max_chunks = CAPTURE_MAX_CHUNKS_DEFAULT;
+
+#define EVENT_MAX_BYTES	(sizeof(struct capture_event) + CAPTURE_CHUNK_BYTES)
+
+/* Userspace sets the size (tls_capture_opts.ringbuf_bytes) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* What an entry probe leaves for its return probe. */
+struct call_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_ptr;		/* size_t *written / *readbytes; 0 for plain calls */
+	__u32 depth;		/* nested calls of the same (ssl, buf), e.g. LibreSSL's
+				 * SSL_write_ex -> SSL_write: only the outermost emits */
+	__u8 dir;
+};
+
+/* LRU: a thread that dies inside SSL_read leaves its entry behind, and a
+ * full plain hash would then refuse every new call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);			/* pid_tgid */
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+struct stream_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 dir;
+};
+
+/* Bytes moved so far per (tgid, SSL*, dir): stream_pos lets userspace see
+ * every lost byte. LRU, so connections never freed cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct stream_key);
+	__type(value, __u64);
+} stream_pos SEC(".maps");
+
+/* Event scratch, too big for the stack. Slot 0 for the uprobes, slot 1 for
+ * the tracepoints, so a tracepoint program running while a uprobe program
+ * is preempted on the same CPU cannot clobber its half-built event. */
+#define SCRATCH_UPROBE	0
+#define SCRATCH_TP	1
+struct scratch {
+	__u8 raw[EVENT_MAX_BYTES];	/* struct capture_event + one chunk */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CAPTURE_DROP__MAX);
+	__type(key, __u32);
+	__type(value, struct capture_drop_count);
+} drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 cause, __u64 bytes)
+{
+	struct capture_drop_count *d = bpf_map_lookup_elem(&drops, &cause);
+
+	if (!d)
+		return;
+	__sync_fetch_and_add(&d->events, 1);
+	__sync_fetch_and_add(&d->bytes, bytes);
+}
+
+static __always_inline bool is_self(__u64 pid_tgid)
+{
+	return targ_self_tgid && (__u32)(pid_tgid >> 32) == targ_self_tgid;
+}
+
+static __always_inline struct capture_event *
+event_init(__u32 slot, __u8 kind, __u64 conn, __u64 pid_tgid)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+	struct capture_event *ev;
+
+	if (!s)
+		return NULL;
+	ev = (struct capture_event *)s->raw;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->conn = conn;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->stream_pos = 0;
+	ev->tgid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->call_len = 0;
+	ev->offset = 0;
+	ev->data_len = 0;
+	ev->kind = kind;
+	ev->dir = 0;
+	ev->source = CAPTURE_SOURCE_UPROBE;
+	ev->flags = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	return ev;
+}
+
+static __always_inline void event_send(struct capture_event *ev)
+{
+	__u32 n = ev->data_len;
+
+	if (n > CAPTURE_CHUNK_BYTES)	/* never true; bounds for the verifier */
+		n = CAPTURE_CHUNK_BYTES;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + n, 0))
+		count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
+}
+
+/* ---- SSL_write / SSL_read ------------------------------------------------ */
+
+static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *old, args = {};
+
+	if (is_self(id))
+		return 0;
+	old = bpf_map_lookup_elem(&calls, &id);
+	if (old && old->ssl == ssl && old->buf == buf && old->dir == dir) {
+		old->depth++;
+		return 0;
+	}
+	/* Any other leftover is from a call whose return we never saw. */
+	args.ssl = ssl;
+	args.buf = buf;
+	args.len_ptr = len_ptr;
+	args.dir = dir;
+	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return call_enter((__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num,
+	       size_t *written)
+{
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)written, CAPTURE_DIR_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return call_enter((__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_READ);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num,
+	       size_t *readbytes)
+{
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, CAPTURE_DIR_READ);
+}
+
+struct chunk_ctx {
+	__u64 buf;
+	__u64 pos;		/* stream position of the call's first byte */
+	__u64 len;		/* bytes to copy (call_len clamped to the cap) */
+};
+
+static long copy_chunk(__u32 i, struct chunk_ctx *c)
+{
+	__u32 slot = SCRATCH_UPROBE;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+	/* 64-bit on purpose: clang bounds-checks a zero-extended copy of a
+	 * 32-bit value and then passes the unchecked register on. */
+	__u64 off = (__u64)i * CAPTURE_CHUNK_BYTES, n;
+	struct capture_event *ev;
+
+	if (!s || off >= c->len)
+		return 1;
+	ev = (struct capture_event *)s->raw;
+	n = c->len - off;
+	if (n > CAPTURE_CHUNK_BYTES)
+		n = CAPTURE_CHUNK_BYTES;
+	ev->offset = off;
+	ev->stream_pos = c->pos + off;
+	if (bpf_probe_read_user(ev->data, n, (const void *)(c->buf + off))) {
+		count_drop(CAPTURE_DROP_READ_FAILED, n);
+		return 0;
+	}
+	ev->data_len = n;
+	event_send(ev);
+	return 0;
+}
+
+/* One return probe for all four calls: the entry recorded which it was. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_call_exit, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stream_key key = {};
+	struct call_args *a;
+	struct capture_event *ev;
+	struct chunk_ctx c = {};
+	__u64 len = 0, zero = 0, *pos;
+	__u32 cap, chunks, nr;
+	int rc;
+
+	if (is_self(id))
+		return 0;
+	a = bpf_map_lookup_elem(&calls, &id);
+	if (!a) {
+		count_drop(CAPTURE_DROP_NO_ENTRY, 0);
+		return 0;
+	}
+	if (a->depth) {
+		a->depth--;
+		return 0;
+	}
+	/* All four return int: the upper half of the register is garbage
+	 * (node returns -1 as 0x00000000ffffffff while handshaking). */
+	rc = (int)ret;
+	if (a->len_ptr) {
+		/* SSL_{read,write}_ex: 1 on success, the count in *len_ptr. */
+		if (rc == 1 && bpf_probe_read_user(&len, sizeof(len), (void *)a->len_ptr)) {
+			count_drop(CAPTURE_DROP_READ_FAILED, 0);
+			goto out;
+		}
+	} else if (rc > 0) {
+		len = rc;
+	}
+	if (!len || len > 0xffffffffULL)
+		goto out;
+
+	key.ssl = a->ssl;
+	key.tgid = id >> 32;
+	key.dir = a->dir;
+	pos = bpf_map_lookup_elem(&stream_pos, &key);
+	if (!pos) {
+		bpf_map_update_elem(&stream_pos, &key, &zero, BPF_NOEXIST);
+		pos = bpf_map_lookup_elem(&stream_pos, &key);
+		if (!pos)
+			goto out;
+	}
+	/* Advance by the whole call, copied or not, so every loss shows. */
+	c.pos = __sync_fetch_and_add(pos, len);
+	c.buf = a->buf;
+
+	ev = event_init(SCRATCH_UPROBE, CAPTURE_DATA, a->ssl, id);
+	if (!ev)
+		goto out;
+	ev->call_len = len;
+	ev->dir = a->dir;
+
+	chunks = targ_max_chunks;
+	if (chunks > CAPTURE_MAX_CHUNKS_LIMIT)
+		chunks = CAPTURE_MAX_CHUNKS_LIMIT;
+	cap = chunks * CAPTURE_CHUNK_BYTES;
+	c.len = len;
+	if (len > cap) {
+		count_drop(CAPTURE_DROP_OVER_CAP, len - cap);
+		c.len = cap;
+	}
+	nr = (c.len + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
+	bpf_loop(nr, copy_chunk, &c, 0);
+out:
+	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stream_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+	struct capture_event *ev;
+
+	if (is_self(id) || !ssl)
+		return 0;
+	key.dir = CAPTURE_DIR_WRITE;
+	bpf_map_delete_elem(&stream_pos, &key);
+	key.dir = CAPTURE_DIR_READ;
+	bpf_map_delete_elem(&stream_pos, &key);
+	ev = event_init(SCRATCH_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
+	if (ev)
+		event_send(ev);
+	return 0;
+}
+
+/* ---- process exec / exit ------------------------------------------------- */
+
+/* The path comes from the caller: the tracepoint's __data_loc string or
+ * the raw tracepoint's bprm->filename, both kernel memory. */
+static __always_inline int emit_exec(const void *filename)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_event *ev;
+	long n;
+
+	if (is_self(id))
+		return 0;
+	ev = event_init(SCRATCH_TP, CAPTURE_EXEC, 0, id);
+	if (!ev)
+		return 0;
+	n = bpf_probe_read_kernel_str(ev->data, CAPTURE_PATH_LEN, filename);
+	/* data_len excludes the NUL; a failed read still reports the exec. */
+	ev->data_len = n > 1 ? n - 1 : 0;
+	if (ev->data_len > CAPTURE_PATH_LEN)
+		ev->data_len = CAPTURE_PATH_LEN;
+	event_send(ev);
+	return 0;
+}
+
+/* One event per process, not per thread: sent by whichever thread exits
+ * last (signal->live already counted down to 0), which is the leader in
+ * the common case but not when the leader called pthread_exit early. */
+static __always_inline int emit_exit(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct capture_event *ev;
+
+	if (is_self(id))
+		return 0;
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	ev = event_init(SCRATCH_TP, CAPTURE_EXIT, 0, id);
+	if (ev)
+		event_send(ev);
+	return 0;
+}
+
+/* Classic tracepoints: a stable format, but attaching needs tracefs
+ * mounted. Userspace picks these when it is, the raw_tp twins below when
+ * it is not (their arguments are the kernel's TP_PROTO, read via CO-RE). */
+SEC("tracepoint/sched/sched_process_exec")
+int tp_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	unsigned int loc = ctx->__data_loc_filename;
+
+	return emit_exec((void *)ctx + (loc & 0xffff));
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_exit(void *ctx)
+{
+	return emit_exit();
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(raw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return emit_exec(BPF_CORE_READ(bprm, filename));
+}
+
+SEC("raw_tp/sched_process_exit")
+int raw_exit(void *ctx)
+{
+	return emit_exit();
+}

@@ -1,0 +1,572 @@
+/* TLS capture, userspace half: loads bpf/tls_capture.bpf.c, finds every
+ * TLS library on the host and attaches to it, polls the ring buffer.
+ *
+ * Libraries are found where processes map them (/proc/PID/maps), opened
+ * through /proc/PID/root so other mount namespaces work, and attached once
+ * per inode for all processes (pid -1): the kernel puts the breakpoint in
+ * the file, so every process mapping it, now or later, is covered.
+ *
+ * What remains privileged (root has it all; the least set):
+ *  - CAP_BPF + CAP_PERFMON: load programs, create maps and the ring buffer,
+ *    perf_event_open the uprobes, attach the tracepoints.
+ *  - ptrace read access to other users' processes (CAP_SYS_PTRACE): read
+ *    /proc/PID/maps and /proc/PID/stat, open /proc/PID/root/<path>.
+ *  - CAP_SYS_ADMIN only for /proc/PID/map_files/, used for libraries
+ *    deleted since they were mapped (e.g. upgraded in place).
+ *  - Classic tracepoints need tracefs mounted; without it the raw
+ *    tracepoint twins are used, which need nothing more. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <search.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "stats.h"
+#include "tls_capture.h"
+#include "tls_libs.h"
+#include "tls_capture.skel.h"
+
+#define DEFAULT_RINGBUF_BYTES	(16u << 20)
+#define FULL_SCAN_MS		2000
+#define RESCANS_MAX		1024
+/* Libraries load after exec: ld.so at once, dlopen (Python's _ssl) later. */
+static const unsigned int exec_rescan_ms[] = { 0, 20, 200, 1000 };
+
+/* Entry + return probes for four calls, plus SSL_free. */
+#define LIB_LINKS_MAX		9
+
+/* One file seen mapped executable; kept even without SSL_write so that it
+ * is looked at once, not on every scan. */
+struct tls_lib {
+	dev_t dev;
+	ino_t ino;
+	int nr_links;
+	struct bpf_link *links[LIB_LINKS_MAX];
+};
+
+/* A process whose maps were read; unchanged (start time, vsize) means no
+ * new mapping worth reading again. */
+struct proc_seen {
+	pid_t pid;
+	uint64_t starttime;
+	uint64_t vsize;
+};
+
+struct rescan {
+	pid_t pid;
+	uint64_t due_ms;
+};
+
+struct tls_capture {
+	struct tls_capture_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *exec_link, *exit_link;
+	void *libs;			/* tsearch tree of struct tls_lib */
+	void *procs;			/* tsearch tree of struct proc_seen */
+	int nr_attached;
+	int scan_attached;		/* attached by the scan under way */
+	struct rescan rescans[RESCANS_MAX];
+	int nr_rescans;
+	uint64_t next_full_ms;
+	void *dl_handles[2];
+	tls_capture_event_fn cb;
+	void *cb_ctx;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static int lib_cmp(const void *a, const void *b)
+{
+	const struct tls_lib *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+	const struct proc_seen *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static void lib_free(void *p)
+{
+	struct tls_lib *lib = p;
+	int i;
+
+	for (i = 0; i < lib->nr_links; i++)
+		bpf_link__destroy(lib->links[i]);
+	free(lib);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static char buf[64 * 1024];	/* verifier logs are long */
+	size_t n;
+
+	if (level == LIBBPF_DEBUG && log_verbosity < LOG_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "%s", buf);
+	return 0;
+}
+
+/* ---- attaching ----------------------------------------------------------- */
+
+static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
+			const char *path, uint64_t offset, const char *sym)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+	if (!link) {
+		err = -errno;
+		p_err("failed to attach %sprobe %s in %s: %s", ret ? "uret" : "u",
+		      sym, path, strerror(-err));
+		stats_inc(STAT_ATTACH_ERRORS);
+		return err;
+	}
+	lib->links[lib->nr_links++] = link;
+	return 0;
+}
+
+static void attach_lib(struct tls_capture *c, struct tls_lib *lib, const char *path,
+		       const char *shown, pid_t pid, const struct tls_lib_syms *syms)
+{
+	struct bpf_program *enter[] = {
+		[TLS_SYM_SSL_WRITE] = c->skel->progs.ssl_write_enter,
+		[TLS_SYM_SSL_READ] = c->skel->progs.ssl_read_enter,
+		[TLS_SYM_SSL_WRITE_EX] = c->skel->progs.ssl_write_ex_enter,
+		[TLS_SYM_SSL_READ_EX] = c->skel->progs.ssl_read_ex_enter,
+	};
+	int k, ok = 0;
+
+	for (k = TLS_SYM_SSL_WRITE; k <= TLS_SYM_SSL_READ_EX; k++) {
+		uint64_t off = syms->offset[k];
+
+		if (!off)
+			continue;
+		/* Entry first: a return probe without its entry would count a
+		 * spurious CAPTURE_DROP_NO_ENTRY for calls under way. */
+		if (attach_probe(lib, enter[k], false, path, off, tls_sym_names[k]))
+			continue;
+		if (attach_probe(lib, c->skel->progs.ssl_call_exit, true, path, off,
+				 tls_sym_names[k])) {
+			bpf_link__destroy(lib->links[--lib->nr_links]);
+			continue;
+		}
+		ok++;
+	}
+	if (syms->offset[TLS_SYM_SSL_FREE])
+		attach_probe(lib, c->skel->progs.ssl_free_enter, false, path,
+			     syms->offset[TLS_SYM_SSL_FREE], tls_sym_names[TLS_SYM_SSL_FREE]);
+	if (!ok)
+		return;
+	c->nr_attached++;
+	c->scan_attached++;
+	stats_inc(STAT_TLS_LIBS_ATTACHED);
+	p_info("attached to %s (seen in pid %d, dev %u:%u ino %lu): %d calls%s%s",
+	       shown, (int)pid, major(lib->dev), minor(lib->dev), (unsigned long)lib->ino, ok,
+	       syms->offset[TLS_SYM_SSL_WRITE_EX] ? ", _ex variants" : "",
+	       syms->offset[TLS_SYM_SSL_FREE] ? ", SSL_free" : "");
+}
+
+static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
+{
+	struct tls_capture *c = ctx;
+	struct tls_lib key = { .dev = m->dev, .ino = m->ino }, *lib;
+	struct tls_lib_syms syms;
+	char path[PATH_MAX + 64];
+	int err;
+
+	if (tfind(&key, &c->libs, lib_cmp))
+		return 0;
+	if (m->deleted)
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
+			 m->start, m->end);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
+	err = tls_lib_inspect(path, &syms);
+	if (err) {
+		/* The process may be gone, or the file unreadable through it:
+		 * not remembered, another process mapping it may do better. */
+		p_debug("cannot inspect %s: %s", path, strerror(-err));
+		return 0;
+	}
+	lib = calloc(1, sizeof(*lib));
+	if (!lib)
+		return -ENOMEM;
+	*lib = key;
+	if (!tsearch(lib, &c->libs, lib_cmp)) {
+		free(lib);
+		return -ENOMEM;
+	}
+	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
+		attach_lib(c, lib, path, m->path, pid, &syms);
+	return 0;
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+static int scan_pid(struct tls_capture *c, pid_t pid)
+{
+	int err = tls_maps_for_each(pid, on_mapping, c);
+
+	/* Gone or kernel thread: nothing to attach. */
+	return err == -ENOENT || err == -ESRCH ? 0 : err;
+}
+
+/* Reads pid's maps unless its (start time, vsize) is the one remembered in
+ * *old; moves or adds its record to *fresh. */
+static int visit_pid(struct tls_capture *c, pid_t pid, void **old, void **fresh,
+		     bool force)
+{
+	struct proc_seen key = { .pid = pid }, *p = NULL;
+	uint64_t starttime, vsize;
+	void *found;
+	int err;
+
+	err = tls_proc_stat(pid, &starttime, &vsize);
+	if (err)
+		return 0;	/* exited meanwhile */
+	found = tfind(&key, old, proc_cmp);
+	if (found) {
+		p = *(struct proc_seen **)found;
+		tdelete(&key, old, proc_cmp);
+		if (!force && p->starttime == starttime && p->vsize == vsize)
+			goto keep;
+	}
+	if (vsize) {	/* kernel threads map nothing */
+		err = scan_pid(c, pid);
+		if (err == -ENOMEM) {
+			free(p);
+			return err;
+		}
+	}
+	if (!p && !(p = malloc(sizeof(*p))))
+		return -ENOMEM;
+	p->pid = pid;
+	p->starttime = starttime;
+	p->vsize = vsize;
+keep:
+	if (!tsearch(p, fresh, proc_cmp)) {
+		free(p);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int scan_all(struct tls_capture *c)
+{
+	void *fresh = NULL;
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	dir = opendir("/proc");
+	if (!dir) {
+		err = -errno;
+		p_err("failed to open /proc: %s", strerror(-err));
+		return err;
+	}
+	while ((de = readdir(dir))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		err = visit_pid(c, pid, &c->procs, &fresh, false);
+		if (err)
+			break;
+	}
+	closedir(dir);
+	/* What is left of the old tree exited. */
+	tdestroy(c->procs, free);
+	c->procs = fresh;
+	return err;
+}
+
+int tls_capture_rescan(struct tls_capture *c, pid_t pid)
+{
+	int err;
+
+	c->scan_attached = 0;
+	if (pid > 0)
+		err = visit_pid(c, pid, &c->procs, &c->procs, true);
+	else
+		err = scan_all(c);
+	return err ? err : c->scan_attached;
+}
+
+static void schedule_exec_rescans(struct tls_capture *c, pid_t pid)
+{
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < sizeof(exec_rescan_ms) / sizeof(exec_rescan_ms[0]); i++) {
+		/* Full: the periodic scan will find it (vsize changed). */
+		if (c->nr_rescans == RESCANS_MAX)
+			return;
+		c->rescans[c->nr_rescans].pid = pid;
+		c->rescans[c->nr_rescans].due_ms = now + exec_rescan_ms[i];
+		c->nr_rescans++;
+	}
+}
+
+static void run_due_scans(struct tls_capture *c)
+{
+	uint64_t now = now_ms();
+	int i;
+
+	for (i = 0; i < c->nr_rescans;) {
+		if (c->rescans[i].due_ms > now) {
+			i++;
+			continue;
+		}
+		tls_capture_rescan(c, c->rescans[i].pid);
+		c->rescans[i] = c->rescans[--c->nr_rescans];
+	}
+	if (now >= c->next_full_ms) {
+		tls_capture_rescan(c, 0);
+		c->next_full_ms = now_ms() + FULL_SCAN_MS;
+	}
+}
+
+/* The system libssl, as the dynamic loader would pick it, even if no
+ * process maps it yet: loaded here, it shows in our own maps. */
+static void find_system_libssl(struct tls_capture *c)
+{
+	static const char *const names[] = { "libssl.so.3", "libssl.so" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		c->dl_handles[i] = dlopen(names[i], RTLD_LAZY | RTLD_LOCAL);
+		if (!c->dl_handles[i])
+			p_debug("no system %s: %s", names[i], dlerror());
+	}
+	tls_capture_rescan(c, getpid());
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tls_capture *c = ctx;
+	const struct capture_event *ev = data;
+	struct proc_seen key;
+	void *found;
+
+	if (size < sizeof(*ev))
+		return 0;
+	if (ev->kind == CAPTURE_EXEC) {
+		schedule_exec_rescans(c, ev->tgid);
+	} else if (ev->kind == CAPTURE_EXIT) {
+		key.pid = ev->tgid;
+		found = tfind(&key, &c->procs, proc_cmp);
+		if (found) {
+			struct proc_seen *p = *(struct proc_seen **)found;
+
+			tdelete(&key, &c->procs, proc_cmp);
+			free(p);
+		}
+	}
+	return c->cb ? c->cb(c->cb_ctx, ev, size) : 0;
+}
+
+int tls_capture_poll(struct tls_capture *c, int timeout_ms)
+{
+	uint64_t now = now_ms(), next = c->next_full_ms;
+	int i, n;
+
+	for (i = 0; i < c->nr_rescans; i++)
+		if (c->rescans[i].due_ms < next)
+			next = c->rescans[i].due_ms;
+	if (next <= now)
+		timeout_ms = 0;
+	else if (timeout_ms < 0 || next - now < (uint64_t)timeout_ms)
+		timeout_ms = next - now;
+	n = ring_buffer__poll(c->rb, timeout_ms);
+	if (n < 0)
+		return n;
+	run_due_scans(c);
+	return n;
+}
+
+int tls_capture_drops(struct tls_capture *c,
+		      struct capture_drop_count out[CAPTURE_DROP__MAX])
+{
+	int ncpus = libbpf_num_possible_cpus(), fd, err = 0, cpu;
+	struct capture_drop_count *vals;
+	__u32 key;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out) * CAPTURE_DROP__MAX);
+	fd = bpf_map__fd(c->skel->maps.drops);
+	for (key = 0; key < CAPTURE_DROP__MAX; key++) {
+		if (bpf_map_lookup_elem(fd, &key, vals)) {
+			err = -errno;
+			break;
+		}
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			out[key].events += vals[cpu].events;
+			out[key].bytes += vals[cpu].bytes;
+		}
+	}
+	free(vals);
+	return err;
+}
+
+int tls_capture_attached(const struct tls_capture *c)
+{
+	return c->nr_attached;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static bool tracefs_has(const char *event)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing",
+					     "/sys/kernel/debug/tracing" };
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/%s/id", roots[i], event);
+		if (!access(path, R_OK))
+			return true;
+	}
+	return false;
+}
+
+int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn cb,
+		     void *ctx, struct tls_capture **out)
+{
+	size_t rb_bytes = opts && opts->ringbuf_bytes ? opts->ringbuf_bytes
+						      : DEFAULT_RINGBUF_BYTES;
+	uint32_t chunks = opts && opts->max_chunks ? opts->max_chunks
+						   : CAPTURE_MAX_CHUNKS_DEFAULT;
+	bool classic_tp;
+	struct tls_capture *c;
+	int err;
+
+	*out = NULL;
+	if (rb_bytes & (rb_bytes - 1) || rb_bytes < (size_t)getpagesize() ||
+	    rb_bytes > (1u << 31)) {
+		p_err("ring buffer size %zu is not a power of two of at least a page",
+		      rb_bytes);
+		return -EINVAL;
+	}
+	if (chunks > CAPTURE_MAX_CHUNKS_LIMIT)
+		chunks = CAPTURE_MAX_CHUNKS_LIMIT;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cb = cb;
+	c->cb_ctx = ctx;
+	libbpf_set_print(libbpf_print);
+
+	c->skel = tls_capture_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		p_err("failed to open BPF skeleton: %s", strerror(-err));
+		goto cleanup;
+	}
+	c->skel->rodata->targ_self_tgid = opts && opts->self_pid ? opts->self_pid : getpid();
+	c->skel->rodata->targ_max_chunks = chunks;
+	err = bpf_map__set_max_entries(c->skel->maps.events, rb_bytes);
+	if (err)
+		goto cleanup;
+	/* Classic tracepoints need tracefs; raw ones do not. Load one pair. */
+	classic_tp = tracefs_has("sched/sched_process_exec") &&
+		     tracefs_has("sched/sched_process_exit");
+	bpf_program__set_autoload(c->skel->progs.tp_exec, classic_tp);
+	bpf_program__set_autoload(c->skel->progs.tp_exit, classic_tp);
+	bpf_program__set_autoload(c->skel->progs.raw_exec, !classic_tp);
+	bpf_program__set_autoload(c->skel->progs.raw_exit, !classic_tp);
+
+	err = tls_capture_bpf__load(c->skel);
+	if (err) {
+		p_err("failed to load BPF programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	c->exec_link = bpf_program__attach(classic_tp ? c->skel->progs.tp_exec
+						      : c->skel->progs.raw_exec);
+	if (!c->exec_link) {
+		err = -errno;
+		p_err("failed to attach sched_process_exec: %s", strerror(-err));
+		goto cleanup;
+	}
+	c->exit_link = bpf_program__attach(classic_tp ? c->skel->progs.tp_exit
+						      : c->skel->progs.raw_exit);
+	if (!c->exit_link) {
+		err = -errno;
+		p_err("failed to attach sched_process_exit: %s", strerror(-err));
+		goto cleanup;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		p_err("failed to create ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	p_info("tls capture: %s tracepoints, ring buffer %zu bytes, cap %u chunks of %u bytes per call",
+	       classic_tp ? "classic" : "raw", rb_bytes, chunks, CAPTURE_CHUNK_BYTES);
+
+	find_system_libssl(c);
+	err = tls_capture_rescan(c, 0);
+	if (err < 0)
+		goto cleanup;
+	c->next_full_ms = now_ms() + FULL_SCAN_MS;
+	*out = c;
+	return 0;
+cleanup:
+	tls_capture_close(c);
+	return err;
+}
+
+void tls_capture_close(struct tls_capture *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	tdestroy(c->libs, lib_free);
+	tdestroy(c->procs, free);
+	bpf_link__destroy(c->exec_link);
+	bpf_link__destroy(c->exit_link);
+	tls_capture_bpf__destroy(c->skel);
+	for (i = 0; i < sizeof(c->dl_handles) / sizeof(c->dl_handles[0]); i++)
+		if (c->dl_handles[i])
+			dlclose(c->dl_handles[i]);
+	free(c);
+}
