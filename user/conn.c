@@ -103,6 +103,30 @@ static void lru_push_newest(struct conn_table *t, struct conn *c)
 	t->lru.lru_prev = c;
 }
 
+static void dir_note_gap(struct conn_table *t, struct conn *c, struct http_dir *d,
+			 __u64 gap)
+{
+	stats_inc(STAT_STREAM_GAPS);
+	stats_add(STAT_STREAM_GAP_BYTES, gap);
+	if (c->role == ROLE_CLIENT)
+		exchange_dir_gap(&t->xctx, &c->queue, d, &c->peer, gap);
+}
+
+/* A call cut at the per-call cap (or whose last chunks were dropped) is
+ * known short once anything else happens on the connection: the BPF side
+ * sends all of a call's chunks before it returns. */
+static void conn_check_tails(struct conn_table *t, struct conn *c, int skip_dir)
+{
+	for (int i = 0; i < 2; i++) {
+		struct http_dir *d = &c->dirs[i];
+
+		if (i == skip_dir || !d->have_pos || d->call_end <= d->next_pos)
+			continue;
+		dir_note_gap(t, c, d, d->call_end - d->next_pos);
+		d->next_pos = d->call_end;
+	}
+}
+
 /* Ends a connection: what is still pending comes out incomplete. */
 static void conn_finish(struct conn_table *t, struct conn *c)
 {
@@ -113,6 +137,7 @@ static void conn_finish(struct conn_table *t, struct conn *c)
 	if (*pp)
 		*pp = c->hnext;
 	lru_unlink(c);
+	conn_check_tails(t, c, -1);
 	if (c->role == ROLE_CLIENT)
 		exchange_conn_closed(&t->xctx, &c->queue, c->dirs, &c->peer);
 	http_dir_free(&c->dirs[0]);
@@ -233,16 +258,13 @@ static void conn_data(struct conn_table *t, struct conn *c,
 		len -= dup;
 		pos += dup;
 	}
-	if (d->have_pos && pos > d->next_pos) {
-		__u64 gap = pos - d->next_pos;
-
-		stats_inc(STAT_STREAM_GAPS);
-		stats_add(STAT_STREAM_GAP_BYTES, gap);
-		if (c->role == ROLE_CLIENT)
-			exchange_dir_gap(&t->xctx, &c->queue, d, &c->peer, gap);
-	}
+	conn_check_tails(t, c, ev->dir & 1);
+	if (d->have_pos && pos > d->next_pos)
+		dir_note_gap(t, c, d, pos - d->next_pos);
 	d->have_pos = true;
 	d->next_pos = pos + len;
+	if (ev->stream_pos - ev->offset + ev->call_len > d->call_end)
+		d->call_end = ev->stream_pos - ev->offset + ev->call_len;
 
 	if (c->role == ROLE_UNKNOWN)
 		conn_decide_role(c, ev);

@@ -196,7 +196,9 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	snprintf(r->request_model, sizeof(r->request_model), "%s", ex->req.model);
 	snprintf(r->model, sizeof(r->model), "%s",
 		 ex->resp.model[0] ? ex->resp.model : ex->req.model);
-	r->stream = ex->req.stream || ex->is_sse;
+	/* Streamed means the response came as a stream; the request's wish
+	 * only counts when no response was seen. */
+	r->stream = ex->resp_started ? ex->is_sse : ex->req.stream;
 	r->usage = ex->resp.usage;
 	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER : USAGE_NONE;
 	r->latency_ms = ex->resp_started ? ms_between(ex->ts_first_req, ex->ts_last_resp)
@@ -592,6 +594,13 @@ void exchange_dir_data(struct exchange_ctx *x, struct exchange_queue *q,
 			while (q->head && q->head->resp_started)
 				exchange_finish(x, q, q->head, false);
 		}
+	}
+	if (d->state == DIR_HEAD && d->head_len && call_start && starts_message(d, data, len)) {
+		/* A head never goes on with a line that starts a message (header
+		 * names hold no space): what was buffered was not a head. */
+		stats_inc(STAT_HTTP_PARSE_ERRORS);
+		d->head_len = 0;
+		d->last_len = 0;
 	}
 	if (d->state == DIR_HEAD && d->head_len == 0 && !d->is_response && len &&
 	    !starts_message(d, data, len) && (data[0] == '\r' || data[0] == '\n')) {

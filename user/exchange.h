@@ -34,6 +34,7 @@ struct http_dir {
 	bool is_response;
 	bool have_pos;
 	__u64 next_pos;		/* stream position expected next */
+	__u64 call_end;		/* where the last TLS call seen ends */
 	enum http_dir_state state;
 	char *head;		/* head bytes so far, at most HTTP1_MAX_HEAD_BYTES */
 	size_t head_len, head_cap, last_len;
