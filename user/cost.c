@@ -182,7 +182,8 @@ static int build_table(const cJSON *root, struct price_table *t)
 	cJSON_ArrayForEach(m, models) {
 		/* cJSON keeps duplicate keys; the second would never be found. */
 		if (name_taken(t, m->string)) {
-			p_err("prices: \"%s\" is listed twice", m->string);
+			p_err("prices: \"%s\" is listed twice (as a name or an alias)",
+			      m->string);
 			return -EINVAL;
 		}
 		err = read_entry(m, &t->prices[t->n]);

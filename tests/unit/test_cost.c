@@ -1,0 +1,466 @@
+/* cost.c: price table validation, model lookup, and the cost formula in the
+ * OpenTelemetry usage convention (input includes cache, output includes
+ * reasoning), plus sanity of the embedded data/prices.json. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include "cost.h"
+
+extern const char llmobs_prices_json[];
+
+static struct price_table *load_str(const char *json)
+{
+	struct price_table *t = NULL;
+
+	assert_int_equal(price_table_load_json(json, strlen(json), &t), 0);
+	assert_non_null(t);
+	return t;
+}
+
+/* ---- lookup ---- */
+
+struct lookup_case {
+	const char *model;
+	const char *want;	/* canonical family, NULL: unpriced */
+};
+
+static const struct lookup_case lookup_cases[] = {
+	{ "gpt-4o", "gpt-4o" },
+	{ "gpt-4o-2024-08-06", "gpt-4o" },
+	{ "gpt-4o-2024-11-20", "gpt-4o" },
+	{ "gpt-4o-2024-05-13", "gpt-4o-2024-05-13" },	/* own entry beats family */
+	{ "gpt-4o-mini-2024-07-18", "gpt-4o-mini" },	/* longest family */
+	{ "gpt-4.1-nano-2025-04-14", "gpt-4.1-nano" },
+	{ "gpt-5-2025-08-07", "gpt-5" },
+	{ "gpt-5-mini-2025-08-07", "gpt-5-mini" },
+	{ "gpt-5-pro-2025-10-06", "gpt-5-pro" },
+	{ "o3-2025-04-16", "o3" },
+	{ "o3-mini-2025-01-31", "o3-mini" },
+	{ "o1-mini-2024-09-12", "o1-mini" },
+	{ "gpt-3.5-turbo-0125", "gpt-3.5-turbo" },	/* alias */
+	{ "claude-sonnet-4-5-20250929", "claude-sonnet-4-5" },
+	{ "claude-sonnet-4-20250514", "claude-sonnet-4" },
+	{ "claude-opus-4-1-20250805", "claude-opus-4-1" },
+	{ "claude-opus-4-0", "claude-opus-4" },		/* alias */
+	{ "claude-3-7-sonnet-latest", "claude-3-7-sonnet" },
+	{ "claude-3-5-haiku-20241022", "claude-3-5-haiku" },
+	{ "claude-haiku-4-5-20251001", "claude-haiku-4-5" },
+	{ "claude-3-opus-20240229", "claude-3-opus" },
+	{ "models/gemini-2.5-pro", "gemini-2.5-pro" },
+	{ "gemini-2.5-pro-preview-05-06", "gemini-2.5-pro" },	/* alias */
+	{ "gemini-2.5-flash-lite", "gemini-2.5-flash-lite" },
+	{ "gemini-2.0-flash", "gemini-2.0-flash" },
+	/* Unreleased, unknown or differently billed: never guessed. */
+	{ "gpt-5.6-sol", NULL },
+	{ "gpt-5.2-2025-12-11", NULL },
+	{ "claude-sonnet-5", NULL },
+	{ "claude-fable-5", NULL },
+	{ "claude-opus-5", NULL },
+	{ "claude-opus-4-8", NULL },
+	{ "claude-sonnet-4-6", NULL },		/* "-6" is no date */
+	{ "gpt-4o-audio-preview-2024-12-17", NULL },
+	{ "gpt-4o-search-preview", NULL },
+	{ "gemini-2.0-flash-exp", NULL },
+	{ "openai/gpt-4o", NULL },
+	{ "gpt-4o-2024", NULL },
+	{ "gpt-4o-2024-08-0", NULL },
+	{ "gpt-4o-2024-08-06x", NULL },
+	{ "gpt-4o-20240806-latest", NULL },
+	{ "gpt-4o-latestx", NULL },
+	{ "gpt-4o-", NULL },
+	{ "GPT-4O", NULL },
+	{ "", NULL },
+	{ "models/", NULL },
+};
+
+static void test_lookup(void **state)
+{
+	struct price_table *t = NULL;
+	size_t i;
+
+	assert_int_equal(price_table_load_default(&t), 0);
+	for (i = 0; i < sizeof(lookup_cases) / sizeof(lookup_cases[0]); i++) {
+		const struct lookup_case *c = &lookup_cases[i];
+		const struct price *p = price_lookup(t, c->model);
+
+		if (!!p != !!c->want || (p && strcmp(p->model, c->want)))
+			print_message("lookup \"%s\": got %s, want %s\n", c->model,
+				      p ? p->model : "unpriced",
+				      c->want ? c->want : "unpriced");
+		if (!c->want) {
+			assert_null(p);
+			continue;
+		}
+		assert_non_null(p);
+		assert_string_equal(p->model, c->want);
+	}
+	assert_null(price_lookup(t, NULL));
+	assert_null(price_lookup(NULL, "gpt-4o"));
+	price_table_free(t);
+}
+
+/* A family and its longer sibling: the dated sibling must not fall back to
+ * the shorter family, whatever the order in the file. */
+static void test_lookup_longest_prefix(void **state)
+{
+	struct price_table *t = load_str(
+		"{\"models\":{"
+		"\"fam-mini\":{\"provider\":\"x\",\"input\":2e-6,\"output\":2e-6},"
+		"\"fam\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+		"\"aliases\":[\"fam-alias\"]}}}");
+
+	assert_string_equal(price_lookup(t, "fam-mini-2025-01-01")->model, "fam-mini");
+	assert_string_equal(price_lookup(t, "fam-2025-01-01")->model, "fam");
+	assert_string_equal(price_lookup(t, "fam-20250101")->model, "fam");
+	assert_string_equal(price_lookup(t, "fam-alias")->model, "fam");
+	assert_null(price_lookup(t, "fam-alias-2025-01-01"));	/* aliases are exact */
+	assert_null(price_lookup(t, "fam-max"));
+	assert_null(price_lookup(t, "fa"));
+	price_table_free(t);
+}
+
+/* ---- cost ---- */
+
+static const char cost_table[] =
+	"{\"models\":{"
+	"\"m\":{\"provider\":\"x\",\"input\":1e-6,\"cached_input\":1e-7,"
+	"\"cache_write_5m\":1.25e-6,\"cache_write_1h\":2e-6,\"output\":5e-6,"
+	"\"reasoning\":8e-6},"
+	"\"bare\":{\"provider\":\"x\",\"input\":3e-6,\"output\":4e-6}}}";
+
+struct cost_case {
+	const char *name;
+	struct llm_usage u;
+	double want_usd;
+};
+
+static const struct cost_case cost_cases[] = {
+	{ "zero", { 0 }, 0 },
+	/* OpenAI: 1920 cached tokens are inside the 2006 prompt tokens. */
+	{ "openai cached not double counted", { .input_tokens = 2006,
+	  .cached_input_tokens = 1920, .output_tokens = 300 },
+	  86 * 1e-6 + 1920 * 1e-7 + 300 * 5e-6 },
+	/* Anthropic raw 12 + write 3000 (2000 of them 1 h) + read 1500. */
+	{ "anthropic cache read and writes, 1h", { .input_tokens = 4512,
+	  .cached_input_tokens = 1500, .cache_write_tokens = 3000,
+	  .cache_write_1h_tokens = 2000, .output_tokens = 77 },
+	  12 * 1e-6 + 1500 * 1e-7 + 1000 * 1.25e-6 + 2000 * 2e-6 + 77 * 5e-6 },
+	{ "reasoning inside output", { .input_tokens = 10, .output_tokens = 500,
+	  .reasoning_tokens = 448 }, 10 * 1e-6 + 52 * 5e-6 + 448 * 8e-6 },
+	{ "cached above input is clamped", { .input_tokens = 10,
+	  .cached_input_tokens = 50 }, 10 * 1e-7 },
+	{ "writes above uncached input are clamped", { .input_tokens = 100,
+	  .cached_input_tokens = 60, .cache_write_tokens = 70,
+	  .cache_write_1h_tokens = 90 }, 60 * 1e-7 + 40 * 2e-6 },
+	{ "reasoning above output is clamped", { .output_tokens = 5,
+	  .reasoning_tokens = 9 }, 5 * 8e-6 },
+	{ "negative counts are zero", { .input_tokens = -5, .cached_input_tokens = -1,
+	  .output_tokens = -7, .reasoning_tokens = -2 }, 0 },
+};
+
+static void test_cost(void **state)
+{
+	struct price_table *t = load_str(cost_table);
+	const struct price *p = price_lookup(t, "m");
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < sizeof(cost_cases) / sizeof(cost_cases[0]); i++) {
+		const struct cost_case *c = &cost_cases[i];
+		double got = cost_usd(p, &c->u);
+
+		if (fabs(got - c->want_usd) > 1e-12)
+			print_message("cost \"%s\": got %.12g, want %.12g\n", c->name,
+				      got, c->want_usd);
+		assert_float_equal(got, c->want_usd, 1e-12);
+		assert_true(got >= 0);
+	}
+	assert_float_equal(cost_usd(NULL, &cost_cases[1].u), 0, 0);
+	assert_float_equal(cost_usd(p, NULL), 0, 0);
+	price_table_free(t);
+}
+
+/* Absent prices fall back as the table's _doc says. */
+static void test_fallbacks(void **state)
+{
+	struct price_table *t = load_str(cost_table);
+	const struct price *p = price_lookup(t, "bare");
+	struct llm_usage u = { .input_tokens = 100, .cached_input_tokens = 10,
+			       .cache_write_tokens = 20, .cache_write_1h_tokens = 5,
+			       .output_tokens = 50, .reasoning_tokens = 30 };
+
+	assert_non_null(p);
+	assert_string_equal(p->provider, "x");
+	assert_float_equal(p->cached_input_usd, 3e-6, 0);
+	assert_float_equal(p->cache_write_5m_usd, 3e-6, 0);
+	assert_float_equal(p->cache_write_1h_usd, 3e-6, 0);
+	assert_float_equal(p->reasoning_usd, 4e-6, 0);
+	/* With no discounts, cost is just input and output at list price. */
+	assert_float_equal(cost_usd(p, &u), 100 * 3e-6 + 50 * 4e-6, 1e-15);
+	price_table_free(t);
+}
+
+/* Real list prices, so a units slip in prices.json shows up in dollars. */
+static void test_default_prices_in_dollars(void **state)
+{
+	struct price_table *t = NULL;
+	struct llm_usage mtok_in = { .input_tokens = 1000000 };
+	struct llm_usage mtok_out = { .output_tokens = 1000000 };
+	struct llm_usage mtok_read = { .input_tokens = 1000000,
+				       .cached_input_tokens = 1000000 };
+	struct llm_usage mtok_1h = { .input_tokens = 1000000,
+				     .cache_write_tokens = 1000000,
+				     .cache_write_1h_tokens = 1000000 };
+	struct llm_usage mtok_5m = { .input_tokens = 1000000,
+				     .cache_write_tokens = 1000000 };
+
+	assert_int_equal(price_table_load_default(&t), 0);
+	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_in), 2.5, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_out), 10, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_read), 1.25, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o-2024-05-13"), &mtok_out), 15, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_1h), 30, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_5m), 18.75, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_read), 1.5, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-sonnet-4-5"), &mtok_out), 15, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-sonnet-4-5"), &mtok_1h), 6, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-haiku-4-5"), &mtok_in), 1, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "gemini-2.5-pro"), &mtok_in), 1.25, 1e-9);
+	price_table_free(t);
+}
+
+/* ---- malformed tables ---- */
+
+struct bad_case {
+	const char *json;
+	const char *says;	/* the logged reason must contain this */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "", "not valid JSON" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,", "not valid JSON" },
+	{ "[]", "JSON object" },
+	{ "{}", "missing \"models\"" },
+	{ "{\"models\":[]}", "missing \"models\"" },
+	{ "{\"models\":{}}", "empty" },
+	{ "{\"models\":{\"m\":1}}", "m: entry must be an object" },
+	{ "{\"models\":{\"m\":{\"input\":1e-6,\"output\":1e-6}}}", "m: \"provider\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"\",\"input\":1e-6,\"output\":1e-6}}}",
+	  "m: \"provider\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"output\":1e-6}}}",
+	  "m: missing \"input\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6}}}",
+	  "m: missing \"output\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":\"1e-6\",\"output\":1e-6}}}",
+	  "m: \"input\" must be a non-negative number" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":-1e-6}}}",
+	  "m: \"output\" must be a non-negative number" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":2.5,\"output\":10}}}",
+	  "m: \"input\" is 2.5, which looks like USD per million tokens" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"cache_write_1h\":null}}}", "m: \"cache_write_1h\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6},"
+	  "\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6}}}",
+	  "\"m\" is listed twice" },
+	{ "{\"models\":{\"a\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6},"
+	  "\"b\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,\"aliases\":[\"a\"]}}}",
+	  "b: alias \"a\" is already" },
+	{ "{\"models\":{\"a\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"aliases\":[\"z\"]},\"z\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6}}}",
+	  "\"z\" is listed twice" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"aliases\":\"m2\"}}}", "m: \"aliases\" must be an array" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"aliases\":[7]}}}", "m: aliases must be" },
+	{ "{\"models\":{\"\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6}}}",
+	  "is empty or longer" },
+	{ "{\"models\":{\"m\":{\"provider\":\"a-provider-name-that-is-far-too-long\","
+	  "\"input\":1e-6,\"output\":1e-6}}}", "m: \"provider\"" },
+};
+
+/* Runs fn with stderr sent to a temp file; returns what was written. */
+static char *capture_stderr(int (*fn)(const char *, struct price_table **),
+			    const char *arg, int *ret, struct price_table **t)
+{
+	FILE *tmp = tmpfile();
+	int saved;
+	long n;
+	char *buf;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	*ret = fn(arg, t);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+	n = ftell(tmp);
+	assert_true(n >= 0);
+	buf = calloc(1, n + 1);
+	assert_non_null(buf);
+	rewind(tmp);
+	assert_int_equal(fread(buf, 1, n, tmp), (size_t)n);
+	fclose(tmp);
+	return buf;
+}
+
+static int load_cstr(const char *json, struct price_table **t)
+{
+	return price_table_load_json(json, strlen(json), t);
+}
+
+static void test_malformed(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		static int sentinel;	/* *out must be reset on failure */
+		struct price_table *t = (struct price_table *)&sentinel;
+		int ret;
+		char *log = capture_stderr(load_cstr, bad_cases[i].json, &ret, &t);
+
+		if (ret != -EINVAL || !strstr(log, bad_cases[i].says))
+			print_message("bad table %zu (%s): ret %d, logged \"%s\"\n", i,
+				      bad_cases[i].says, ret, log);
+		assert_int_equal(ret, -EINVAL);
+		assert_null(t);
+		assert_non_null(strstr(log, bad_cases[i].says));
+		free(log);
+	}
+}
+
+static void test_load_file(void **state)
+{
+	char path[] = "/tmp/test_cost_XXXXXX";
+	struct price_table *t = NULL;
+	int fd, ret;
+	char *log;
+
+	log = capture_stderr(price_table_load_file, "/nonexistent/prices.json", &ret, &t);
+	assert_int_equal(ret, -ENOENT);
+	assert_null(t);
+	assert_non_null(strstr(log, "cannot open"));
+	free(log);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cost_table, strlen(cost_table)), (ssize_t)strlen(cost_table));
+	assert_int_equal(price_table_load_file(path, &t), 0);
+	assert_non_null(price_lookup(t, "bare"));
+	price_table_free(t);
+
+	/* Bigger than any price table: refused before parsing. */
+	assert_int_equal(ftruncate(fd, (5 << 20)), 0);
+	log = capture_stderr(price_table_load_file, path, &ret, &t);
+	assert_int_equal(ret, -EFBIG);
+	assert_null(t);
+	assert_non_null(strstr(log, "larger than"));
+	free(log);
+	close(fd);
+	unlink(path);
+}
+
+/* ---- the embedded table ---- */
+
+static bool is_date(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+			return false;
+	return s[10] == '\0';
+}
+
+/* Names the offending entry before cmocka stops. */
+#define ENTRY_TRUE(c) do {						\
+	if (!(c))								\
+		print_message("prices entry %s: %s\n", m->string, #c);	\
+	assert_true(c);								\
+} while (0)
+
+static void test_default_table_sane(void **state)
+{
+	struct price_table *t = NULL;
+	cJSON *root, *models, *m, *a;
+	const cJSON *doc;
+	int n = 0;
+
+	assert_int_equal(price_table_load_default(&t), 0);
+	root = cJSON_Parse(llmobs_prices_json);
+	assert_non_null(root);
+	doc = cJSON_GetObjectItemCaseSensitive(root, "_doc");
+	assert_true(cJSON_IsString(doc));
+	assert_non_null(strstr(doc->valuestring, "USD per token"));
+	models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	cJSON_ArrayForEach(m, models) {
+		const struct price *p = price_lookup(t, m->string);
+		const cJSON *src = cJSON_GetObjectItemCaseSensitive(m, "source");
+		const cJSON *date = cJSON_GetObjectItemCaseSensitive(m, "date");
+
+		ENTRY_TRUE(p && strcmp(p->model, m->string) == 0);
+		ENTRY_TRUE(p->provider[0]);
+		ENTRY_TRUE(p->input_usd > 0 && p->input_usd < 1e-3);
+		ENTRY_TRUE(p->output_usd > 0 && p->output_usd < 1e-3);
+		ENTRY_TRUE(p->cached_input_usd > 0 && p->cached_input_usd <= p->input_usd);
+		ENTRY_TRUE(p->cache_write_5m_usd >= p->input_usd);
+		ENTRY_TRUE(p->cache_write_1h_usd >= p->cache_write_5m_usd);
+		ENTRY_TRUE(p->reasoning_usd >= p->output_usd);
+		ENTRY_TRUE(cJSON_IsString(src) && strlen(src->valuestring) > 8);
+		ENTRY_TRUE(cJSON_IsString(date) && is_date(date->valuestring));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "aliases"))
+			ENTRY_TRUE(price_lookup(t, a->valuestring) == p);
+		n++;
+	}
+	assert_true(n >= 30);
+	cJSON_Delete(root);
+	price_table_free(t);
+}
+
+static void test_print(void **state)
+{
+	struct price_table *t = load_str(cost_table);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	price_table_print(t, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(buf, "MODEL"));
+	assert_non_null(strstr(buf, "\nm "));
+	assert_non_null(strstr(buf, "\nbare "));
+	/* Per-million figures: m's 5e-6 output prints as 5.0000. */
+	assert_non_null(strstr(buf, "5.0000"));
+	assert_ptr_equal(strchr(buf + len - 1, '\n'), buf + len - 1);
+	free(buf);
+	price_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_lookup_longest_prefix),
+		cmocka_unit_test(test_cost),
+		cmocka_unit_test(test_fallbacks),
+		cmocka_unit_test(test_default_prices_in_dollars),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_default_table_sane),
+		cmocka_unit_test(test_print),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
