@@ -10,7 +10,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 E2E=$ROOT/tests/e2e
-OUT=$ROOT/.output
+OUT=${E2E_OUTPUT:-$ROOT/.output}
 PY=/usr/bin/python3
 cd "$ROOT"
 
@@ -130,8 +130,10 @@ if [ -n "$DAEMON_PID" ]; then
   sleep "${E2E_SETTLE_S:-1}"  # the last exchanges' records may still be in flight
   if kill -0 "$DAEMON_PID" 2>/dev/null; then
     CHECK_ARGS+=(--daemon-alive)
+    T0=$(date +%s%N)
     kill -TERM "$DAEMON_PID"
-    for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 500); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.01; done
+    echo $(( ($(date +%s%N) - T0) / 1000000 )) >"$TMP/daemon.exit_ms"
     if kill -0 "$DAEMON_PID" 2>/dev/null; then
       CHECK_ARGS+=(--daemon-slow-exit)
       kill -KILL "$DAEMON_PID"

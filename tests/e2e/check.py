@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""Checks an end-to-end run: what the clients got, and what llmobsd recorded.
+
+The server's log (served.jsonl) says, for each request, which exchange was
+answered and which process (pid, exe, comm) sent it; steps.tsv says which
+client step each request belongs to. Every answered LLM exchange must appear
+exactly once in `llmobs export` with the expected usage, model, api, provider,
+stream flag, status, complete flag and process; fixture costs are recomputed
+here from data/prices.json. Prints PASS/FAIL lines and `e2e: N passed, N failed`.
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import sqlite3
+import sys
+
+COUNTS = ["input_tokens", "cached_input_tokens", "cache_write_tokens",
+          "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
+SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+# What each client step must have sent: (number of requests, exe pattern).
+STEP_SHAPE = {
+    "curl": (8, r"^/usr/bin/curl$"),
+    "urllib-system": (5, r"^/usr/bin/python3(\.\d+)?$"),
+    "urllib-pyenv": (5, r"/\.pyenv/versions/[^/]+/bin/python3(\.\d+)?$"),
+    "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
+    "node": (6, r"/node$"),
+    "bad-inputs": (4, r"^/usr/bin/curl$"),
+    "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
+}
+
+
+class Result:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.notes = []
+
+    def check(self, ok, name, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}" + (f" ({detail})" if detail else ""))
+        else:
+            self.failed += 1
+            print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+        return ok
+
+    def note(self, msg):
+        self.notes.append(msg)
+        print(f"NOTE {msg}")
+
+
+def load_jsonl(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError as e:
+                    out.append({"_bad_line": n, "_error": str(e), "_text": line[:200]})
+    return out
+
+
+# -- prices: an independent reading of data/prices.json's "_doc" -------------
+class Prices:
+    def __init__(self, path):
+        with open(path) as f:
+            self.models = json.load(f)["models"]
+        self.aliases = {a: m for m, p in self.models.items() for a in p.get("aliases", [])}
+
+    def lookup(self, model):
+        if model.startswith("models/"):
+            model = model[len("models/"):]
+        if not model:
+            return None
+        if model in self.models:
+            return self.models[model]
+        if model in self.aliases:
+            return self.models[self.aliases[model]]
+        fams = [m for m in self.models if model.startswith(m) and SNAPSHOT.match(model[len(m):])]
+        return self.models[max(fams, key=len)] if fams else None
+
+    @staticmethod
+    def cost(p, u):
+        inp = p["input"]
+        cached = p.get("cached_input", inp)
+        cw5 = p.get("cache_write_5m", inp)
+        cw1h = p.get("cache_write_1h", cw5)
+        out = p["output"]
+        reas = p.get("reasoning", out)
+        return ((u["input_tokens"] - u["cached_input_tokens"] - u["cache_write_tokens"]) * inp
+                + u["cached_input_tokens"] * cached
+                + (u["cache_write_tokens"] - u["cache_write_1h_tokens"]) * cw5
+                + u["cache_write_1h_tokens"] * cw1h
+                + (u["output_tokens"] - u["reasoning_tokens"]) * out
+                + u["reasoning_tokens"] * reas)
+
+
+def close(a, b):
+    return abs(a - b) <= max(1e-9 * max(abs(a), abs(b)), 1e-15)
+
+
+# -- the clients ---------------------------------------------------------------
+def check_clients(res, args, steps, served):
+    res.check(args.netns_rc == 0, "namespace ran (unshare, lo, /etc/hosts bind, server start)",
+              f"rc={args.netns_rc}")
+    by_seq = {s["seq"]: s for s in served}
+    for name, rc, first, last in steps:
+        out_path = os.path.join(args.tmp, "clients", f"{name}.out")
+        text = open(out_path, errors="replace").read() if os.path.exists(out_path) else ""
+        fails = [ln for ln in text.splitlines() if ln.startswith("FAIL")]
+        res.check(rc == 0 and not fails, f"client {name} succeeded",
+                  f"rc={rc}" + (f"; {fails[0][:200]}" if fails else ""))
+        items = [by_seq[i] for i in range(first, last + 1) if i in by_seq]
+        want_n, exe_re = STEP_SHAPE.get(name, (None, "."))
+        if want_n is not None:
+            res.check(len(items) == want_n, f"client {name} made {want_n} requests to the server",
+                      f"server saw {len(items)}")
+        bad = [s for s in items if not re.search(exe_re, s.get("exe", ""))]
+        res.check(items and not bad, f"client {name} is the process the server saw",
+                  f"exe {sorted({s.get('exe', '?') for s in items})}")
+        if name != "bad-inputs":
+            unmatched = [s for s in items if s["source"] not in ("fixture", "corpus")]
+            res.check(not unmatched, f"client {name} requests all matched a recorded exchange",
+                      "; ".join(f"{s['method']} {s['host']}{s['path']}" for s in unmatched[:5]))
+
+
+# -- the daemon's records ----------------------------------------------------------
+def expectation(s, fixtures, corpus):
+    """What the record for served request s must hold; None if no record."""
+    if s["source"] == "fixture":
+        e = fixtures[s["id"]]
+    elif s["source"] == "corpus":
+        e = corpus[s["id"]]
+    else:
+        return None
+    return e
+
+
+def match_records(served, records):
+    """Pairs each served LLM request with the record of the same pid, method,
+    host and path, in order. Returns (pairs, unmatched records)."""
+    pools = collections.defaultdict(list)
+    for r in sorted(records, key=lambda r: (r.get("ts_start") or "", r.get("id") or 0)):
+        pools[(r.get("pid"), r.get("method"), r.get("host"), r.get("path"))].append(r)
+    pairs = []
+    for s in served:
+        key = (s.get("pid"), s["method"], s["host"], s["path"])
+        pool = pools.get(key)
+        pairs.append((s, pool.pop(0) if pool else None))
+    left = [r for pool in pools.values() for r in pool]
+    return pairs, left
+
+
+def compare(s, e, r, prices, strict_meta):
+    """Field-by-field differences between expectation and record."""
+    diffs = []
+    exp = e["expected"]
+    for k in COUNTS:
+        if r.get(k) != exp[k]:
+            diffs.append(f"{k}={r.get(k)} want {exp[k]}")
+    if (r.get("model") or "") != (exp.get("model") or ""):
+        diffs.append(f"model={r.get('model')!r} want {exp.get('model')!r}")
+    if not strict_meta:
+        return diffs
+    for k, want in (("provider", e["provider"]), ("api", e["api"]), ("stream", bool(e["stream"])),
+                    ("status", s["status"]), ("complete", e.get("e2e_expect_complete", True)),
+                    ("pid", s.get("pid")), ("exe", s.get("exe")), ("comm", s.get("comm"))):
+        if r.get(k) != want:
+            diffs.append(f"{k}={r.get(k)!r} want {want!r}")
+    if prices is not None:
+        p = prices.lookup(r.get("model") or "")
+        if p is None:
+            diffs.append(f"no price for {r.get('model')!r} in data/prices.json (fixture problem)")
+        else:
+            want = Prices.cost(p, exp)
+            if r.get("priced") is not True:
+                diffs.append(f"priced={r.get('priced')} want true")
+            if not isinstance(r.get("cost_usd"), (int, float)) or not close(r["cost_usd"], want):
+                diffs.append(f"cost_usd={r.get('cost_usd')} want {want:.10g}")
+    return diffs
+
+
+def check_daemon(res, args, steps, served, fixtures, corpus):
+    t = args.tmp
+    res.check(args.daemon_alive, "llmobsd still running after all clients (10 MB body, cut stream)")
+    rc = open(os.path.join(t, "daemon.rc")).read().strip() if os.path.exists(os.path.join(t, "daemon.rc")) else "?"
+    exit_ms = open(os.path.join(t, "daemon.exit_ms")).read().strip() if os.path.exists(os.path.join(t, "daemon.exit_ms")) else "?"
+    res.check(rc == "0" and not args.daemon_slow_exit, "llmobsd exits 0 on SIGTERM within 5 s",
+              f"rc={rc}, {exit_ms} ms" + (", needed SIGKILL" if args.daemon_slow_exit else ""))
+    erc = open(os.path.join(t, "export.rc")).read().strip() if os.path.exists(os.path.join(t, "export.rc")) else "?"
+    records = load_jsonl(os.path.join(t, "export.jsonl"))
+    bad = [r for r in records if "_bad_line" in r]
+    res.check(erc == "0" and not bad, "llmobs export --format jsonl works",
+              f"rc={erc}, {len(records)} records" + (f", bad line {bad[0]}" if bad else ""))
+    records = [r for r in records if "_bad_line" not in r]
+    live = load_jsonl(os.path.join(t, "daemon.jsonl"))
+    bad = [r for r in live if "_bad_line" in r]
+
+    def sig(r):
+        return (r.get("pid"), r.get("path"), tuple(r.get(k) for k in COUNTS), r.get("complete"))
+    res.check(not bad and collections.Counter(map(sig, live)) == collections.Counter(map(sig, records)),
+              "llmobsd --json stdout has the same records as the store",
+              f"{len(live)} on stdout, {len(records)} exported" + (f", bad line {bad[0]}" if bad else ""))
+
+    step_of = {}
+    for name, _rc, first, last in steps:
+        for i in range(first, last + 1):
+            step_of[i] = name
+    ours = {s.get("pid") for s in served if s.get("pid")}
+    foreign = [r for r in records if r.get("pid") not in ours]
+    if foreign:
+        res.note(f"{len(foreign)} records from processes outside the test (ignored): "
+                 + ", ".join(sorted({f"{r.get('comm')}:{r.get('host')}" for r in foreign}))[:300])
+    records = [r for r in records if r.get("pid") in ours]
+
+    llm = [s for s in served if s["source"] in ("fixture", "corpus")]
+    pairs, extra = match_records(llm, records)
+    prices = Prices(args.prices) if os.path.exists(args.prices) else None
+    if prices is None:
+        res.note(f"{args.prices} missing: fixture costs not checked")
+
+    # Non-LLM requests must leave no record.
+    for s in served:
+        if s["source"] in ("builtin", "none"):
+            hits = [r for r in extra if r.get("path") == s["path"] and r.get("pid") == s.get("pid")]
+            res.check(not hits, f"no record for non-LLM {s['method']} {s['host']}{s['path']}",
+                      f"{len(hits)} records" if hits else "")
+            extra = [r for r in extra if r not in hits]
+
+    corpus_fail = collections.Counter()
+    corpus_shown = 0
+    for s, r in pairs:
+        e = expectation(s, fixtures, corpus)
+        step = step_of.get(s["seq"], "?")
+        name = f"[{step}] {s['id']} (pid {s.get('pid')}, {s['method']} {s['host']}{s['path']})"
+        if s.get("truncated"):
+            ok = r is not None and r.get("complete") is False
+            res.check(ok, f"cut stream recorded with complete=false {name}",
+                      "no record" if r is None else f"complete={r.get('complete')}")
+            continue
+        if s.get("req_bytes", 0) >= 10 * 1000 * 1000:
+            if r is None:
+                counted = dropped_counters(os.path.join(t, "e2e.db"))
+                res.check(bool(counted), f"10 MB request recorded or counted {name}",
+                          f"no record; counters: {counted or 'none non-zero'}")
+            else:
+                diffs = compare(s, e, r, prices, strict_meta=True)
+                res.check(not diffs, f"10 MB request recorded {name}", "; ".join(diffs))
+            continue
+        if r is None:
+            diffs = ["no record"]
+        else:
+            diffs = compare(s, e, r, prices if s["source"] == "fixture" else None,
+                            strict_meta=s["source"] == "fixture")
+            if s["source"] == "corpus":
+                for k, want in (("provider", e["provider"]), ("api", e["api"]),
+                                ("stream", bool(e["stream"])), ("status", e["status"]),
+                                ("complete", True)):
+                    if r.get(k) != want:
+                        diffs.append(f"{k}={r.get(k)!r} want {want!r}")
+        if s["source"] == "fixture":
+            res.check(not diffs, f"record {name}", "; ".join(diffs))
+        else:
+            if diffs:
+                res.failed += 1
+                for d in diffs:
+                    corpus_fail[d.split("=")[0] if d != "no record" else d] += 1
+                if corpus_shown < args.show:
+                    print(f"FAIL corpus {s['id']} [{e['provider']}/{e['api']}"
+                          f"{' stream' if e['stream'] else ''}]: {'; '.join(diffs)}")
+                    corpus_shown += 1
+            else:
+                res.passed += 1
+    n_corpus = sum(1 for s, _ in pairs if s["source"] == "corpus")
+    if n_corpus:
+        print(f"corpus replay: {n_corpus} exchanges checked; failing fields: "
+              + (", ".join(f"{k} x{v}" for k, v in corpus_fail.most_common()) or "none"))
+        if corpus_shown >= args.show:
+            print(f"  (only the first {args.show} corpus failures shown; E2E_SHOW=N for more)")
+    res.check(not extra, "no extra records for the test's requests (each exchange exactly once)",
+              "; ".join(f"pid {r.get('pid')} {r.get('method')} {r.get('host')}{r.get('path')} "
+                        f"model={r.get('model')}" for r in extra[:8]))
+
+
+def dropped_counters(db):
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        out = []
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            cols = [c[1] for c in con.execute(f"PRAGMA table_info({name})")]
+            if "name" in cols and "value" in cols:
+                for n, v in con.execute(f"SELECT name, value FROM {name}"):
+                    if v and re.search(r"drop|skip|large|over|trunc|cap|limit", str(n)):
+                        out.append(f"{n}={v}")
+        return ", ".join(out)
+    except sqlite3.Error:
+        return ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--corpus")
+    ap.add_argument("--prices", required=True)
+    ap.add_argument("--netns-rc", type=int, default=0)
+    ap.add_argument("--no-daemon", action="store_true")
+    ap.add_argument("--daemon-missing", action="store_true")
+    ap.add_argument("--daemon-alive", action="store_true")
+    ap.add_argument("--daemon-slow-exit", action="store_true")
+    ap.add_argument("--show", type=int, default=int(os.environ.get("E2E_SHOW", "40")),
+                    help="corpus failures to print")
+    args = ap.parse_args()
+
+    res = Result()
+    steps = []
+    steps_path = os.path.join(args.tmp, "steps.tsv")
+    if os.path.exists(steps_path):
+        for line in open(steps_path):
+            name, rc, first, last = line.rstrip("\n").split("\t")
+            steps.append((name, int(rc), int(first), int(last)))
+    served = load_jsonl(os.path.join(args.tmp, "served.jsonl"))
+    fixtures = {e["id"]: e for e in load_jsonl(args.fixtures)}
+    corpus = {e["id"]: e for e in load_jsonl(args.corpus)} if args.corpus else {}
+
+    check_clients(res, args, steps, served)
+    if args.daemon_missing:
+        res.check(False, "llmobsd available and ready", "see above")
+    elif not args.no_daemon:
+        check_daemon(res, args, steps, served, fixtures, corpus)
+
+    print(f"e2e: {res.passed} passed, {res.failed} failed")
+    sys.exit(1 if res.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
