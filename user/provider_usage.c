@@ -1,0 +1,437 @@
+/* Reading model, usage and errors out of LLM API responses: whole bodies
+ * and SSE events. Counts are normalized to the OpenTelemetry GenAI
+ * convention of record.h (input includes cache reads and writes, output
+ * includes reasoning); the per-provider mapping is the table of the shared
+ * corpus README. Recognising the request is provider.c's part. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "provider.h"
+
+static bool is_gemini(enum llm_api api)
+{
+	return api == LLM_API_GENERATE_CONTENT ||
+	       api == LLM_API_STREAM_GENERATE_CONTENT;
+}
+
+/* Copies at most n bytes of s into a dst of size sz, always terminated. */
+static void copy_n(char *dst, size_t sz, const char *s, size_t n)
+{
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* A token count: a non-negative finite number small enough to be exact. */
+static bool get_count(const cJSON *obj, const char *key, int64_t *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+	    it->valuedouble < 0 || it->valuedouble > 9007199254740992.0)
+		return false;
+	*v = (int64_t)it->valuedouble;
+	return true;
+}
+
+static const cJSON *get_obj(const cJSON *obj, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsObject(it) ? it : NULL;
+}
+
+static void take_model(struct llm_response_info *out, const cJSON *obj,
+		       const char *key)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsString(m) && m->valuestring[0])
+		snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
+}
+
+/* Error names end up in the store and in logs: keep them to a safe charset. */
+static void set_error(struct llm_response_info *out, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < sizeof(out->error) - 1; i++) {
+		char c = s[i];
+
+		out->error[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '_' || c == '-' ||
+				c == '.' || c == ':' ? c : '_';
+	}
+	out->error[i] = '\0';
+}
+
+static void set_http_error(struct llm_response_info *out, int status)
+{
+	snprintf(out->error, sizeof(out->error), "http_%d", status);
+}
+
+static bool try_error_field(struct llm_response_info *out, const cJSON *obj,
+			    const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsString(it) || !it->valuestring[0])
+		return false;
+	set_error(out, it->valuestring);
+	return true;
+}
+
+/* The provider's own name for an error object. OpenAI's "code" is the
+ * specific one ("rate_limit_exceeded", "context_length_exceeded") while its
+ * "type" is coarse and sometimes just "requests"; Anthropic's is "type";
+ * Google's is "status" ("RESOURCE_EXHAUSTED"), its "code" being the HTTP
+ * status again. */
+static bool error_from_object(enum llm_api api, const cJSON *err,
+			      struct llm_response_info *out)
+{
+	static const char *const openai_keys[] = { "code", "type", "status" };
+	static const char *const anthropic_keys[] = { "type", "code", "status" };
+	static const char *const google_keys[] = { "status", "type", "code" };
+	const char *const *keys = openai_keys;
+	int i;
+
+	if (api == LLM_API_MESSAGES)
+		keys = anthropic_keys;
+	else if (is_gemini(api))
+		keys = google_keys;
+	for (i = 0; i < 3; i++)
+		if (try_error_field(out, err, keys[i]))
+			return true;
+	return false;
+}
+
+/* Sets out->error when root is an error document. Returns whether it was. */
+static bool check_error_doc(enum llm_api api, const cJSON *root,
+			    struct llm_response_info *out)
+{
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+
+	if (cJSON_IsObject(err)) {
+		if (!error_from_object(api, err, out))
+			set_error(out, "error");
+		return true;
+	}
+	if (cJSON_IsString(err) && err->valuestring[0]) {
+		set_error(out, "error");
+		return true;
+	}
+	/* Anthropic {"type":"error"} and Responses' stream "error" event carry
+	 * the name at top level when there is no nested object. */
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) {
+		if (!try_error_field(out, root, "code"))
+			set_error(out, "error");
+		return true;
+	}
+	return false;
+}
+
+/* OpenAI chat usage (also DeepSeek's prompt_cache_hit_tokens). */
+static bool usage_chat(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *pd = get_obj(u, "prompt_tokens_details");
+	const cJSON *cd = get_obj(u, "completion_tokens_details");
+	bool any = false;
+
+	any |= get_count(u, "prompt_tokens", &n->input_tokens);
+	any |= get_count(u, "completion_tokens", &n->output_tokens);
+	if (!get_count(pd, "cached_tokens", &n->cached_input_tokens))
+		get_count(u, "prompt_cache_hit_tokens", &n->cached_input_tokens);
+	get_count(cd, "reasoning_tokens", &n->reasoning_tokens);
+	return any;
+}
+
+static bool usage_responses(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *id = get_obj(u, "input_tokens_details");
+	const cJSON *od = get_obj(u, "output_tokens_details");
+	bool any = false;
+
+	any |= get_count(u, "input_tokens", &n->input_tokens);
+	any |= get_count(u, "output_tokens", &n->output_tokens);
+	get_count(id, "cached_tokens", &n->cached_input_tokens);
+	get_count(id, "cache_write_tokens", &n->cache_write_tokens);
+	get_count(od, "reasoning_tokens", &n->reasoning_tokens);
+	return any;
+}
+
+/* Anthropic reports input without the cache; normalized input adds both
+ * cache counts back. Streams repeat fields in message_delta, cumulatively:
+ * each raw field takes its last value, so split n back into raw fields,
+ * overwrite those present, and re-add. */
+static bool usage_anthropic(const cJSON *u, struct llm_usage *n)
+{
+	const cJSON *cc = get_obj(u, "cache_creation");
+	const cJSON *od = get_obj(u, "output_tokens_details");
+	int64_t cr = n->cached_input_tokens, cw = n->cache_write_tokens;
+	int64_t in = n->input_tokens - cr - cw;
+	bool any = false;
+
+	if (in < 0)
+		in = 0;
+	any |= get_count(u, "input_tokens", &in);
+	any |= get_count(u, "cache_creation_input_tokens", &cw);
+	any |= get_count(u, "cache_read_input_tokens", &cr);
+	any |= get_count(u, "output_tokens", &n->output_tokens);
+	get_count(cc, "ephemeral_1h_input_tokens", &n->cache_write_1h_tokens);
+	get_count(od, "thinking_tokens", &n->reasoning_tokens);
+	n->cached_input_tokens = cr;
+	n->cache_write_tokens = cw;
+	n->input_tokens = in + cw + cr;
+	return any;
+}
+
+/* Gemini: toolUsePromptTokenCount stays out of input (corpus convention). */
+static bool usage_gemini(const cJSON *u, struct llm_usage *n)
+{
+	int64_t cand = 0, thoughts = 0, total = 0;
+	bool any = false;
+
+	any |= get_count(u, "promptTokenCount", &n->input_tokens);
+	any |= get_count(u, "candidatesTokenCount", &cand);
+	any |= get_count(u, "thoughtsTokenCount", &thoughts);
+	any |= get_count(u, "cachedContentTokenCount", &n->cached_input_tokens);
+	any |= get_count(u, "totalTokenCount", &total);
+	n->output_tokens = cand + thoughts;
+	n->reasoning_tokens = thoughts;
+	return any;
+}
+
+/* Replaces out->usage when u carries counts; a usage without counts (a null,
+ * Gemini's early stream chunks) leaves what was seen before. */
+static void take_usage(bool (*fn)(const cJSON *, struct llm_usage *),
+		       const cJSON *u, struct llm_response_info *out)
+{
+	struct llm_usage n = { 0 };
+
+	if (u && fn(u, &n)) {
+		out->usage = n;
+		out->usage_present = true;
+	}
+}
+
+/* One Gemini response object, a whole body or one stream chunk. */
+static void gemini_object(const cJSON *root, struct llm_response_info *out)
+{
+	const cJSON *c, *cands = cJSON_GetObjectItemCaseSensitive(root, "candidates");
+	const cJSON *pf = get_obj(root, "promptFeedback");
+
+	take_model(out, root, "modelVersion");
+	take_usage(usage_gemini, get_obj(root, "usageMetadata"), out);
+	/* No terminal event in Gemini SSE: the last chunk has a finishReason,
+	 * and a blocked prompt ends the stream at once. */
+	cJSON_ArrayForEach(c, cands)
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finishReason")))
+			out->stream_done = true;
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pf, "blockReason")))
+		out->stream_done = true;
+}
+
+int provider_parse_body(enum llm_api api, int status, const char *body,
+			size_t len, struct llm_response_info *out)
+{
+	bool ok_status = status >= 200 && status < 300;
+	struct llm_usage n = { 0 };
+	const cJSON *it;
+	cJSON *root;
+	int err = 0;
+
+	root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+	if (!root) {
+		/* A gateway's HTML 502 is still an error we can name; only a
+		 * successful body we cannot read is a parse failure. */
+		if (!ok_status) {
+			set_http_error(out, status);
+			return 0;
+		}
+		return -EINVAL;
+	}
+
+	/* streamGenerateContent without alt=sse answers a JSON array of chunks. */
+	if (cJSON_IsArray(root) && is_gemini(api)) {
+		cJSON_ArrayForEach(it, root) {
+			if (!cJSON_IsObject(it))
+				continue;
+			if (check_error_doc(api, it, out))
+				break;
+			gemini_object(it, out);
+		}
+		goto done;
+	}
+	if (!cJSON_IsObject(root)) {
+		err = -EINVAL;
+		goto done;
+	}
+	if (check_error_doc(api, root, out) && !ok_status)
+		goto done;
+
+	switch (api) {
+	case LLM_API_CHAT_COMPLETIONS:
+		take_model(out, root, "model");
+		take_usage(usage_chat, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_RESPONSES:
+		take_model(out, root, "model");
+		take_usage(usage_responses, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_MESSAGES:
+		take_model(out, root, "model");
+		it = get_obj(root, "usage");
+		if (it && usage_anthropic(it, &n)) {
+			out->usage = n;
+			out->usage_present = true;
+		}
+		break;
+	case LLM_API_GENERATE_CONTENT:
+	case LLM_API_STREAM_GENERATE_CONTENT:
+		gemini_object(root, out);
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+done:
+	if (!ok_status && !out->error[0])
+		set_http_error(out, status);
+	cJSON_Delete(root);
+	return err;
+}
+
+/* Events worth parsing, by SSE event name; a named event not listed (text
+ * deltas, pings) is skipped without parsing, which is most of a stream. */
+static bool event_wanted(enum llm_api api, const char *ev, size_t len)
+{
+	static const char *const responses[] = { "response.created",
+		"response.in_progress", "response.completed",
+		"response.incomplete", "response.failed", "error", NULL };
+	static const char *const messages[] = { "message_start",
+		"message_delta", "message_stop", "error", NULL };
+	const char *const *list;
+
+	if (!len)
+		return true;
+	if (api == LLM_API_RESPONSES)
+		list = responses;
+	else if (api == LLM_API_MESSAGES)
+		list = messages;
+	else
+		return true;
+	for (; *list; list++)
+		if (strlen(*list) == len && memcmp(*list, ev, len) == 0)
+			return true;
+	return false;
+}
+
+static void stream_responses(const char *type, const cJSON *root,
+			     struct llm_response_info *out)
+{
+	const cJSON *resp = get_obj(root, "response");
+
+	take_model(out, resp, "model");
+	if (strcmp(type, "response.completed") != 0 &&
+	    strcmp(type, "response.incomplete") != 0 &&
+	    strcmp(type, "response.failed") != 0)
+		return;
+	take_usage(usage_responses, get_obj(resp, "usage"), out);
+	out->stream_done = true;
+	if (strcmp(type, "response.failed") == 0 && !out->error[0]) {
+		const cJSON *e = get_obj(resp, "error");
+
+		if (!e || !error_from_object(LLM_API_RESPONSES, e, out))
+			set_error(out, "response_failed");
+	}
+}
+
+static void stream_messages(const char *type, const cJSON *root,
+			    struct llm_response_info *out)
+{
+	const cJSON *u = NULL;
+
+	if (strcmp(type, "message_start") == 0) {
+		const cJSON *msg = get_obj(root, "message");
+
+		take_model(out, msg, "model");
+		u = get_obj(msg, "usage");
+	} else if (strcmp(type, "message_delta") == 0) {
+		u = get_obj(root, "usage");
+	} else if (strcmp(type, "message_stop") == 0) {
+		out->stream_done = true;
+	}
+	if (u && usage_anthropic(u, &out->usage))
+		out->usage_present = true;
+}
+
+int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
+			  const char *data, size_t data_len,
+			  struct llm_response_info *out)
+{
+	const cJSON *t;
+	char type[64];
+	cJSON *root;
+
+	if (!event)
+		event_len = 0;
+	if (!event_wanted(api, event, event_len))
+		return 0;
+	if (!data)
+		data_len = 0;
+	while (data_len && (data[data_len - 1] == ' ' || data[data_len - 1] == '\n' ||
+			    data[data_len - 1] == '\r'))
+		data_len--;
+	if (!data_len)
+		return 0;
+	if (data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		out->stream_done = true;
+		return 0;
+	}
+
+	root = cJSON_ParseWithLength(data, data_len);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	/* The JSON "type" names the event when the server omits "event:"
+	 * lines (OpenRouter); else the SSE event name does. */
+	t = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (cJSON_IsString(t))
+		snprintf(type, sizeof(type), "%s", t->valuestring);
+	else
+		copy_n(type, sizeof(type), event ? event : "", event_len);
+
+	if (strcmp(type, "error") == 0 || (api != LLM_API_RESPONSES &&
+					   get_obj(root, "error"))) {
+		if (!check_error_doc(api, root, out))
+			set_error(out, "error");
+		out->stream_done = true;	/* nothing follows an error event */
+		goto out;
+	}
+	switch (api) {
+	case LLM_API_CHAT_COMPLETIONS:
+		take_model(out, root, "model");
+		take_usage(usage_chat, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_RESPONSES:
+		stream_responses(type, root, out);
+		break;
+	case LLM_API_MESSAGES:
+		stream_messages(type, root, out);
+		break;
+	case LLM_API_GENERATE_CONTENT:
+	case LLM_API_STREAM_GENERATE_CONTENT:
+		gemini_object(root, out);
+		break;
+	default:
+		break;
+	}
+out:
+	cJSON_Delete(root);
+	return 0;
+}
