@@ -1,0 +1,271 @@
+/* The llmobs CLI, in-process (cli_main from the sanitized library).
+ * Checks exit codes (0 / 1 failure / 2 usage), the report's sections and
+ * that export output parses back. */
+#include <fcntl.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include "cli.h"
+#include "store.h"
+
+#include "record_fixture.h"
+
+#define NREC 12
+
+static char tmpdir[64], db[128], outpath[128], errpath[128];
+
+static int setup(void **state)
+{
+	const char *names[] = { "events", "http_parse_errors", "stream_gaps" };
+	const uint64_t vals[] = { 100, 3, 0 };
+	struct exchange_record r;
+	struct timespec now;
+	struct store *s;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_llmobs.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(db, sizeof(db), "%s/llmobs.db", tmpdir);
+	snprintf(outpath, sizeof(outpath), "%s/out", tmpdir);
+	snprintf(errpath, sizeof(errpath), "%s/err", tmpdir);
+	if (store_open(db, false, &s))
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < NREC; i++) {
+		fixture_record(&r, i);
+		/* Hourly from 10 min ago: --since 3h30m keeps i = 0..3,
+		 * --since 1m keeps none. */
+		r.ts_start_ns = ((int64_t)now.tv_sec - 600 - i * 3600) * 1000000000LL;
+		if (i % 4 == 1) {
+			memset(r.model, 0, sizeof(r.model));
+			snprintf(r.model, sizeof(r.model), "mystery-\x1b[31m-model");
+			r.priced = false;
+			r.cost_usd = 0;
+		}
+		if (store_add(s, &r))
+			return -1;
+	}
+	if (store_put_counters(s, names, vals, 3))
+		return -1;
+	store_close(s);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+struct run {
+	int rc;
+	char *out;
+	char *err;
+};
+
+/* Runs llmobs with argv (NULL-terminated), capturing stdout and stderr. */
+static struct run run_cli(const char *const *args)
+{
+	char *argv[16];
+	int argc = 0, o, e, so, se;
+	struct run res;
+
+	argv[argc++] = "llmobs";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+
+	fflush(stdout);
+	fflush(stderr);
+	so = dup(1);
+	se = dup(2);
+	o = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(so >= 0 && se >= 0 && o >= 0 && e >= 0);
+	dup2(o, 1);
+	dup2(e, 2);
+	res.rc = cli_main(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(o), close(e), close(so), close(se);
+	res.out = slurp(outpath);
+	res.err = slurp(errpath);
+	return res;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_exit_codes(void **state)
+{
+	static const char missing[] = "/nonexistent-llmobs-dir/x.db";
+	const struct {
+		const char *const *args;
+		int rc;
+		const char *in_err;	/* substring of stderr, or NULL */
+	} cases[] = {
+		{ ARGS("help"), 0, NULL },
+		{ ARGS("--help"), 0, NULL },
+		{ ARGS("frob"), 2, "unknown command 'frob'" },
+		{ ARGS("report", "--bogus"), 2, "Usage:" },
+		{ ARGS("report", "--db", db, "extra"), 2, "unexpected argument" },
+		{ ARGS("report", "--db", db, "--since", "5x"), 2, "bad --since" },
+		{ ARGS("report", "--db", missing), 1, missing },
+		{ ARGS("report", "--db", missing), 1, "llmobsd" },
+		{ ARGS("export", "--format", "xml", "--db", db), 2, "unknown --format" },
+		{ ARGS("export", "--db", missing), 1, "no database" },
+		{ ARGS("prices", "--prices", "/nonexistent-llmobs-dir/p.json"), 1, NULL },
+		{ ARGS("prices", "extra"), 2, NULL },
+		{ ARGS("report", "--db", db), 0, NULL },
+		{ ARGS("rep", "--db", db), 0, NULL },	/* unique prefix */
+	};
+	struct run r;
+
+	r = run_cli((const char *const[]){ NULL });
+	assert_int_equal(r.rc, 2);
+	run_free(&r);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = run_cli(cases[i].args);
+		if (r.rc != cases[i].rc)
+			fail_msg("case %zu (%s %s): rc %d, want %d; stderr: %s", i,
+				 cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "",
+				 r.rc, cases[i].rc, r.err);
+		if (cases[i].in_err && !strstr(r.err, cases[i].in_err))
+			fail_msg("case %zu: stderr lacks '%s': %s", i, cases[i].in_err, r.err);
+		run_free(&r);
+	}
+}
+
+static void test_report_sections(void **state)
+{
+	struct run r = run_cli(ARGS("report", "--db", db));
+
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "By provider"));
+	assert_non_null(strstr(r.out, "By model"));
+	assert_non_null(strstr(r.out, "By process"));
+	assert_non_null(strstr(r.out, "Total\n         12 "));
+	/* 3 of 12 unpriced (i = 1, 5, 9): listed, and never shown as $0. */
+	assert_non_null(strstr(r.out, "Unpriced models"));
+	assert_non_null(strstr(r.out, "leaves out 3 unpriced"));
+	assert_non_null(strstr(r.out, "unpriced  mystery-?[31m-model (anthropic)"));
+	assert_non_null(strstr(r.out, "Incomplete/errors"));
+	assert_non_null(strstr(r.out, "error truncated"));	/* i = 3, 7, 11 */
+	assert_non_null(strstr(r.out, "http_parse_errors"));
+	assert_null(strstr(r.out, "stream_gaps"));		/* zero: not shown */
+	assert_null(strchr(r.out, '\x1b'));		/* terminal escapes neutralised */
+	run_free(&r);
+
+	r = run_cli(ARGS("report", "--db", db, "--since", "3h30m"));
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "Total\n          4 "));
+	run_free(&r);
+
+	r = run_cli(ARGS("report", "--db", db, "--since", "1m"));
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "no exchanges recorded"));
+	run_free(&r);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_export(void **state)
+{
+	struct run r;
+	char *line, *save;
+	int n = 0;
+
+	setenv("LLMOBS_DB", db, 1);	/* the default when --db is absent */
+	r = run_cli(ARGS("export", "--format", "jsonl"));
+	unsetenv("LLMOBS_DB");
+	assert_int_equal(r.rc, 0);
+	for (line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *j = cJSON_Parse(line);
+
+		assert_non_null(j);
+		assert_int_equal(cJSON_GetObjectItem(j, "id")->valuedouble, ++n);
+		cJSON_Delete(j);
+	}
+	assert_int_equal(n, NREC);
+	run_free(&r);
+
+	r = run_cli(ARGS("export", "--format", "csv", "--db", db, "--since", "3h30m"));
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(count_lines(r.out), 1 + 4);
+	assert_true(strncmp(r.out, "id,ts_start,ts_end,", 19) == 0);
+	run_free(&r);
+}
+
+static void test_parse_duration(void **state)
+{
+	static const struct { const char *in; int ret; int64_t s; } cases[] = {
+		{ "90s", 0, 90 }, { "30m", 0, 1800 }, { "24h", 0, 86400 },
+		{ "7d", 0, 604800 }, { "2w", 0, 1209600 }, { "1h30m", 0, 5400 },
+		{ "45", 0, 45 }, { "0s", 0, 0 },
+		{ "", -EINVAL, 0 }, { "h", -EINVAL, 0 }, { "5x", -EINVAL, 0 },
+		{ "-5m", -EINVAL, 0 }, { "5m ", -EINVAL, 0 }, { "1.5h", -EINVAL, 0 },
+		{ "99999999999d", -EINVAL, 0 }, { "50000d", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t s = -1;
+		int ret = cli_parse_duration(cases[i].in, &s);
+
+		if (ret != cases[i].ret || (ret == 0 && s != cases[i].s))
+			fail_msg("'%s': ret %d s %lld", cases[i].in, ret, (long long)s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_report_sections),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_parse_duration),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

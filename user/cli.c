@@ -1,0 +1,521 @@
+/* The llmobs commands: reads what llmobsd stored. `report` for humans,
+ * `export` for pipelines, `prices` to see the table costs are computed with.
+ * Library code (tools/llmobs.c is only main) so the unit tests run the real
+ * commands in-process under the sanitizers. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "cli.h"
+#include "cost.h"
+#include "log.h"
+#include "record.h"
+#include "store.h"
+
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
+		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
+		"       llmobs prices [--prices FILE]\n"
+		"       llmobs help\n"
+		"\n"
+		"  --db PATH          database (default: $LLMOBS_DB, else the daemon's default)\n"
+		"  --since DURATION   only exchanges that started within DURATION, e.g.\n"
+		"                     90s, 30m, 24h, 7d, 2w, 1h30m\n"
+		"  --format FMT       jsonl (one JSON object per line, default) or csv\n"
+		"  --prices FILE      price table JSON instead of the built-in one\n");
+}
+
+static __attribute__((format(printf, 1, 2)))
+int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		fputs("llmobs: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int cli_parse_duration(const char *s, int64_t *out_s)
+{
+	int64_t total = 0, mult;
+	char *end;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*s) {
+		unsigned long long v;
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno || v > INT32_MAX)
+			return -EINVAL;
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		case 'w': mult = 7 * 86400; break;
+		case '\0': mult = 1; end--; break;	/* bare seconds */
+		default: return -EINVAL;
+		}
+		total += (int64_t)v * mult;
+		if (total > (int64_t)100 * 365 * 86400)
+			return -EINVAL;
+		s = end + 1;
+	}
+	*out_s = total;
+	return 0;
+}
+
+static int64_t since_ns_from(int64_t seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec - seconds) * 1000000000;
+}
+
+/* Opens the DB for reading with an error that tells the user what to do. */
+static int open_db(const char *db_arg, struct store **s)
+{
+	char buf[PATH_MAX];
+	const char *path = db_arg ? db_arg : store_default_path(buf, sizeof(buf));
+	struct stat st;
+	int err;
+
+	if (!path[0]) {
+		fprintf(stderr, "llmobs: cannot work out the database path; pass --db PATH\n");
+		return EXIT_FAILURE;
+	}
+	if (stat(path, &st) && errno == ENOENT) {
+		fprintf(stderr,
+			"llmobs: no database at %s\n"
+			"  It is created by the daemon: run llmobsd (as root: `make run`),\n"
+			"  or point to an existing one with --db PATH or LLMOBS_DB.\n", path);
+		return EXIT_FAILURE;
+	}
+	err = store_open(path, true, s);	/* logs path and cause */
+	if (err == -EACCES || err == -EPERM)
+		fprintf(stderr, "  The daemon's database is private (0600): run as its owner.\n");
+	return err ? EXIT_FAILURE : 0;
+}
+
+/* Strings in the DB came from observed processes: a comm or model holding
+ * ESC sequences must not drive the user's terminal. */
+static void put_safe(const char *s)
+{
+	if (!s || !*s) {
+		fputs("(unknown)", stdout);
+		return;
+	}
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* long long: what %lld takes on every ABI, unlike int64_t. */
+static long long col64(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_int64(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v ? v : "";
+}
+
+static int prepare(sqlite3 *db, const char *sql, int64_t since_ns, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		p_err("report query failed: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(*st, 1, since_ns);
+	return 0;
+}
+
+static int finish(sqlite3 *db, sqlite3_stmt *st, int rc)
+{
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		p_err("report query failed: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	return 0;
+}
+
+#define SPEND_COLS \
+	" count(*), sum(input_tokens), sum(cached_input_tokens)," \
+	" sum(output_tokens), sum(CASE WHEN priced THEN cost_usd ELSE 0 END)," \
+	" sum(priced = 0)"
+
+/* One spend table. keys: 1 (label) or 2 (label, detail in parentheses).
+ * A '*' marks a cost that leaves out unpriced exchanges: never a silent $0. */
+static int report_spend(sqlite3 *db, const char *title, const char *keys,
+			int nkeys, int64_t since_ns, int64_t *unpriced_total)
+{
+	char sql[512];
+	sqlite3_stmt *st;
+	int rc, err;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s," SPEND_COLS " FROM exchanges WHERE ts_start_ns >= ?1"
+		 " GROUP BY %s ORDER BY %d DESC, %d DESC",
+		 keys, keys, nkeys + 5, nkeys + 1);
+	if ((err = prepare(db, sql, since_ns, &st)))
+		return err;
+	printf("\n%s\n  %9s %12s %12s %12s %14s  %s\n", title, "EXCHANGES",
+	       "INPUT", "CACHED", "OUTPUT", "COST_USD", "NAME");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t unpriced = col64(st, nkeys + 5);
+
+		printf("  %9lld %12lld %12lld %12lld ", col64(st, nkeys),
+		       col64(st, nkeys + 1), col64(st, nkeys + 2), col64(st, nkeys + 3));
+		if (unpriced == col64(st, nkeys))
+			printf("%14s  ", "unpriced");	/* not $0: unknown */
+		else
+			printf("%13.6f%c  ", sqlite3_column_double(st, nkeys + 4),
+			       unpriced ? '*' : ' ');
+		put_safe(col_text(st, 0));
+		if (nkeys == 2) {
+			fputs(" (", stdout);
+			put_safe(col_text(st, 1));
+			putchar(')');
+		}
+		putchar('\n');
+		if (unpriced_total)
+			*unpriced_total += unpriced;
+	}
+	return finish(db, st, rc);
+}
+
+static int report_totals(sqlite3 *db, int64_t since_ns, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if ((err = prepare(db, "SELECT" SPEND_COLS " FROM exchanges WHERE ts_start_ns >= ?1",
+			   since_ns, &st)))
+		return err;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = col64(st, 0);
+		printf("\nTotal\n  %9lld %12lld %12lld %12lld"
+		       " %13.6f%c\n", (long long)*n, col64(st, 1),
+		       col64(st, 2), col64(st, 3),
+		       sqlite3_column_double(st, 4), col64(st, 5) ? '*' : ' ');
+		if (col64(st, 5))
+			printf("  * cost leaves out %lld unpriced exchanges (see below)\n",
+			       col64(st, 5));
+		rc = SQLITE_DONE;
+	}
+	return finish(db, st, rc);
+}
+
+static int report_unpriced(sqlite3 *db, int64_t since_ns)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if ((err = prepare(db,
+			"SELECT provider, model, count(*), sum(usage_source != 'none')"
+			" FROM exchanges WHERE ts_start_ns >= ?1 AND priced = 0"
+			" GROUP BY 1, 2 ORDER BY 3 DESC", since_ns, &st)))
+		return err;
+	printf("\nUnpriced models (no price known: add them with --prices FILE / data/prices.json)\n"
+	       "  %9s %12s  %s\n", "EXCHANGES", "WITH_USAGE", "MODEL (PROVIDER)");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		printf("  %9lld %12lld  ", col64(st, 2),
+		       col64(st, 3));
+		put_safe(col_text(st, 1));
+		fputs(" (", stdout);
+		put_safe(col_text(st, 0));
+		fputs(")\n", stdout);
+	}
+	return finish(db, st, rc);
+}
+
+static int report_errors(sqlite3 *db, int64_t since_ns)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if ((err = prepare(db,
+			"SELECT sum(complete = 0), sum(status = 0), sum(status >= 400),"
+			" sum(error IS NOT NULL) FROM exchanges WHERE ts_start_ns >= ?1",
+			since_ns, &st)))
+		return err;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		printf("\nIncomplete/errors\n"
+		       "  %9lld  incomplete exchanges\n"
+		       "  %9lld  no response seen\n"
+		       "  %9lld  HTTP status >= 400\n"
+		       "  %9lld  with an error\n",
+		       col64(st, 0), col64(st, 1),
+		       col64(st, 2), col64(st, 3));
+		rc = SQLITE_DONE;
+	}
+	if ((err = finish(db, st, rc)))
+		return err;
+
+	/* The breakdown: which errors and statuses, most frequent first. */
+	if ((err = prepare(db,
+			"SELECT 'error ' || error, count(*) FROM exchanges"
+			" WHERE ts_start_ns >= ?1 AND error IS NOT NULL GROUP BY error"
+			" UNION ALL SELECT 'status ' || status, count(*) FROM exchanges"
+			" WHERE ts_start_ns >= ?1 AND status >= 400 GROUP BY status"
+			" ORDER BY 2 DESC", since_ns, &st)))
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		printf("  %9lld    ", col64(st, 1));
+		put_safe(col_text(st, 0));
+		putchar('\n');
+	}
+	return finish(db, st, rc);
+}
+
+static int report_counters(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	bool header = false;
+	int rc, err;
+
+	if ((err = prepare(db, "SELECT name, value FROM counters WHERE value != 0"
+			   " ORDER BY name", 0, &st)))
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!header) {
+			/* Counters are the daemon's totals, not windowed by --since. */
+			printf("\nDaemon counters (since the daemon started; drops, parse errors...)\n");
+			header = true;
+		}
+		printf("  %12lld  ", col64(st, 1));
+		put_safe(col_text(st, 0));
+		putchar('\n');
+	}
+	return finish(db, st, rc);
+}
+
+static int do_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "since", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db_arg = NULL, *since_arg = NULL;
+	int64_t since_s = 0, since_ns = INT64_MIN, n = 0, unpriced = 0;
+	struct store *s = NULL;
+	sqlite3 *db;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db_arg = optarg; break;
+		case 's': since_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return bad_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (since_arg) {
+		if (cli_parse_duration(since_arg, &since_s))
+			return bad_usage("bad --since '%s' (e.g. 30m, 24h, 7d)", since_arg);
+		since_ns = since_ns_from(since_s);
+	}
+	if ((ret = open_db(db_arg, &s)))
+		return ret;
+	db = store_db(s);
+
+	printf("LLM spend%s%s\n", since_arg ? " in the last " : " (all time)",
+	       since_arg ? since_arg : "");
+	ret = report_totals(db, since_ns, &n);
+	if (!ret && n == 0)
+		printf("  no exchanges recorded%s\n", since_arg ? " in this window" : "");
+	if (!ret && n > 0)
+		ret = report_spend(db, "By provider", "provider", 1, since_ns, &unpriced) ?:
+		      report_spend(db, "By model", "model, provider", 2, since_ns, NULL) ?:
+		      report_spend(db, "By process", "exe, comm", 2, since_ns, NULL) ?:
+		      (unpriced ? report_unpriced(db, since_ns) : 0) ?:
+		      report_errors(db, since_ns);
+	if (!ret)
+		ret = report_counters(db);
+	store_close(s);
+	if (!ret && (fflush(stdout) || ferror(stdout))) {
+		p_err("writing the report: %s", strerror(errno));
+		ret = -EIO;
+	}
+	return ret ? EXIT_FAILURE : 0;
+}
+
+struct export_ctx {
+	bool csv;
+	int64_t since_ns;
+	uint64_t n;
+};
+
+static int export_one(void *ctx, const struct exchange_record *r)
+{
+	struct export_ctx *c = ctx;
+
+	if (r->ts_start_ns < c->since_ns)
+		return 0;
+	c->n++;
+	return c->csv ? record_write_csv(stdout, r) : record_write_json(stdout, r);
+}
+
+static int do_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "since", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct export_ctx ctx = { .since_ns = INT64_MIN };
+	const char *db_arg = NULL;
+	struct store *s = NULL;
+	int64_t since_s;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if (!strcmp(optarg, "csv"))
+				ctx.csv = true;
+			else if (strcmp(optarg, "jsonl") && strcmp(optarg, "json"))
+				return bad_usage("unknown --format '%s' (jsonl or csv)", optarg);
+			break;
+		case 'd': db_arg = optarg; break;
+		case 's':
+			if (cli_parse_duration(optarg, &since_s))
+				return bad_usage("bad --since '%s' (e.g. 30m, 24h, 7d)", optarg);
+			ctx.since_ns = since_ns_from(since_s);
+			break;
+		case 'h': usage(stdout); return 0;
+		default: return bad_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if ((ret = open_db(db_arg, &s)))
+		return ret;
+	ret = ctx.csv ? record_write_csv_header(stdout) : 0;
+	if (!ret)
+		ret = store_foreach(s, export_one, &ctx);
+	store_close(s);
+	if (!ret && fflush(stdout))
+		ret = -errno;
+	if (ret == -EIO || (ret && ferror(stdout)))
+		p_err("export: writing output failed after %" PRIu64 " records", ctx.n);
+	return ret ? EXIT_FAILURE : 0;
+}
+
+static int do_prices(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "prices", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *file = NULL;
+	struct price_table *t = NULL;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return bad_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	err = file ? price_table_load_file(file, &t) : price_table_load_default(&t);
+	if (err) {
+		p_err("cannot load the price table %s: %s", file ? file : "(built-in)",
+		      strerror(-err));
+		return EXIT_FAILURE;
+	}
+	price_table_print(t, stdout);
+	price_table_free(t);
+	if (fflush(stdout) || ferror(stdout))
+		return EXIT_FAILURE;
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "report", do_report },
+	{ "export", do_export },
+	{ "prices", do_prices },
+	{ "help", do_help },
+	{ 0 },
+};
+
+/* bpftool-style: a unique prefix selects a command ("rep" -> report). */
+static const struct cmd *find_cmd(const char *name)
+{
+	const struct cmd *c, *found = NULL;
+	size_t len = strlen(name);
+
+	for (c = cmds; c->name; c++) {
+		if (!strcmp(c->name, name))
+			return c;
+		if (len && !strncmp(c->name, name, len)) {
+			if (found)
+				return NULL;	/* ambiguous */
+			found = c;
+		}
+	}
+	return found;
+}
+
+int cli_main(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2)
+		return bad_usage(NULL);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return do_help(argc - 1, argv + 1);
+	c = find_cmd(argv[1]);
+	if (!c)
+		return bad_usage("unknown command '%s'", argv[1]);
+	optind = 0;	/* glibc: full re-init, argv now starts at the command */
+	return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,17 @@
+/* The `llmobs` command line: report, export, prices, help. */
+#ifndef LLMOBS_CLI_H
+#define LLMOBS_CLI_H
+
+#include <stdint.h>
+
+#define EXIT_USAGE	2	/* bad command or flags; 1 is a runtime failure */
+
+/* Runs one command, argv[1] naming it. Returns the process exit code:
+ * 0 ok, 1 failure (missing DB, I/O), EXIT_USAGE. Writes to stdout/stderr. */
+int cli_main(int argc, char **argv);
+
+/* "1h30m" -> seconds; units s m h d w, a bare number is seconds.
+ * Returns 0 or -EINVAL. */
+int cli_parse_duration(const char *s, int64_t *out_s);
+
+#endif
