@@ -266,7 +266,8 @@ int price_table_load_file(const char *path, struct price_table **out)
 	return err;
 }
 
-/* "-YYYY-MM-DD", "-YYYYMMDD" or "-latest": the rest of a snapshot name. */
+/* "-YYYY-MM-DD", "-YYYYMMDD" or "-latest": the rest of a snapshot name;
+ * Vertex AI writes Claude snapshots "@YYYYMMDD". */
 static bool is_snapshot_suffix(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -279,7 +280,7 @@ static bool is_snapshot_suffix(const char *s)
 				return false;
 		return true;
 	}
-	if (n == 9 && s[0] == '-') {
+	if (n == 9 && (s[0] == '-' || s[0] == '@')) {
 		for (i = 1; i < n; i++)
 			if (s[i] < '0' || s[i] > '9')
 				return false;

@@ -116,13 +116,17 @@ static const char *provider_from_api(enum llm_api api)
 	}
 }
 
-/* Gemini names the model and the method in the last path segment:
- * ".../models/<m>:generateContent", Vertex ".../publishers/google/models/<m>:..." */
-static enum llm_api classify_gemini(const char *p, size_t len,
-				    struct llm_request_info *out)
+/* Vertex AI names the model and the method in the last path segment:
+ * Gemini ".../models/<m>:generateContent" (also the Gemini API's own
+ * "/v1beta/models/<m>:..."), and Claude on Vertex
+ * ".../publishers/anthropic/models/<m>:rawPredict", which takes and returns
+ * Messages bodies. */
+static enum llm_api classify_model_path(const char *p, size_t len,
+					struct llm_request_info *out)
 {
 	const char *seg = p, *s, *colon;
 	enum llm_api api;
+	size_t rest;
 
 	while ((s = memmem(seg, len - (seg - p), "/models/", 8)) != NULL)
 		seg = s + 8;
@@ -131,12 +135,20 @@ static enum llm_api classify_gemini(const char *p, size_t len,
 	colon = memchr(seg, ':', len - (seg - p));
 	if (!colon || colon == seg)
 		return LLM_API_NONE;
-	if (mem_ends_with(colon, len - (colon - p), ":generateContent"))
+	rest = len - (colon - p);
+	if (rest == 16 && memcmp(colon, ":generateContent", 16) == 0) {
 		api = LLM_API_GENERATE_CONTENT;
-	else if (mem_ends_with(colon, len - (colon - p), ":streamGenerateContent"))
+	} else if (rest == 22 && memcmp(colon, ":streamGenerateContent", 22) == 0) {
 		api = LLM_API_STREAM_GENERATE_CONTENT;
-	else
+		out->stream = true;
+	} else if (mem_contains(p, seg - p, "/publishers/anthropic/") &&
+		   ((rest == 11 && memcmp(colon, ":rawPredict", 11) == 0) ||
+		    (rest == 17 && memcmp(colon, ":streamRawPredict", 17) == 0))) {
+		api = LLM_API_MESSAGES;
+		out->stream = rest == 17;
+	} else {
 		return LLM_API_NONE;	/* :countTokens, :embedContent: not billed here */
+	}
 	copy_n(out->model, sizeof(out->model), seg, colon - seg);
 	return api;
 }
@@ -166,7 +178,7 @@ static enum llm_api classify_path(const char *path, size_t len,
 	if (mem_ends_with(path, len, "/messages") &&
 	    !mem_contains(path, len, "/threads/"))
 		return LLM_API_MESSAGES;
-	return classify_gemini(path, len, out);
+	return classify_model_path(path, len, out);
 }
 
 /* Azure's classic path names the deployment, which stands in for the model
@@ -202,11 +214,10 @@ int provider_classify_request(const char *method, size_t method_len,
 		return -ENOENT;
 	api = classify_path(path, path_len, out);
 	if (api == LLM_API_NONE) {
-		out->model[0] = '\0';
+		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
 	out->api = api;
-	out->stream = api == LLM_API_STREAM_GENERATE_CONTENT;
 
 	provider = host && host_len ? provider_from_host(host, host_len) : NULL;
 	if (!provider)
@@ -217,6 +228,7 @@ int provider_classify_request(const char *method, size_t method_len,
 	root = body && body_len ? cJSON_ParseWithLength(body, body_len) : NULL;
 	if (cJSON_IsObject(root)) {
 		m = cJSON_GetObjectItemCaseSensitive(root, "model");
+		/* Gemini's path names the model; a body "model" is not its field. */
 		if (!is_gemini(api) && cJSON_IsString(m) && m->valuestring[0])
 			snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream")))

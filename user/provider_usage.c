@@ -139,6 +139,7 @@ static bool usage_chat(const cJSON *u, struct llm_usage *n)
 {
 	const cJSON *pd = get_obj(u, "prompt_tokens_details");
 	const cJSON *cd = get_obj(u, "completion_tokens_details");
+	int64_t total;
 	bool any = false;
 
 	any |= get_count(u, "prompt_tokens", &n->input_tokens);
@@ -146,6 +147,12 @@ static bool usage_chat(const cJSON *u, struct llm_usage *n)
 	if (!get_count(pd, "cached_tokens", &n->cached_input_tokens))
 		get_count(u, "prompt_cache_hit_tokens", &n->cached_input_tokens);
 	get_count(cd, "reasoning_tokens", &n->reasoning_tokens);
+	/* xAI leaves reasoning out of completion_tokens; its total_tokens then
+	 * adds up only with reasoning counted on top. */
+	if (n->reasoning_tokens > 0 && get_count(u, "total_tokens", &total) &&
+	    total != n->input_tokens + n->output_tokens &&
+	    total == n->input_tokens + n->output_tokens + n->reasoning_tokens)
+		n->output_tokens += n->reasoning_tokens;
 	return any;
 }
 
@@ -417,6 +424,8 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	case LLM_API_CHAT_COMPLETIONS:
 		take_model(out, root, "model");
 		take_usage(usage_chat, get_obj(root, "usage"), out);
+		/* Groq streams put the final usage under x_groq. */
+		take_usage(usage_chat, get_obj(get_obj(root, "x_groq"), "usage"), out);
 		break;
 	case LLM_API_RESPONSES:
 		stream_responses(type, root, out);

@@ -51,6 +51,8 @@ static const struct lookup_case lookup_cases[] = {
 	{ "claude-sonnet-4-20250514", "claude-sonnet-4" },
 	{ "claude-opus-4-1-20250805", "claude-opus-4-1" },
 	{ "claude-opus-4-0", "claude-opus-4" },		/* alias */
+	{ "claude-sonnet-4-5@20250929", "claude-sonnet-4-5" },	/* Vertex */
+	{ "claude-sonnet-4-5@2025-09-29", NULL },
 	{ "claude-3-7-sonnet-latest", "claude-3-7-sonnet" },
 	{ "claude-3-5-haiku-20241022", "claude-3-5-haiku" },
 	{ "claude-haiku-4-5-20251001", "claude-haiku-4-5" },

@@ -76,6 +76,19 @@ static const struct classify_case classify_cases[] = {
 	{ "gemini body model ignored", "POST", "/v1beta/models/gemini-2.0-flash:generateContent",
 	  "localhost", "{\"model\":\"other\"}", 0,
 	  LLM_API_GENERATE_CONTENT, "google", "gemini-2.0-flash", false },
+	{ "claude on vertex", "POST",
+	  "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
+	  "us-east5-aiplatform.googleapis.com", "{\"anthropic_version\":\"vertex-2023-10-16\"}", 0,
+	  LLM_API_MESSAGES, "google", "claude-sonnet-4-5@20250929", false },
+	{ "claude on vertex, stream", "POST",
+	  "/v1/projects/p/locations/global/publishers/anthropic/models/claude-opus-4-1@20250805:streamRawPredict",
+	  "aiplatform.googleapis.com", "{\"stream\":true}", 0,
+	  LLM_API_MESSAGES, "google", "claude-opus-4-1@20250805", true },
+	{ "rawPredict of another publisher", "POST",
+	  "/v1/projects/p/locations/global/publishers/meta/models/llama:rawPredict",
+	  "aiplatform.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
+	{ "gemini method lookalike", "POST", "/v1beta/models/gemini-2.0-flash:generateContentX",
+	  "generativelanguage.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "gemini countTokens", "POST", "/v1beta/models/gemini-2.0-flash:countTokens",
 	  "generativelanguage.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "gemini no model", "POST", "/v1beta/models/:generateContent",
@@ -181,6 +194,14 @@ static const struct body_case body_cases[] = {
 	  "{\"model\":\"o3-mini\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":500,"
 	  "\"completion_tokens_details\":{\"reasoning_tokens\":448}}}", 0,
 	  { "o3-mini", 10, 0, 0, 0, 500, 448, true, "", false } },
+	{ "xai: reasoning outside completion_tokens", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"grok-4\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,"
+	  "\"total_tokens\":315,\"completion_tokens_details\":{\"reasoning_tokens\":300}}}", 0,
+	  { "grok-4", 10, 0, 0, 0, 305, 300, true, "", false } },
+	{ "openai: total confirms reasoning inside", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"o3\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":305,"
+	  "\"total_tokens\":315,\"completion_tokens_details\":{\"reasoning_tokens\":300}}}", 0,
+	  { "o3", 10, 0, 0, 0, 305, 300, true, "", false } },
 	{ "deepseek cache hits", LLM_API_CHAT_COMPLETIONS, 200,
 	  "{\"model\":\"deepseek-chat\",\"usage\":{\"prompt_tokens\":100,"
 	  "\"completion_tokens\":5,\"prompt_cache_hit_tokens\":64,"
@@ -363,6 +384,12 @@ static const struct stream_case stream_cases[] = {
 	  "data: {\"model\":\"\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
 	  "data: [DONE]\r\n\r\n", 0,
 	  { "gpt-4o", 0, 0, 0, 0, 0, 0, false, "", true } },
+	{ "groq usage under x_groq", LLM_API_CHAT_COMPLETIONS,
+	  "data: {\"model\":\"llama-3.3-70b-versatile\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+	  "data: {\"model\":\"llama-3.3-70b-versatile\",\"choices\":[],\"x_groq\":{\"id\":\"r\","
+	  "\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":9,\"total_tokens\":49}}}\n\n"
+	  "data: [DONE]\n\n", 0,
+	  { "llama-3.3-70b-versatile", 40, 0, 0, 0, 9, 0, true, "", true } },
 	{ "chat cut before DONE", LLM_API_CHAT_COMPLETIONS,
 	  "data: {\"model\":\"gpt-4o\",\"choices\":[]}\n\n", 0,
 	  { "gpt-4o", 0, 0, 0, 0, 0, 0, false, "", false } },
