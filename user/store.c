@@ -201,6 +201,23 @@ static int create_private_file(const char *path)
 	return err;
 }
 
+/* SQLite gives a new -wal/-shm the DB's mode, but one left from a looser
+ * DB would keep its old mode and expose the records it holds. */
+static void tighten_sidecars(const char *path)
+{
+	static const char *const suffix[] = { "-wal", "-shm", "-journal" };
+	char side[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if (snprintf(side, sizeof(side), "%s%s", path, suffix[i]) >= (int)sizeof(side))
+			continue;
+		if (lstat(side, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
+		    st.st_uid == geteuid() && chmod(side, st.st_mode & 0700))
+			p_warn("store: cannot make %s private: %s", side, strerror(errno));
+	}
+}
+
 static int exec_sql(struct store *s, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
@@ -281,6 +298,7 @@ static int open_writer(struct store *s)
 		p_err("store: cannot create %s: %s", s->path, strerror(-err));
 		return err;
 	}
+	tighten_sidecars(s->path);
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "open");

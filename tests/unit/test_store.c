@@ -152,12 +152,21 @@ static void test_migrate_empty_file_and_fix_mode(void **state)
 	assert_int_equal(fchmod(fd, 0644), 0);
 	close(fd);
 
+	/* A sidecar left world-readable by an older DB is made private too. */
+	char wal[140];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	fd = open(wal, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+
 	/* Readers refuse a file that has no schema yet. */
 	assert_int_equal(store_open(path, true, &s), -EPROTO);
 	assert_null(s);
 
 	assert_int_equal(store_open(path, false, &s), 0);
 	assert_int_equal(mode_of(path), 0600);	/* tightened: it holds our data */
+	assert_int_equal(mode_of(wal), 0600);
 	assert_int_equal(query_int(s, "PRAGMA user_version"), 1);
 	store_close(s);
 	assert_int_equal(store_open(path, true, &s), 0);
