@@ -359,7 +359,7 @@ void price_table_print(const struct price_table *t, FILE *out)
 	for (i = 0; t && i < t->n; i++) {
 		const struct price *p = &t->prices[i];
 
-		fprintf(out, "%-26s %-18s %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f",
+		fprintf(out, "%-26s %-18s %9.5f %9.5f %9.5f %9.5f %9.5f %9.5f",
 			p->model, p->provider, p->input_usd * m,
 			p->cached_input_usd * m, p->cache_write_5m_usd * m,
 			p->cache_write_1h_usd * m, p->output_usd * m,

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include "cost.h"
+#include "corpus_util.h"
 
 extern const char llmobs_prices_json[];
 
@@ -450,6 +451,67 @@ static void test_print(void **state)
 	price_table_free(t);
 }
 
+/* Every corpus exchange priced by its expected model and usage: unknown
+ * models stay unpriced, known ones give a finite positive cost. */
+struct corpus_cost {
+	const struct price_table *t;
+	int priced, unpriced, bad;
+	double total_usd;
+};
+
+static void cost_line(const cJSON *line, void *ctx)
+{
+	struct corpus_cost *cc = ctx;
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(line, "expected");
+	const char *model = corpus_str(e, "model");
+	const struct price *p = price_lookup(cc->t, model);
+	struct llm_usage u = { 0 };
+	double usd;
+
+#define N(f) do {							\
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(e, #f);	\
+	u.f = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;	\
+} while (0)
+	N(input_tokens); N(cached_input_tokens); N(cache_write_tokens);
+	N(cache_write_1h_tokens); N(output_tokens); N(reasoning_tokens);
+#undef N
+	if (!p) {
+		cc->unpriced++;
+		return;
+	}
+	cc->priced++;
+	usd = cost_usd(p, &u);
+	cc->total_usd += usd;
+	if (!isfinite(usd) || usd < 0 ||
+	    (u.input_tokens + u.output_tokens > 0) != (usd > 0)) {
+		fprintf(stderr, "corpus %s: %s costs %g\n", corpus_str(line, "id"),
+			model, usd);
+		cc->bad++;
+	}
+}
+
+static void test_corpus_costs(void **state)
+{
+	struct price_table *t = NULL;
+	struct corpus_cost cc = { 0 };
+	int n;
+
+	if (!corpus_path()) {
+		print_message("CORPUS not set or unreadable: corpus check skipped\n");
+		skip();
+	}
+	assert_int_equal(price_table_load_default(&t), 0);
+	cc.t = t;
+	n = corpus_foreach(cost_line, &cc);
+	assert_true(n > 0);
+	print_message("corpus: %d exchanges, %d priced (total $%.4f), %d unpriced\n",
+		      n, cc.priced, cc.total_usd, cc.unpriced);
+	assert_int_equal(cc.bad, 0);
+	assert_int_equal(cc.priced + cc.unpriced, n);
+	assert_true(cc.priced > n / 2);
+	price_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_default_table_sane),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_corpus_costs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
