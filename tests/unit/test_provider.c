@@ -551,6 +551,29 @@ static void test_stream_event_edges(void **state)
 	assert_false(r.usage_present);
 }
 
+/* Hostile shapes: nesting past cJSON's limit must fail cleanly, not recurse
+ * the stack away. */
+static void test_deep_nesting(void **state)
+{
+	const size_t n = 200000;
+	struct llm_response_info r = { 0 };
+	char *deep = malloc(n);
+	size_t i;
+
+	assert_non_null(deep);
+	for (i = 0; i < n; i++)
+		deep[i] = i < n / 2 ? '[' : ']';
+	assert_int_equal(provider_parse_body(LLM_API_STREAM_GENERATE_CONTENT, 200, deep, n, &r),
+			 -EINVAL);
+	assert_int_equal(provider_stream_event(LLM_API_CHAT_COMPLETIONS, "", 0, deep, n, &r),
+			 -EINVAL);
+	for (i = 0; i < n; i++)
+		deep[i] = i < n / 2 ? "{\"a\":"[i % 5] : '}';
+	assert_int_equal(provider_parse_body(LLM_API_MESSAGES, 200, deep, n, &r), -EINVAL);
+	assert_false(r.usage_present);
+	free(deep);
+}
+
 /* ---- the shared corpus ---- */
 
 struct corpus_ctx {
@@ -668,6 +691,71 @@ static void test_corpus(void **state)
 	assert_int_equal(cx.checked, n);
 }
 
+/* Every corpus body cut at 16 points (a capped or torn capture): each call
+ * returns 0 or -EINVAL, never crashes or reads past the cut (ASan). */
+struct cut_ctx {
+	int calls, bad;
+};
+
+static void cut_line(const cJSON *line, void *ctx)
+{
+	struct cut_ctx *cx = ctx;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(line, "status");
+	const char *method = corpus_str(line, "method"), *path = corpus_str(line, "path");
+	const char *host = corpus_str(line, "host");
+	unsigned char *req, *resp;
+	struct llm_request_info ri;
+	size_t req_len, resp_len, k;
+
+	req = corpus_b64(line, "req_body_b64", &req_len);
+	resp = corpus_b64(line, "resp_body_b64", &resp_len);
+	for (k = 1; req && resp && k < 16; k++) {
+		size_t qn = req_len * k / 16, rn = resp_len * k / 16;
+		char *q = malloc(qn ? qn : 1), *r = malloc(rn ? rn : 1);
+		struct stream_ctx s = { 0 };
+		int ret;
+
+		assert_true(q && r);
+		memcpy(q, req, qn);
+		memcpy(r, resp, rn);
+		ret = provider_classify_request(method, strlen(method), path, strlen(path),
+						host, strlen(host), q, qn, &ri);
+		s.api = ri.api;
+		if (ret)
+			cx->bad++;
+		if (corpus_bool(line, "stream")) {
+			if (feed_sse(&s, r, rn, 0))
+				cx->bad++;
+		} else {
+			ret = provider_parse_body(ri.api, st->valueint, r, rn, &s.r);
+			if (ret != 0 && ret != -EINVAL)
+				cx->bad++;
+		}
+		if (s.r.usage.input_tokens < 0 || s.r.usage.output_tokens < 0 ||
+		    !memchr(s.r.model, '\0', sizeof(s.r.model)) ||
+		    !memchr(s.r.error, '\0', sizeof(s.r.error)))
+			cx->bad++;
+		cx->calls++;
+		free(q);
+		free(r);
+	}
+	free(req);
+	free(resp);
+}
+
+static void test_corpus_cuts(void **state)
+{
+	struct cut_ctx cx = { 0 };
+
+	if (!corpus_path()) {
+		print_message("CORPUS not set or unreadable: corpus check skipped\n");
+		skip();
+	}
+	assert_true(corpus_foreach(cut_line, &cx) > 0);
+	print_message("corpus cuts: %d truncated exchanges parsed\n", cx.calls);
+	assert_int_equal(cx.bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,7 +764,9 @@ int main(void)
 		cmocka_unit_test(test_parse_body),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_stream_event_edges),
+		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_corpus_cuts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
