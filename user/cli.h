@@ -14,4 +14,11 @@ int cli_main(int argc, char **argv);
  * Returns 0 or -EINVAL. */
 int cli_parse_duration(const char *s, int64_t *out_s);
 
+struct sqlite3;
+
+/* Prints the spend report of exchanges started at or after since_ns
+ * (INT64_MIN: all); since_label names the window, NULL for all time.
+ * Returns 0 or -errno. */
+int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label);
+
 #endif
