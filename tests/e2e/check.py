@@ -289,7 +289,8 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
                     if r.get(k) != want:
                         diffs.append(f"{k}={r.get(k)!r} want {want!r}")
         if s["source"] == "fixture":
-            res.check(not diffs, f"record {name}", "; ".join(diffs))
+            enc = f" [{s['encoding']}]" if s.get("encoding") else ""
+            res.check(not diffs, f"record {name}{enc}", "; ".join(diffs))
         else:
             if diffs:
                 res.failed += 1
@@ -297,7 +298,8 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
                     corpus_fail[d.split("=")[0] if d != "no record" else d] += 1
                 if corpus_shown < args.show:
                     print(f"FAIL corpus {s['id']} [{e['provider']}/{e['api']}"
-                          f"{' stream' if e['stream'] else ''}]: {'; '.join(diffs)}")
+                          f"{' stream' if e['stream'] else ''}"
+                          f"{' ' + s['encoding'] if s.get('encoding') else ''}]: {'; '.join(diffs)}")
                     corpus_shown += 1
             else:
                 res.passed += 1

@@ -12,7 +12,6 @@ Stdlib only (brotli when Debian's python3-brotli is installed).
 """
 import argparse
 import base64
-import gzip
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ import ssl
 import sys
 import threading
 import time
+import zlib
 
 try:
     import brotli
@@ -161,6 +161,7 @@ class Server:
         self.served = open(args.served, "a", buffering=1) if args.served else None
         self.seq = 0
         self.conn_seq = 0
+        self.enc_turn = 0
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(args.cert, args.key)
         self.ctx.set_alpn_protocols(["http/1.1"])
@@ -219,18 +220,36 @@ class Server:
         return f.read(n) if n else b""
 
     # -- answering ---------------------------------------------------------
-    def choose_encoding(self, headers, entry_headers):
+    def choose_encoding(self, headers, entry_headers, stream):
+        hd = dict(headers)
         if not self.args.compress:
+            return None
+        if stream and not (self.args.compress_streams or hd.get("x-e2e-compress-stream")):
             return None
         if any(k.lower() == "content-encoding" for k, _ in entry_headers):
             return None  # already encoded as recorded
-        accepted = [t.split(";")[0].strip().lower()
-                    for t in dict(headers).get("accept-encoding", "").split(",")]
-        if "br" in accepted and brotli is not None:
-            return "br"
-        if "gzip" in accepted:
-            return "gzip"
-        return None
+        accepted = {t.split(";")[0].strip().lower()
+                    for t in hd.get("accept-encoding", "").split(",")}
+        offer = [e for e in ("br", "gzip", "deflate") if e in accepted
+                 and (e != "br" or brotli is not None)]
+        if not offer:
+            return None
+        # A client that takes several encodings gets each in turn, and
+        # sometimes none, so one replay covers br, gzip, deflate and identity.
+        with self.served_lock:
+            self.enc_turn += 1
+            turn = self.enc_turn
+        return (offer + [None])[turn % (len(offer) + 1)]
+
+    @staticmethod
+    def encoder(enc):
+        """Incremental encoder: feed(bytes) -> bytes, flushed at each call."""
+        if enc == "br":
+            c = brotli.Compressor()
+            return lambda b, last=False: (c.process(b) + (c.finish() if last else c.flush()))
+        wbits = {"gzip": 31, "deflate": 15}[enc]
+        c = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        return lambda b, last=False: c.compress(b) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
     @staticmethod
     def sse_events(body):
@@ -276,11 +295,9 @@ class Server:
         hdrs = [(k, v) for k, v in entry.get("resp_headers", []) if k.lower() not in HOP_HEADERS]
         payload = entry["_resp_body"]
         stream = bool(entry.get("stream"))
-        enc = None if stream else self.choose_encoding(headers, hdrs)
-        if enc == "gzip":
-            payload = gzip.compress(payload, mtime=0)
-        elif enc == "br":
-            payload = brotli.compress(payload)
+        enc = self.choose_encoding(headers, hdrs, stream)
+        if enc and not stream:
+            payload = self.encoder(enc)(payload, last=True)
         if enc:
             hdrs.append(("content-encoding", enc))
         item.update(source=entry["_source"], id=entry.get("id"), status=status, stream=stream,
@@ -298,10 +315,13 @@ class Server:
         sock.sendall(head.encode("latin-1"))
         events = self.sse_events(payload)
         cut = entry.get("e2e_truncate_after_events")
+        feed = self.encoder(enc) if enc else None
         sent = 0
         for n, ev in enumerate(events):
             if cut is not None and n >= cut:
                 break
+            if feed:  # each event compressed and flushed on its own
+                ev = feed(ev, last=(n == len(events) - 1))
             sock.sendall(b"%x\r\n" % len(ev) + ev + b"\r\n")
             sent += len(ev)
             if self.args.chunk_delay_ms:
@@ -393,7 +413,10 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=443)
     ap.add_argument("--compress", action="store_true",
-                    help="gzip/br non-streamed bodies when Accept-Encoding allows")
+                    help="br/gzip/deflate/identity in turn when Accept-Encoding allows")
+    ap.add_argument("--compress-streams", action="store_true",
+                    help="also compress streams (per event, sync-flushed); a request "
+                    "header x-e2e-compress-stream asks for it on one request")
     ap.add_argument("--chunk-delay-ms", type=float, default=0.0)
     ap.add_argument("--served", help="append one JSON line per answered request")
     ap.add_argument("--ready-file", help="written once listening")

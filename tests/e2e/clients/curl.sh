@@ -23,7 +23,7 @@ run() {
   fi
 }
 
-run openai-chat-gzip '"prompt_tokens":1234' --compressed "${OA[@]}" \
+run openai-chat-compressed '"prompt_tokens":1234' --compressed "${OA[@]}" \
   --data-binary @"$B/openai-chat.json" https://api.openai.com/v1/chat/completions
 run anthropic-messages '"cache_creation_input_tokens":3000' "${AN[@]}" \
   --data-binary @"$B/anthropic-messages.json" https://api.anthropic.com/v1/messages

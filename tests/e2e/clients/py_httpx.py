@@ -26,19 +26,22 @@ def headers_for(e):
     return h + list(extra.items())
 
 
-def call(client, e):
+def call(client, e, compress_stream=False):
     url = f"https://{e['host']}{e['path']}"
     body = base64.b64decode(e["req_body_b64"])
     want = base64.b64decode(e["resp_body_b64"])
     if e.get("stream"):
         chunks = 0
-        with client.stream(e["method"], url, content=body, headers=headers_for(e)) as r:
+        h = headers_for(e)
+        if compress_stream:  # the server then compresses the stream event by event
+            h.append(("x-e2e-compress-stream", "1"))
+        with client.stream(e["method"], url, content=body, headers=h) as r:
             data = b""
             for piece in r.iter_bytes():
                 chunks += 1
                 data += piece
             status = r.status_code
-        detail = f"reads={chunks}"
+        detail = f"reads={chunks} encoding={r.headers.get('content-encoding', 'identity')}"
     else:
         r = client.request(e["method"], url, content=body, headers=headers_for(e))
         data, status = r.content, r.status_code
@@ -59,7 +62,7 @@ def main():
     with httpx.Client(http2=False, timeout=30.0, limits=limits) as client:
         for e in entries:
             try:
-                line = call(client, e)
+                line = call(client, e, compress_stream=(mode == "fixtures"))
                 if mode == "fixtures":
                     print(f"ok httpx {e['id']} {line}", flush=True)
             except Exception as ex:
