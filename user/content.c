@@ -214,7 +214,9 @@ static int feed_br(struct content_decoder *d, const char *in, size_t len,
 }
 
 /* RFC 1950: CM 8, window at most 32 KiB, and a header check that makes
- * the first two bytes a multiple of 31. Raw deflate rarely passes all. */
+ * the first two bytes a multiple of 31. Raw deflate (RFC 1951) cannot pass
+ * it unless its first block is stored with non-zero padding bits: a low
+ * nibble of 8 means BTYPE 00 with bit 3 set, which zlib never writes. */
 static int is_zlib_header(unsigned char cmf, unsigned char flg)
 {
 	return (cmf & 0x0f) == 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 == 0;
