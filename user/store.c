@@ -331,6 +331,12 @@ static int open_reader(struct store *s)
 		p_err("store: cannot open %s: %s", s->path, strerror(errno));
 		return err;
 	}
+	/* Likewise SQLite reports a private (0600) DB only as "cannot open". */
+	if (access(s->path, R_OK)) {
+		err = -errno;
+		p_err("store: cannot read %s: %s", s->path, strerror(errno));
+		return err;
+	}
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "open read-only");
