@@ -98,6 +98,8 @@ static int64_t since_ns_from(int64_t seconds)
 }
 
 /* Opens the DB for reading with an error that tells the user what to do. */
+#define ROOT_DB "/var/lib/llm-observer/llmobs.db"	/* store_default_path as root */
+
 static int open_db(const char *db_arg, struct store **s)
 {
 	char buf[PATH_MAX];
@@ -114,6 +116,10 @@ static int open_db(const char *db_arg, struct store **s)
 			"llmobs: no database at %s\n"
 			"  It is created by the daemon: run llmobsd (as root: `make run`),\n"
 			"  or point to an existing one with --db PATH or LLMOBS_DB.\n", path);
+		/* The daemon runs as root, so a user's default is rarely its DB. */
+		if (!db_arg && strcmp(path, ROOT_DB) && stat(ROOT_DB, &st) == 0)
+			fprintf(stderr, "  The system daemon's database is %s (root only).\n",
+				ROOT_DB);
 		return EXIT_FAILURE;
 	}
 	err = store_open(path, true, s);	/* logs path and cause */
