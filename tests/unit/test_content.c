@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "content.h"
+#include "corpus_util.h"
 
 #define SINK_PIECE_MAX	(16 * 1024)	/* what content.c promises at most */
 
@@ -485,6 +486,34 @@ static void test_coding_parse(void **state)
 	assert_int_equal(content_coding_parse("br, gzip", 2), CONTENT_BR);
 }
 
+/* Every corpus response body, encoded each way and decoded from random
+ * pieces, comes back byte for byte. */
+static void corpus_line(const cJSON *line, void *ctx)
+{
+	size_t len, i, *count = ctx;
+	unsigned char *body = corpus_b64(line, "resp_body_b64", &len);
+
+	if (!body)
+		fail_msg("%s: bad resp_body_b64", corpus_str(line, "id"));
+	for (i = 0; i < N_CODECS; i++)
+		round_trip(&codecs[i], (const char *)body, len, 0);
+	free(body);
+	(*count)++;
+}
+
+static void test_corpus(void **state)
+{
+	size_t count = 0;
+	int n = corpus_foreach(corpus_line, &count);
+
+	if (n == -ENOENT) {
+		print_message("CORPUS not set or missing: corpus round trips skipped\n");
+		skip();
+	}
+	assert_true(n > 0);
+	assert_int_equal(count, (size_t)n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_bomb),
 		cmocka_unit_test(test_sink_error),
 		cmocka_unit_test(test_cleanup_paths),
+		cmocka_unit_test(test_corpus),
 	};
 
 	/* TEST_FILTER=name runs one test, for timing or debugging */
