@@ -89,11 +89,11 @@ $(OUTPUT)/san/libllmobs_core.a: $(SAN_OBJS)
 
 $(OUTPUT)/llmobsd: $(OUTPUT)/user/llmobsd.o $(OUTPUT)/libllmobs_core.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.o %.a,$^) $(PKG_LIBS) -o $@
 
 $(OUTPUT)/llmobs: tools/llmobs.c $(OUTPUT)/libllmobs_core.a | $(OUTPUT)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -o $@
 
 $(OUTPUT)/libllmobs.so: $(wildcard preload/*.c) | $(OUTPUT)
 	$(call msg,SHLIB,$@)
@@ -102,11 +102,11 @@ $(OUTPUT)/libllmobs.so: $(wildcard preload/*.c) | $(OUTPUT)
 # Unit tests: cmocka, built with AddressSanitizer and UBSan.
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libllmobs_core.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -lpthread -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) tests/run-unit.sh $(UNIT_BINS)
