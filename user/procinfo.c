@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 
 struct procinfo_slot {
 	pid_t tgid;
+	bool resolved;	/* exe is /proc/PID/exe's target, not the exec'd name */
 	char exe[256];
 };
 
@@ -18,15 +20,22 @@ static struct procinfo_slot *slot_of(pid_t tgid)
 	return &slots[(unsigned int)tgid % PROCINFO_SLOTS];
 }
 
-void procinfo_set_exe(pid_t tgid, const char *path, size_t len)
+static void slot_set(struct procinfo_slot *s, pid_t tgid, const char *path, size_t len,
+		     bool resolved)
 {
-	struct procinfo_slot *s = slot_of(tgid);
-
 	if (len >= sizeof(s->exe))
 		len = sizeof(s->exe) - 1;
 	memcpy(s->exe, path, len);
 	s->exe[len] = '\0';
 	s->tgid = tgid;
+	s->resolved = resolved;
+}
+
+/* The exec'd name may be a symlink (/usr/bin/python3): it is only the
+ * fallback for a process that exits before we can read /proc/PID/exe. */
+void procinfo_set_exe(pid_t tgid, const char *path, size_t len)
+{
+	slot_set(slot_of(tgid), tgid, path, len, false);
 }
 
 const char *procinfo_exe(pid_t tgid, char *buf, size_t size)
@@ -37,15 +46,21 @@ const char *procinfo_exe(pid_t tgid, char *buf, size_t size)
 
 	if (size == 0)
 		return buf;
-	if (s->tgid == tgid && s->exe[0]) {
+	if (s->tgid == tgid && s->resolved) {
 		snprintf(buf, size, "%s", s->exe);
 		return buf;
 	}
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)tgid);
 	n = readlink(link, buf, size - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	if (n > 0)
-		procinfo_set_exe(tgid, buf, (size_t)n);
+	if (n > 0) {
+		buf[n] = '\0';
+		slot_set(s, tgid, buf, (size_t)n, true);
+		return buf;
+	}
+	if (s->tgid == tgid)
+		snprintf(buf, size, "%s", s->exe);
+	else
+		buf[0] = '\0';
 	return buf;
 }
 
