@@ -25,6 +25,15 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
+/* Internal to user/tls_capture.c, not part of the capture_event contract:
+ * the tgids of processes whose dlopen just returned, so that a library
+ * loaded late (Python imports _ssl on first use) is attached at once rather
+ * than at the next periodic scan. A lost notice only delays that. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} loads SEC(".maps");
+
 /* What an entry probe leaves for its return probe. */
 struct call_args {
 	__u64 ssl;
@@ -306,6 +315,18 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	ev = event_init(SCRATCH_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
 	if (ev)
 		event_send(ev);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(dlopen_exit, void *handle)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (!handle || is_self(id))
+		return 0;
+	bpf_ringbuf_output(&loads, &tgid, sizeof(tgid), 0);
 	return 0;
 }
 

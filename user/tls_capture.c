@@ -42,8 +42,8 @@
 /* Libraries load after exec: ld.so at once, dlopen (Python's _ssl) later. */
 static const unsigned int exec_rescan_ms[] = { 0, 20, 200, 1000 };
 
-/* Entry + return probes for four calls, plus SSL_free. */
-#define LIB_LINKS_MAX		9
+/* Entry + return probes for four calls, SSL_free, dlopen. */
+#define LIB_LINKS_MAX		10
 
 /* One file seen mapped executable; kept even without SSL_write so that it
  * is looked at once, not on every scan. */
@@ -228,6 +228,10 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	}
 	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
 		attach_lib(c, lib, path, m->path, pid, &syms);
+	if (syms.offset[TLS_SYM_DLOPEN] &&
+	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
+			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
+		p_info("watching dlopen in %s (seen in pid %d)", m->path, (int)pid);
 	return 0;
 }
 
@@ -336,6 +340,30 @@ static void schedule_exec_rescans(struct tls_capture *c, pid_t pid)
 		c->rescans[c->nr_rescans].due_ms = now + exec_rescan_ms[i];
 		c->nr_rescans++;
 	}
+}
+
+/* After dlopen the library is mapped already: one scan, as soon as the
+ * ring buffers are drained; a burst of dlopens (interpreter start-up)
+ * queues it once. */
+static int handle_load(void *ctx, void *data, size_t size)
+{
+	struct tls_capture *c = ctx;
+	uint64_t now = now_ms();
+	pid_t pid;
+	int i;
+
+	if (size < sizeof(__u32))
+		return 0;
+	pid = *(__u32 *)data;
+	for (i = 0; i < c->nr_rescans; i++)
+		if (c->rescans[i].pid == pid && c->rescans[i].due_ms <= now)
+			return 0;
+	if (c->nr_rescans < RESCANS_MAX) {
+		c->rescans[c->nr_rescans].pid = pid;
+		c->rescans[c->nr_rescans].due_ms = now;
+		c->nr_rescans++;
+	}
+	return 0;
 }
 
 static void run_due_scans(struct tls_capture *c)
@@ -536,6 +564,11 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 	if (!c->rb) {
 		err = -errno;
 		p_err("failed to create ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.loads), handle_load, c);
+	if (err) {
+		p_err("failed to add the dlopen ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	p_info("tls capture: %s tracepoints, ring buffer %zu bytes, cap %u chunks of %u bytes per call",

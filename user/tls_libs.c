@@ -17,6 +17,7 @@ const char *const tls_sym_names[TLS_SYM__MAX] = {
 	[TLS_SYM_SSL_WRITE_EX] = "SSL_write_ex",
 	[TLS_SYM_SSL_READ_EX] = "SSL_read_ex",
 	[TLS_SYM_SSL_FREE] = "SSL_free",
+	[TLS_SYM_DLOPEN] = "dlopen",
 };
 
 /* Only .dynsym: what the library exports is what callers reach, and it is
@@ -53,7 +54,7 @@ static int scan_dynsym(Elf *elf, struct tls_lib_syms *out)
 		    sym.st_shndx >= SHN_LORESERVE || !sym.st_value)
 			continue;
 		name = elf_strptr(elf, symshdr.sh_link, sym.st_name);
-		if (!name || strncmp(name, "SSL_", 4))
+		if (!name || (strncmp(name, "SSL_", 4) && strcmp(name, "dlopen")))
 			continue;
 		for (k = 0; k < TLS_SYM__MAX; k++) {
 			if (out->offset[k] || strcmp(name, tls_sym_names[k]))

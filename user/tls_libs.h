@@ -13,6 +13,7 @@ enum tls_sym {
 	TLS_SYM_SSL_WRITE_EX,
 	TLS_SYM_SSL_READ_EX,
 	TLS_SYM_SSL_FREE,
+	TLS_SYM_DLOPEN,		/* libc: libraries loaded late (Python's _ssl) */
 	TLS_SYM__MAX,
 };
 
