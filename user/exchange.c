@@ -1,6 +1,7 @@
 /* HTTP/1.1 messages of a client connection -> exchanges -> records.
- * Only a few header values are ever copied (Host, Content-Type and the
- * framing ones): credentials in headers never leave the capture buffers. */
+ * Only a few header values are ever copied (Host, Content-Type, the framing
+ * ones, and the rate-limit ones provider_response_header() lists):
+ * credentials in headers never leave the capture buffers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,12 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 		     ms_between(ex->ts_first_req, ex->ts_first_resp) : RECORD_NULL_MS;
 	r->complete = complete && !ex->lost;
 	snprintf(r->error, sizeof(r->error), "%s", exchange_error(ex, complete));
+	snprintf(r->deployment, sizeof(r->deployment), "%s", ex->req.deployment);
+	/* Rate-limit state explains failures; on success it is noise. */
+	if (r->status >= 400)
+		snprintf(r->ratelimit, sizeof(r->ratelimit), "%s", ex->resp.ratelimit);
+	r->provider_cost_usd = ex->resp.provider_cost_usd;
+	r->provider_cost_known = ex->resp.provider_cost_known;
 	stats_inc(STAT_EXCHANGES);
 	if (!r->complete)
 		stats_inc(STAT_EXCHANGES_INCOMPLETE);
@@ -450,6 +457,11 @@ static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
 		ex->rec.status = m->status;
 		ex->ts_first_resp = ex->ts_last_resp = (int64_t)ts_ns;
 		exchange_classify(ex);
+		for (size_t i = 0; ex->is_llm && i < m->num_headers; i++)
+			provider_response_header(&ex->resp, m->headers[i].name,
+						 m->headers[i].name_len,
+						 m->headers[i].value,
+						 m->headers[i].value_len);
 		copy_header(ctype, sizeof(ctype), m, "content-type");
 		ex->is_sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
 		if (ex->is_sse && ex->is_llm) {

@@ -181,10 +181,11 @@ static enum llm_api classify_path(const char *path, size_t len,
 	return classify_model_path(path, len, out);
 }
 
-/* Azure's classic path names the deployment, which stands in for the model
- * when the body does not say. */
-static void model_from_deployment(const char *path, size_t len,
-				  struct llm_request_info *out)
+/* Azure's classic path names the deployment: a name the customer chose,
+ * not a model. It is recorded as such, and stands in for the request's
+ * model only when the body does not say (pricing uses the response's). */
+static void take_deployment(const char *path, size_t len,
+			    struct llm_request_info *out)
 {
 	const char *s = memmem(path, len, "/deployments/", 13), *e;
 
@@ -194,7 +195,7 @@ static void model_from_deployment(const char *path, size_t len,
 	for (e = s; e < path + len && *e != '/' && *e != '?'; e++)
 		;
 	if (e > s)
-		copy_n(out->model, sizeof(out->model), s, e - s);
+		copy_n(out->deployment, sizeof(out->deployment), s, e - s);
 }
 
 int provider_classify_request(const char *method, size_t method_len,
@@ -235,7 +236,8 @@ int provider_classify_request(const char *method, size_t method_len,
 			out->stream = true;
 	}
 	cJSON_Delete(root);
+	take_deployment(path, path_len, out);
 	if (!out->model[0])
-		model_from_deployment(path, path_len, out);
+		snprintf(out->model, sizeof(out->model), "%s", out->deployment);
 	return 0;
 }

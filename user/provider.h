@@ -26,6 +26,7 @@ struct llm_request_info {
 	char provider[32];	/* "openai", "anthropic", "google", ... */
 	char model[128];	/* request's model ("" if none) */
 	bool stream;		/* request asked for a streamed response */
+	char deployment[128];	/* Azure /openai/deployments/<d>/: not a model */
 };
 
 /* Classify a request from its line, Host and (possibly capped) body.
@@ -43,7 +44,18 @@ struct llm_response_info {
 	bool usage_present;	/* the provider reported usage */
 	bool stream_done;	/* a stream's terminal event was seen */
 	char error[48];		/* provider error type/code, "" if none */
+	char ratelimit[512];	/* rate-limit headers, a JSON object ("" none) */
+	double provider_cost_usd; /* the provider's own statement of cost */
+	bool provider_cost_known;
 };
+
+/* One response header. Keeps the rate-limit ones (x-ratelimit-*,
+ * anthropic-ratelimit-*, retry-after, retry-after-ms) in out->ratelimit as
+ * a compact JSON object, bounded; any other header, credentials included,
+ * is never copied. */
+void provider_response_header(struct llm_response_info *out,
+			      const char *name, size_t name_len,
+			      const char *value, size_t value_len);
 
 /* A whole (decoded) non-streamed body. status is the HTTP status.
  * Returns 0, or -EINVAL when the body is not the JSON expected (counted by

@@ -212,6 +212,18 @@ static bool usage_gemini(const cJSON *u, struct llm_usage *n)
 	return any;
 }
 
+/* OpenRouter states what it charged, in USD, beside the counts. */
+static void take_provider_cost(const cJSON *u, struct llm_response_info *out)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "cost");
+
+	if (cJSON_IsNumber(c) && isfinite(c->valuedouble) && c->valuedouble >= 0 &&
+	    c->valuedouble < 1e9) {
+		out->provider_cost_usd = c->valuedouble;
+		out->provider_cost_known = true;
+	}
+}
+
 /* Replaces out->usage when u carries counts; a usage without counts (a null,
  * Gemini's early stream chunks) leaves what was seen before. */
 static void take_usage(bool (*fn)(const cJSON *, struct llm_usage *),
@@ -222,6 +234,7 @@ static void take_usage(bool (*fn)(const cJSON *, struct llm_usage *),
 	if (u && fn(u, &n)) {
 		out->usage = n;
 		out->usage_present = true;
+		take_provider_cost(u, out);
 	}
 }
 

@@ -24,6 +24,7 @@ enum field_kind {
 	F_MS,		/* int64, RECORD_NULL_MS is null */
 	F_USAGE_SRC,
 	F_COST,
+	F_PROVIDER_COST,	/* provider_cost_usd, null unless known */
 };
 
 struct field {
@@ -70,6 +71,9 @@ static const struct field fields[] = {
 	FLD("ttft_ms", F_MS, ttft_ms),
 	FLD("complete", F_BOOL, complete),
 	FLD("error", F_STR_NULL, error),
+	FLD("deployment", F_STR_NULL, deployment),
+	FLD("ratelimit", F_STR_NULL, ratelimit),
+	FLD("provider_cost_usd", F_PROVIDER_COST, provider_cost_usd),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -255,6 +259,12 @@ static void write_value(FILE *out, const struct exchange_record *r,
 		/* NaN/inf are not JSON numbers: null says "unknown" honestly. */
 		if (isfinite(r->cost_usd))
 			fprintf(out, "%.10g", r->cost_usd);
+		else
+			fputs(null, out);
+		break;
+	case F_PROVIDER_COST:
+		if (r->provider_cost_known && isfinite(r->provider_cost_usd))
+			fprintf(out, "%.10g", r->provider_cost_usd);
 		else
 			fputs(null, out);
 		break;

@@ -53,6 +53,13 @@ struct exchange_record {
 	int64_t ttft_ms;		/* first response byte, streams only */
 	bool complete;
 	char error[48];			/* "" means null */
+	/* Contract v2 (store schema v2): appended, so v1 readers keep working. */
+	char deployment[128];		/* Azure OpenAI deployment, "" null */
+	char ratelimit[512];		/* error responses: the rate-limit headers
+					 * as a compact JSON object, "" null */
+	double provider_cost_usd;	/* what the provider says it charged
+					 * (OpenRouter usage.cost) */
+	bool provider_cost_known;	/* false: provider_cost_usd is null */
 };
 
 const char *usage_source_name(enum usage_source s);

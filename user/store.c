@@ -29,6 +29,7 @@ struct store {
 	char *path;
 	bool readonly;
 	int pending;		/* rows in the open transaction */
+	int version;		/* schema version of the file (readers) */
 };
 
 /* Append-only: a released schema is never edited, only followed by a new
@@ -78,6 +79,11 @@ static const char *const migrations[] = {
 	" value INTEGER NOT NULL,"
 	" updated_ns INTEGER NOT NULL"
 	");",
+	/* v2: error exchanges' rate-limit headers, the Azure deployment (the
+	 * model is priced by the response's name), the provider-stated cost. */
+	"ALTER TABLE exchanges ADD COLUMN deployment TEXT;"	/* NULL: none */
+	"ALTER TABLE exchanges ADD COLUMN ratelimit TEXT;"	/* JSON object */
+	"ALTER TABLE exchanges ADD COLUMN provider_cost_usd REAL;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -87,7 +93,16 @@ static const char *const migrations[] = {
 	" provider, api, host, method, path, status, model, request_model," \
 	" stream, input_tokens, cached_input_tokens, cache_write_tokens," \
 	" cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_source," \
-	" cost_usd, priced, latency_ms, ttft_ms, complete, error"
+	" cost_usd, priced, latency_ms, ttft_ms, complete, error," \
+	" deployment, ratelimit, provider_cost_usd"
+/* What a reader selects from a v1 file in place of the v2 columns. */
+#define EXCHANGE_COLS_V1 \
+	"id, ts_start_ns, ts_end_ns, pid, tid, exe, comm, cgroup_id, capture," \
+	" provider, api, host, method, path, status, model, request_model," \
+	" stream, input_tokens, cached_input_tokens, cache_write_tokens," \
+	" cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_source," \
+	" cost_usd, priced, latency_ms, ttft_ms, complete, error," \
+	" NULL, NULL, NULL"
 
 static int sqlite_to_errno(int rc)
 {
@@ -313,7 +328,7 @@ static int open_writer(struct store *s)
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
 		"INSERT INTO exchanges (" EXCHANGE_COLS ") VALUES ("
-		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -343,6 +358,7 @@ static int open_reader(struct store *s)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	if ((err = user_version(s, &v)))
 		return err;
+	s->version = v;
 	if (v == 0) {
 		p_err("store: %s: not an llm-observer database (no schema)", s->path);
 		return -EPROTO;
@@ -472,6 +488,18 @@ int store_add(struct store *s, struct exchange_record *r)
 		sqlite3_bind_null(st, i++);
 	else
 		BIND_STR(st, i++, r, error);
+	if (strnlen(r->deployment, sizeof(r->deployment)) == 0)
+		sqlite3_bind_null(st, i++);
+	else
+		BIND_STR(st, i++, r, deployment);
+	if (strnlen(r->ratelimit, sizeof(r->ratelimit)) == 0)
+		sqlite3_bind_null(st, i++);
+	else
+		BIND_STR(st, i++, r, ratelimit);
+	if (r->provider_cost_known && isfinite(r->provider_cost_usd))
+		sqlite3_bind_double(st, i++, r->provider_cost_usd);
+	else
+		sqlite3_bind_null(st, i++);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -598,6 +626,10 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 	i++;
 	r->complete = sqlite3_column_int(st, i++) != 0;
 	COL_STR(st, i++, r, error);
+	COL_STR(st, i++, r, deployment);
+	COL_STR(st, i++, r, ratelimit);
+	r->provider_cost_known = sqlite3_column_type(st, i) != SQLITE_NULL;
+	r->provider_cost_usd = sqlite3_column_double(st, i++);
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
@@ -612,6 +644,9 @@ int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 	if (!r)
 		return -ENOMEM;
 	rc = sqlite3_prepare_v2(s->db,
+		/* A reader cannot migrate: an older file lacks the new columns. */
+		s->readonly && s->version < 2 ?
+		"SELECT " EXCHANGE_COLS_V1 " FROM exchanges ORDER BY id" :
 		"SELECT " EXCHANGE_COLS " FROM exchanges ORDER BY id", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);

@@ -15,6 +15,7 @@ static const char *const contract_fields[] = {
 	"cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
 	"output_tokens", "reasoning_tokens", "usage_source", "cost_usd",
 	"priced", "latency_ms", "ttft_ms", "complete", "error",
+	"deployment", "ratelimit", "provider_cost_usd",
 };
 #define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
 
@@ -53,6 +54,11 @@ static inline void fixture_record(struct exchange_record *r, int i)
 	r->complete = i % 4 != 3;
 	if (i % 4 == 3)
 		snprintf(r->error, sizeof(r->error), "truncated");
+	snprintf(r->deployment, sizeof(r->deployment), "prod-gpt4o-%d", i);
+	snprintf(r->ratelimit, sizeof(r->ratelimit),
+		 "{\"retry-after\":\"%d\",\"x-ratelimit-remaining-requests\":\"0\"}", i);
+	r->provider_cost_usd = 0.000113 * (i + 1);
+	r->provider_cost_known = true;
 }
 
 #endif

@@ -597,6 +597,40 @@ static void test_query_credentials_redacted(void **state)
 	free(resp.p);
 }
 
+/* A 429: recorded with the provider's error type and the rate-limit
+ * headers; nothing else from the heads (the request's key) reaches it. */
+static void test_rate_limited(void **state)
+{
+	static const char body[] =
+		"{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+		"\"code\":\"rate_limit_exceeded\"}}";
+	struct conn_table *t = new_table(0);
+	struct side s = { .tgid = 17, .conn = 8 };
+	struct buf req = {}, resp = {};
+	const struct exchange_record *r = &records[0];
+
+	chat_request(&req);
+	buf_printf(&resp, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+			  "x-ratelimit-limit-requests: 500\r\nx-ratelimit-remaining-requests: 0\r\n"
+			  "x-ratelimit-reset-requests: 120ms\r\nretry-after: 1\r\n"
+			  "Set-Cookie: __cf_bm=SECRETCOOKIE\r\n"
+			  "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	feed_call(t, &s, CAPTURE_DIR_WRITE, req.p, req.len, req.len, 1);
+	feed_random(t, &s, CAPTURE_DIR_READ, resp.p, resp.len, 1, 2);
+	assert_int_equal(nrecords, 1);
+	assert_int_equal(r->status, 429);
+	assert_string_equal(r->error, "rate_limit_exceeded");
+	assert_string_equal(r->ratelimit,
+			    "{\"x-ratelimit-limit-requests\":\"500\","
+			    "\"x-ratelimit-remaining-requests\":\"0\","
+			    "\"x-ratelimit-reset-requests\":\"120ms\",\"retry-after\":\"1\"}");
+	assert_null(memmem(r, sizeof(*r), "SECRET", 6));
+	assert_null(memmem(r, sizeof(*r), "sk-secret", 9));
+	conn_table_free(t);
+	free(req.p);
+	free(resp.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_then_recovery),
 		cmocka_unit_test(test_lru_eviction_bounded),
 		cmocka_unit_test(test_query_credentials_redacted),
+		cmocka_unit_test(test_rate_limited),
 		cmocka_unit_test(test_corpus_keepalive),
 	};
 

@@ -551,6 +551,96 @@ static void test_stream_event_edges(void **state)
 	assert_false(r.usage_present);
 }
 
+/* Only rate-limit headers are kept, as a JSON object that stays valid
+ * whatever bytes the server sent, and bounded however many it sent. */
+static void test_ratelimit_headers(void **state)
+{
+	static const char *const hdrs[][2] = {
+		{ "Authorization", "Bearer sk-secret" },
+		{ "x-api-key", "sk-ant-secret" },
+		{ "Set-Cookie", "session=secret" },
+		{ "x-ratelimit-limit-requests", "500" },
+		{ "X-RateLimit-Remaining-Tokens", "0" },
+		{ "anthropic-ratelimit-tokens-reset", "2026-01-01T00:00:00Z" },
+		{ "retry-after", "20" },
+		{ "retry-after-ms", "19876" },
+		{ "x-ratelimit-", "prefix alone is not a name" },
+		{ "retry-afterx", "1" },
+		{ "x-ratelimit-evil", "a\"b\\c\n\x01\xff" },
+	};
+	struct llm_response_info r = { 0 };
+	const cJSON *it;
+	cJSON *j;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
+		provider_response_header(&r, hdrs[i][0], strlen(hdrs[i][0]),
+					 hdrs[i][1], strlen(hdrs[i][1]));
+	assert_null(strstr(r.ratelimit, "secret"));
+	j = cJSON_Parse(r.ratelimit);
+	assert_non_null(j);
+	cJSON_ArrayForEach(it, j)
+		n++;
+	assert_int_equal(n, 6);
+	assert_string_equal(cJSON_GetObjectItem(j, "x-ratelimit-remaining-tokens")->valuestring, "0");
+	assert_string_equal(cJSON_GetObjectItem(j, "retry-after")->valuestring, "20");
+	assert_string_equal(cJSON_GetObjectItem(j, "anthropic-ratelimit-tokens-reset")->valuestring,
+			    "2026-01-01T00:00:00Z");
+	assert_string_equal(cJSON_GetObjectItem(j, "x-ratelimit-evil")->valuestring, "a_b_c___");
+	cJSON_Delete(j);
+
+	/* A flood of headers fills the buffer and stops, still valid JSON. */
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 200; i++) {
+		char name[64], value[200];
+
+		snprintf(name, sizeof(name), "x-ratelimit-h%d", i);
+		memset(value, '7', sizeof(value) - 1);
+		value[sizeof(value) - 1] = '\0';
+		provider_response_header(&r, name, strlen(name), value, strlen(value));
+	}
+	assert_true(strlen(r.ratelimit) < sizeof(r.ratelimit));
+	j = cJSON_Parse(r.ratelimit);
+	assert_non_null(j);
+	assert_true(cJSON_GetArraySize(j) >= 4);
+	cJSON_Delete(j);
+	provider_response_header(&r, NULL, 0, "x", 1);	/* harmless */
+}
+
+static void test_azure_deployment(void **state)
+{
+	struct llm_request_info ri;
+	const char path[] = "/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21";
+	const char body[] = "{\"model\":\"gpt-4o\",\"messages\":[]}";
+
+	assert_int_equal(provider_classify_request(S("POST"), S(path), S("r.openai.azure.com"),
+						   S(body), &ri), 0);
+	assert_string_equal(ri.deployment, "prod-4o");
+	assert_string_equal(ri.model, "gpt-4o");
+	assert_string_equal(ri.provider, "azure_openai");
+	/* The v1 path has no deployment segment: the body names the model. */
+	assert_int_equal(provider_classify_request(S("POST"), S("/openai/v1/chat/completions"),
+						   S("r.openai.azure.com"), S(body), &ri), 0);
+	assert_string_equal(ri.deployment, "");
+}
+
+static void test_openrouter_cost(void **state)
+{
+	static const char body[] =
+		"{\"model\":\"openai/gpt-4o-mini\",\"usage\":{\"prompt_tokens\":78,"
+		"\"completion_tokens\":37,\"total_tokens\":115,\"cost\":1.13e-05}}";
+	static const char bad[] =
+		"{\"model\":\"m\",\"usage\":{\"prompt_tokens\":1,\"cost\":-3}}";
+	struct llm_response_info r = { 0 };
+
+	assert_int_equal(provider_parse_body(LLM_API_CHAT_COMPLETIONS, 200, S(body), &r), 0);
+	assert_true(r.provider_cost_known);
+	assert_true(r.provider_cost_usd == 1.13e-05);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_parse_body(LLM_API_CHAT_COMPLETIONS, 200, S(bad), &r), 0);
+	assert_false(r.provider_cost_known);
+}
+
 /* Hostile shapes: nesting past cJSON's limit must fail cleanly, not recurse
  * the stack away. */
 static void test_deep_nesting(void **state)
@@ -765,6 +855,9 @@ int main(void)
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_stream_event_edges),
 		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_ratelimit_headers),
+		cmocka_unit_test(test_azure_deployment),
+		cmocka_unit_test(test_openrouter_cost),
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_corpus_cuts),
 	};

@@ -106,7 +106,8 @@ static void test_json_fields_order_and_types(void **state)
 		{ "usage_source", cJSON_String }, { "cost_usd", cJSON_Number },
 		{ "priced", cJSON_True }, { "latency_ms", cJSON_Number },
 		{ "ttft_ms", cJSON_Number }, { "complete", cJSON_True },
-		{ "error", cJSON_NULL },
+		{ "error", cJSON_NULL }, { "deployment", cJSON_String },
+		{ "ratelimit", cJSON_String }, { "provider_cost_usd", cJSON_Number },
 	};
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		it = cJSON_GetObjectItemCaseSensitive(j, types[k].name);
@@ -125,6 +126,13 @@ static void test_json_fields_order_and_types(void **state)
 	assert_string_equal(cJSON_GetObjectItem(j, "ts_start")->valuestring,
 			    "2026-11-23T18:40:02.123Z");
 	assert_string_equal(cJSON_GetObjectItem(j, "path")->valuestring, "/v1/messages?n=1");
+	assert_string_equal(cJSON_GetObjectItem(j, "deployment")->valuestring, "prod-gpt4o-1");
+	/* The rate-limit object travels as a string that is itself JSON. */
+	it = cJSON_Parse(cJSON_GetObjectItem(j, "ratelimit")->valuestring);
+	assert_non_null(it);
+	assert_string_equal(cJSON_GetObjectItem(it, "retry-after")->valuestring, "1");
+	cJSON_Delete(it);
+	assert_true(fabs(cJSON_GetObjectItem(j, "provider_cost_usd")->valuedouble - 0.000226) < 1e-12);
 	cJSON_Delete(j);
 }
 
@@ -153,6 +161,22 @@ static void test_json_nulls_and_bools(void **state)
 	j = json_of(&r);
 	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "latency_ms")));
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "error")));
+	cJSON_Delete(j);
+
+	/* v2 fields: empty strings and an unknown provider cost are null. */
+	r.deployment[0] = '\0';
+	r.ratelimit[0] = '\0';
+	r.provider_cost_known = false;
+	j = json_of(&r);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "deployment")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "ratelimit")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "provider_cost_usd")));
+	cJSON_Delete(j);
+	/* A provider may state a cost of exactly 0 (free models): not null. */
+	r.provider_cost_known = true;
+	r.provider_cost_usd = 0;
+	j = json_of(&r);
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "provider_cost_usd")));
 	cJSON_Delete(j);
 }
 
@@ -356,6 +380,9 @@ static void test_csv(void **state)
 	assert_string_equal(f[27], "");		/* latency null */
 	assert_string_equal(f[28], "");		/* ttft null */
 	assert_string_equal(f[30], "");		/* error null */
+	assert_string_equal(f[31], "prod-gpt4o-0");
+	assert_string_equal(f[32], "{\"retry-after\":\"0\",\"x-ratelimit-remaining-requests\":\"0\"}");
+	assert_string_equal(f[33], "0.000113");
 	assert_string_equal(f[9], "anthropic");	/* unquoted when plain */
 	assert_non_null(strstr(s, ",anthropic,"));
 	free(s);

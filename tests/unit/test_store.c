@@ -117,7 +117,7 @@ static void test_create_modes_and_migration(void **state)
 	assert_int_equal(mode_of(dir), 0700);
 	path_in_tmp(dir, sizeof(dir), "a");
 	assert_int_equal(mode_of(dir), 0700);
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 1);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 2);
 	assert_int_equal(query_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				  "('exchanges','counters','exchanges_ts')"), 3);
 	assert_int_equal(query_int(s, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
@@ -135,7 +135,7 @@ static void test_create_modes_and_migration(void **state)
 
 	/* Idempotent reopen: same version, data kept. */
 	assert_int_equal(store_open(path, false, &s), 0);
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 1);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 2);
 	assert_int_equal(count_records(s), 1);
 	store_close(s);
 }
@@ -160,7 +160,7 @@ static void test_migrate_empty_file_and_fix_mode(void **state)
 
 	assert_int_equal(store_open(path, false, &s), 0);
 	assert_int_equal(mode_of(path), 0600);	/* tightened: it holds our data */
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 1);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 2);
 	store_close(s);
 	assert_int_equal(store_open(path, true, &s), 0);
 	assert_int_equal(count_records(s), 0);
@@ -206,6 +206,57 @@ static void test_newer_schema(void **state)
 	assert_int_equal(store_open(path, true, &s), 0);
 	log_verbosity = LOG_INFO;
 	assert_int_equal(count_records(s), 0);
+	store_close(s);
+}
+
+/* A file the v1 daemon wrote: readers of this build read it (the v2 fields
+ * null), and the writer brings it forward to v2 keeping its rows. */
+static void test_v1_file(void **state)
+{
+	static const char v1[] =
+		"CREATE TABLE exchanges (id INTEGER PRIMARY KEY, ts_start_ns INTEGER NOT NULL,"
+		" ts_end_ns INTEGER NOT NULL, pid INTEGER NOT NULL, tid INTEGER NOT NULL,"
+		" exe TEXT NOT NULL, comm TEXT NOT NULL, cgroup_id INTEGER NOT NULL,"
+		" capture TEXT NOT NULL, provider TEXT NOT NULL, api TEXT NOT NULL,"
+		" host TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+		" status INTEGER NOT NULL, model TEXT NOT NULL, request_model TEXT NOT NULL,"
+		" stream INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+		" cached_input_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"
+		" cache_write_1h_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+		" reasoning_tokens INTEGER NOT NULL, usage_source TEXT NOT NULL,"
+		" cost_usd REAL NOT NULL, priced INTEGER NOT NULL, latency_ms INTEGER,"
+		" ttft_ms INTEGER, complete INTEGER NOT NULL, error TEXT);"
+		"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL,"
+		" updated_ns INTEGER NOT NULL);"
+		"INSERT INTO exchanges VALUES (1, 5, 6, 7, 8, 'exe', 'comm', 9, 'uprobe',"
+		" 'openai', 'chat.completions', 'api.openai.com', 'POST', '/v1/chat/completions',"
+		" 429, 'gpt-4o', 'gpt-4o', 0, 0, 0, 0, 0, 0, 0, 'none', 0, 1, 12, NULL, 1,"
+		" 'rate_limit_exceeded');"
+		"PRAGMA user_version = 1;";
+	struct collect c = { 0 };
+	char path[128];
+	sqlite3 *db;
+	struct store *s;
+
+	path_in_tmp(path, sizeof(path), "v1.db");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, true, &s), 0);
+	assert_int_equal(store_foreach(s, collect_cb, &c), 0);
+	store_close(s);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.recs[0].error, "rate_limit_exceeded");
+	assert_string_equal(c.recs[0].deployment, "");
+	assert_string_equal(c.recs[0].ratelimit, "");
+	assert_false(c.recs[0].provider_cost_known);
+	free(c.recs);
+
+	assert_int_equal(store_open(path, false, &s), 0);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(s, "SELECT count(*) FROM exchanges WHERE status = 429"
+				  " AND ratelimit IS NULL AND provider_cost_usd IS NULL"), 1);
 	store_close(s);
 }
 
@@ -455,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_empty_file_and_fix_mode),
 		cmocka_unit_test(test_loose_sidecar_tightened),
 		cmocka_unit_test(test_newer_schema),
+		cmocka_unit_test(test_v1_file),
 		cmocka_unit_test(test_batches_round_trip),
 		cmocka_unit_test(test_reader_beside_writer),
 		cmocka_unit_test(test_counters),
