@@ -204,6 +204,11 @@ static int feed_br(struct content_decoder *d, const char *in, size_t len,
 			d->_finished = 1;
 			break;
 		case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
+			/* It can say so with our buffer full and decoded
+			 * bytes still inside: drain them now, or they wait
+			 * for input that a cut stream never sends. */
+			if (BrotliDecoderHasMoreOutput(d->_br))
+				break;
 			return 0;
 		case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
 			break;

@@ -392,6 +392,44 @@ static void test_bomb(void **state)
 	free(zeros);
 }
 
+/* A stream cut anywhere (the connection dropped) gives all the output its
+ * bytes hold, whether they came in one piece or many: the decoder must not
+ * keep decoded bytes back until more input comes. Brotli can report
+ * NEEDS_MORE_INPUT with its output buffer full and more output pending;
+ * found by tests/fuzz/fuzz_content (split and whole outputs differed). */
+static void test_cut_stream_flushes(void **state)
+{
+	const size_t len = 400000;
+	char *payload = make_payload(len);
+	size_t i, cut;
+
+	for (i = 0; i < N_CODECS; i++) {
+		size_t enc_len;
+		unsigned char *enc = encode(codecs[i].coding, codecs[i].wrap, payload, len,
+					    &enc_len);
+
+		for (cut = enc_len / 7; cut < enc_len; cut += enc_len / 7) {
+			struct content_decoder d;
+			struct sink whole = { 0 }, split = { 0 };
+
+			assert_int_equal(content_decoder_init(&d, codecs[i].coding, 0), 0);
+			assert_int_equal(feed_pieces(&d, enc, cut, cut, &whole), 0);
+			content_decoder_free(&d);
+			assert_int_equal(content_decoder_init(&d, codecs[i].coding, 0), 0);
+			assert_int_equal(feed_pieces(&d, enc, cut, 7, &split), 0);
+			content_decoder_free(&d);
+			if (whole.len != split.len)
+				fail_msg("%s cut at %zu of %zu: %zu bytes in one piece, %zu in pieces",
+					 codecs[i].name, cut, enc_len, whole.len, split.len);
+			assert_memory_equal(whole.buf, split.buf, whole.len);
+			free(whole.buf);
+			free(split.buf);
+		}
+		free(enc);
+	}
+	free(payload);
+}
+
 static void test_sink_error(void **state)
 {
 	const size_t len = 100000;
@@ -525,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_gzip_members),
 		cmocka_unit_test(test_bomb),
+		cmocka_unit_test(test_cut_stream_flushes),
 		cmocka_unit_test(test_sink_error),
 		cmocka_unit_test(test_cleanup_paths),
 		cmocka_unit_test(test_corpus),
