@@ -44,7 +44,18 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 PRELOAD_SO  := $(if $(wildcard preload/*.c),$(OUTPUT)/libllmobs.so)
 
-.PHONY: all clean test unit e2e run deps bench vmlinux
+# libFuzzer targets (tests/fuzz/): clang, linked with the library rebuilt
+# with coverage and ASan/UBSan. `make fuzz FUZZ_SECONDS=N` runs each N s.
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst %.c,$(OUTPUT)/fuzz/%.o,$(LIB_SRCS)) $(OUTPUT)/prices_blob.o
+FUZZ_SAN    := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 5
+SEED_PYTHON ?= /usr/bin/python3
+
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -78,6 +89,27 @@ $(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user
 $(OUTPUT)/san/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/san/user
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+# Other modules' code may trip a clang-only warning: gcc's build is the
+# -Werror gate, the fuzz build should not fail on it.
+$(OUTPUT)/fuzz/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzz/user
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(ALL_CFLAGS) -Wno-error $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/fuzz/libllmobs_core.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUTPUT)/fuzz/libllmobs_core.a | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(filter %.c %.a,$^) $(PKG_LIBS) -o $@
+
+# Seeds are derived from the tests' corpus and the price table at build time.
+$(OUTPUT)/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py data/prices.json \
+		$(wildcard ../shared/corpus/exchanges.jsonl) | $(OUTPUT)/fuzz
+	$(call msg,SEEDS,$(OUTPUT)/fuzz/seeds)
+	$(Q)rm -rf $(OUTPUT)/fuzz/seeds && $(SEED_PYTHON) tests/fuzz/make_seeds.py \
+		$(OUTPUT)/fuzz/seeds data/prices.json $(abspath ../shared/corpus/exchanges.jsonl) && touch $@
 
 $(OUTPUT)/libllmobs_core.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -119,23 +151,29 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 # The README's run command: installs, builds, starts the daemon with the default DB.
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/run-daemon.sh
 
+fuzz: $(FUZZ_BINS) $(OUTPUT)/fuzz/seeds/.stamp
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(OUTPUT)/fuzz $(FUZZ_BINS)
+
 bench: all $(HELPER_BINS)
 	$(Q)tools/bench/run.sh
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/san/user $(OUTPUT)/tests $(OUTPUT)/vmlinux:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/san/user $(OUTPUT)/tests $(OUTPUT)/vmlinux \
+$(OUTPUT)/fuzz $(OUTPUT)/fuzz/user:
 	$(Q)mkdir -p $@
 
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/san/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/san/user/*.d $(OUTPUT)/tests/*.d \
+	$(OUTPUT)/fuzz/*.d $(OUTPUT)/fuzz/user/*.d)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

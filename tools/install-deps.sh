@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 PKGS=(
-  build-essential clang llvm pkg-config make
+  build-essential clang llvm libclang-rt-dev pkg-config make
   libbpf-dev libelf-dev zlib1g-dev libssl-dev libcjson-dev libsqlite3-dev
   libbrotli-dev libcmocka-dev bpftool linux-perf
   iproute2 util-linux curl openssl ca-certificates python3 python3-httpx sqlite3

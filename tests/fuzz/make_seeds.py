@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""Writes the libFuzzer seed inputs of every target into OUTDIR/<target>/.
+
+Seeds come from the shared corpus (real request/response bytes, SSE streams,
+JSON bodies), from data/prices.json, and from a few hand-made edge cases,
+each in the input layout its target documents (tests/fuzz/fuzz_*.c). They
+are generated at build time rather than committed: thousands of files in
+git for what a script derives in a second. Deterministic (fixed RNG seed).
+
+Usage: make_seeds.py OUTDIR PRICES_JSON [CORPUS_JSONL]
+"""
+import base64
+import gzip
+import hashlib
+import json
+import os
+import random
+import struct
+import sys
+import zlib
+
+try:
+    import brotli
+except ImportError:  # Debian's python3-brotli; br seeds are skipped without it
+    brotli = None
+
+APIS = {"chat.completions": 1, "responses": 2, "messages": 3,
+        "generate_content": 4, "stream_generate_content": 5, "other": 2}
+MAX_SEED = 96 * 1024  # larger inputs slow every execution down
+rng = random.Random(20240605)
+
+
+def write(outdir, target, data):
+    d = os.path.join(outdir, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def headers(pairs):
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in pairs)
+
+
+def request_head(e, body):
+    hs = [("Host", e["host"])] + [tuple(h) for h in e["req_headers"]]
+    hs.append(("Content-Length", str(len(body))))
+    return f"{e['method']} {e['path']} HTTP/1.1\r\n".encode() + headers(hs) + b"\r\n"
+
+
+def sse_events(body):
+    out, start = [], 0
+    while True:
+        i = body.find(b"\n\n", start)
+        if i < 0:
+            break
+        out.append(body[start:i + 2])
+        start = i + 2
+    if start < len(body):
+        out.append(body[start:])
+    return out
+
+
+def chunked(pieces, trailer=b""):
+    out = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p)
+    return out + b"0\r\n" + trailer + b"\r\n"
+
+
+def response_wire(e, body, coding=None):
+    """Head and framed body; streams go chunked, one chunk per event."""
+    hs = [tuple(h) for h in e["resp_headers"]]
+    if coding:
+        hs.append(("Content-Encoding", coding))
+    status = f"HTTP/1.1 {e['status']} OK\r\n".encode()
+    if e["stream"]:
+        pieces = sse_events(body) if not coding else [body[i:i + 700]
+                                                      for i in range(0, len(body), 700)]
+        hs.append(("Transfer-Encoding", "chunked"))
+        return status + headers(hs) + b"\r\n", chunked(pieces)
+    hs.append(("Content-Length", str(len(body))))
+    return status + headers(hs) + b"\r\n", body
+
+
+def encode(coding, body):
+    if coding == "gzip":
+        return gzip.compress(body, mtime=0)
+    if coding == "deflate":
+        return zlib.compress(body)
+    if coding == "raw-deflate":
+        c = zlib.compressobj(wbits=-15)
+        return c.compress(body) + c.flush()
+    if coding == "br" and brotli:
+        return brotli.compress(body)
+    return None
+
+
+# ---- conn: capture events (layout in fuzz_conn.c) ----
+
+def ev_data(conn, direction, data):
+    return bytes([conn | direction << 2]) + struct.pack("<H", len(data)) + data
+
+
+def calls(conn, direction, data, max_call):
+    out = b""
+    while data:
+        n = rng.randint(1, max_call)
+        out += ev_data(conn, direction, data[:n])
+        data = data[n:]
+    return out
+
+
+def conn_exchange(e, conn=0, coding=None):
+    """The request's events and the response's events, apart."""
+    req_body = base64.b64decode(e["req_body_b64"])
+    resp_body = base64.b64decode(e["resp_body_b64"])
+    if coding:
+        resp_body = encode(coding, resp_body)
+        if resp_body is None:
+            return None
+    head, framed = response_wire(e, resp_body, coding)
+    req = calls(conn, 0, request_head(e, req_body) + req_body, 16384)
+    if e["stream"] and not coding:  # one read per chunk, as the server sends
+        resp = ev_data(conn, 1, head)
+        rest = framed
+        while rest:
+            i = rest.find(b"\r\n", rest.find(b"\r\n") + 2) + 2
+            if i < 2:
+                i = len(rest)
+            resp += ev_data(conn, 1, rest[:i])
+            rest = rest[i:]
+    else:
+        resp = calls(conn, 1, head + framed, 16384)
+    return req, resp
+
+
+CONN_HEADER = bytes([2, 3, 7])  # 256 KiB bodies, 4 conns, 8 pending
+CLOSE = 4 << 2
+
+
+def conn_seeds(outdir, lines):
+    small = [e for e in lines if len(e["req_body_b64"]) + len(e["resp_body_b64"]) < 60000]
+    for e in small:
+        req, resp = conn_exchange(e)
+        write(outdir, "conn", CONN_HEADER + req + resp)
+    for coding in ("gzip", "deflate", "br"):
+        for e in rng.sample(small, 6):
+            x = conn_exchange(e, 1, coding)
+            if x:
+                write(outdir, "conn", CONN_HEADER + x[0] + x[1])
+    for _ in range(8):
+        # keep-alive: three exchanges on one connection, then its close
+        s = b"".join(r + a for r, a in (conn_exchange(e, 2) for e in rng.sample(small, 3)))
+        write(outdir, "conn", CONN_HEADER + s[:MAX_SEED] + bytes([2 | CLOSE]))
+        # pipelining: both requests before either response
+        (ra, aa), (rb, ab) = (conn_exchange(e, 1) for e in rng.sample(small, 2))
+        write(outdir, "conn", CONN_HEADER + ra + rb + aa + ab)
+        # two processes' connections interleaved
+        (ra, aa), (rb, ab) = conn_exchange(rng.choice(small), 0), conn_exchange(rng.choice(small), 3)
+        write(outdir, "conn", CONN_HEADER + ra + rb + ab + aa + bytes([0 | CLOSE, 3 | CLOSE]))
+
+
+# ---- the other targets ----
+
+def provider_seed(api, mode, status, payload):
+    return bytes([api, mode]) + struct.pack("<H", status) + payload
+
+
+def corpus_seeds(outdir, lines):
+    for e in lines:
+        api = APIS.get(e["api"], 1)
+        req_body = base64.b64decode(e["req_body_b64"])
+        resp_body = base64.b64decode(e["resp_body_b64"])
+        head = request_head(e, req_body)
+        write(outdir, "http1", bytes([1, rng.randrange(256)]) + head + req_body[:64])
+        rhead, framed = response_wire(e, resp_body)
+        write(outdir, "http1", bytes([6, rng.randrange(256)]) + rhead + framed[:64])
+        if len(req_body) < MAX_SEED:
+            write(outdir, "provider", provider_seed(
+                api, 0, 0, f"{e['method']}\n{e['path']}\n{e['host']}\n".encode() + req_body))
+        if len(resp_body) >= MAX_SEED:
+            continue
+        write(outdir, "provider", provider_seed(api, 2 if e["stream"] else 1,
+                                                e["status"], resp_body))
+        split = struct.pack("<H", rng.randrange(65536))
+        if e["stream"]:
+            write(outdir, "sse", bytes([4]) + split + bytes([0]) + resp_body)
+            write(outdir, "chunked", split + chunked(sse_events(resp_body)))
+        elif rng.random() < 0.2:
+            pieces, rest = [], resp_body
+            while rest:
+                n = rng.randint(1, 3000)
+                pieces.append(rest[:n])
+                rest = rest[n:]
+            write(outdir, "chunked", split + chunked(pieces, b"X-Trailer: 1\r\n"))
+        if rng.random() < 0.15:
+            for idx, coding in ((0, "gzip"), (1, "deflate"), (1, "raw-deflate"),
+                                (2, "br"), (3, "identity")):
+                enc = encode(coding, resp_body) if coding != "identity" else resp_body
+                if enc is not None:
+                    write(outdir, "content", bytes([idx, 3]) + split + bytes([0]) + enc)
+
+
+HANDMADE = {
+    "http1": [
+        b"\x01\x05GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"\x01\x00POST /v1/chat/completions HTTP/1.1\nTransfer-Encoding: gzip, chunked\n\n",
+        b"\x00\x03HTTP/1.1 100 Continue\r\n\r\n",
+        b"\x02\x03HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        b"\x04\x03HTTP/1.1 200 Connection established\r\n\r\n",
+        b"\x06\x10HTTP/1.1 204\r\nContent-Length: 42, 42\r\n\r\n",
+        b"\x06\x10HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"\x01\x07\r\n\r\nPOST / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+    ],
+    "chunked": [
+        b"\x00\x00" + b"5;ext=1\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+        b"\x01\x02" + b"FFFFFFFFFFFFFFFF\r\n",
+        b"\x03\x04" + b"3\nabc\n0\nTrailer: x\n\n",
+    ],
+    "sse": [
+        b"\x02\x00\x00\x00\xef\xbb\xbfdata: a\r\ndata: b\r\rdata:c\n\n: ping\n\nevent: x\ndata\n\n",
+        b"\x00\x01\x00\x02data: " + b"x" * 200 + b"\n\n",
+    ],
+    "content": [
+        bytes([0, 0, 0, 0, 0]) + gzip.compress(b"a" * 100000, mtime=0),
+        bytes([1, 1, 0, 0, 2]) + zlib.compress(b"b" * 100000),
+        bytes([0, 3, 1, 0, 0]) + gzip.compress(b"one", mtime=0) + gzip.compress(b"two", mtime=0),
+    ],
+    "provider": [
+        provider_seed(1, 2, 200, b'data: {"model":"m","usage":{"prompt_tokens":3}}\n\ndata: [DONE]\n\n'),
+        provider_seed(3, 2, 200, b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"}}\n\n'),
+        provider_seed(4, 1, 200, b'[{"usageMetadata":{"promptTokenCount":1}}]'),
+        provider_seed(2, 1, 500, b'<html>bad gateway</html>'),
+        provider_seed(1, 0, 0, b"POST\n/openai/deployments/gpt4/chat/completions?api-version=1\nx.openai.azure.com\n{}"),
+        provider_seed(3, 0, 0, b"POST\n/v1/projects/p/locations/l/publishers/anthropic/models/claude:streamRawPredict\nus-east5-aiplatform.googleapis.com\n"),
+    ],
+}
+
+
+def main():
+    outdir, prices = sys.argv[1], sys.argv[2]
+    corpus = sys.argv[3] if len(sys.argv) > 3 else ""
+    for target, seeds in HANDMADE.items():
+        for s in seeds:
+            write(outdir, target, s)
+    with open(prices, "rb") as f:
+        table = f.read()
+    write(outdir, "cost", table)
+    doc = json.loads(table)
+    models = doc["models"]
+    first = next(iter(models))
+    write(outdir, "cost", json.dumps({"models": {first: models[first]}}).encode())
+    write(outdir, "cost", b'{"models":{"m":{"provider":"p","input":1e-6,"output":2e-6,'
+          b'"aliases":["a","b"]},"n":{"provider":"p","input":0,"output":0,"reasoning":1e-7}}}')
+    write(outdir, "conn", CONN_HEADER)
+    if corpus and os.path.exists(corpus):
+        with open(corpus) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+        corpus_seeds(outdir, lines)
+        conn_seeds(outdir, lines)
+    else:
+        print(f"make_seeds: no corpus at {corpus!r}: hand-made seeds only", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
