@@ -196,6 +196,18 @@ static void attach_lib(struct tls_capture *c, struct tls_lib *lib, const char *p
 	       syms->offset[TLS_SYM_SSL_FREE] ? ", SSL_free" : "");
 }
 
+/* Where the real dlopen lives: glibc's libc (libdl before 2.34), musl's
+ * loader. Sanitizer runtimes and fuzzers export interceptors named dlopen
+ * that end up there anyway: probing them too only adds noise. */
+static bool is_loader_lib(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
+	       !strncmp(base, "libdl.so", 8) || !strncmp(base, "ld-musl-", 8);
+}
+
 static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 {
 	struct tls_capture *c = ctx;
@@ -228,7 +240,7 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	}
 	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
 		attach_lib(c, lib, path, m->path, pid, &syms);
-	if (syms.offset[TLS_SYM_DLOPEN] &&
+	if (syms.offset[TLS_SYM_DLOPEN] && is_loader_lib(m->path) &&
 	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
 		p_info("watching dlopen in %s (seen in pid %d)", m->path, (int)pid);

@@ -1,9 +1,15 @@
 /* Prints every event of the BPF TLS capture, one line each, and the drop
  * counters at exit: the manual and e2e check of bpf/tls_capture.bpf.c.
  *
- *   capture_dump [--seconds N] [--max-chunks N] [--ringbuf BYTES] [-v]
+ *   capture_dump [--seconds N] [--max-chunks N] [--ringbuf BYTES]
+ *                [--streams DIR] [-v]
+ *
+ * --streams DIR writes each direction of each connection to
+ * DIR/<tgid>-<conn>-<w|r>.bin at its stream_pos, so a capture can be
+ * compared byte for byte with what the client sent or received.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +30,23 @@ static void on_signal(int sig)
 struct totals {
 	unsigned long long events[5];
 	unsigned long long data_bytes;
+	const char *streams_dir;
 };
+
+static void save_stream(const char *dir, const struct capture_event *ev)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u-%llx-%c.bin", dir, ev->tgid,
+		 (unsigned long long)ev->conn, ev->dir == CAPTURE_DIR_WRITE ? 'w' : 'r');
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (pwrite(fd, ev->data, ev->data_len, ev->stream_pos) != (ssize_t)ev->data_len)
+		fprintf(stderr, "short write to %s\n", path);
+	close(fd);
+}
 
 static const char *kind_name(unsigned int kind)
 {
@@ -65,8 +87,11 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 		return 0;
 	}
 	t->events[ev->kind < 5 ? ev->kind : 0]++;
-	if (ev->kind == CAPTURE_DATA)
+	if (ev->kind == CAPTURE_DATA) {
 		t->data_bytes += n;
+		if (t->streams_dir)
+			save_stream(t->streams_dir, ev);
+	}
 	escape(text, sizeof(text), ev->data, n < 60 ? n : 60);
 	printf("%-5s %-5s tgid=%u tid=%u comm=%.16s conn=0x%llx call_len=%u offset=%u "
 	       "data_len=%u stream_pos=%llu \"%s\"\n",
@@ -77,12 +102,18 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 	return 0;
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "seconds", required_argument, NULL, 's' },
 		{ "max-chunks", required_argument, NULL, 'c' },
 		{ "ringbuf", required_argument, NULL, 'r' },
+		{ "streams", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{},
 	};
@@ -93,11 +124,11 @@ int main(int argc, char **argv)
 	struct capture_drop_count drops[CAPTURE_DROP__MAX];
 	struct tls_capture *cap = NULL;
 	struct totals t = {};
-	struct timespec start, now;
+	struct timespec t0, start, now;
 	double seconds = 0;
 	int opt, err, i;
 
-	while ((opt = getopt_long(argc, argv, "s:c:r:v", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:c:r:S:v", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = atof(optarg);
@@ -108,12 +139,15 @@ int main(int argc, char **argv)
 		case 'r':
 			opts.ringbuf_bytes = strtoull(optarg, NULL, 0);
 			break;
+		case 'S':
+			t.streams_dir = optarg;
+			break;
 		case 'v':
 			log_verbosity = LOG_DEBUG;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [--seconds N] [--max-chunks N] "
-				"[--ringbuf BYTES] [-v]\n", argv[0]);
+				"[--ringbuf BYTES] [--streams DIR] [-v]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -121,12 +155,18 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = tls_capture_open(&opts, on_event, &t, &cap);
 	if (err) {
 		fprintf(stderr, "tls_capture_open: %s\n", strerror(-err));
 		return 1;
 	}
-	fprintf(stderr, "READY: %d TLS libraries attached\n", tls_capture_attached(cap));
+	/* What the periodic scan costs once everything is known. */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	tls_capture_rescan(cap, 0);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(stderr, "READY: %d TLS libraries attached; open %.1f ms, warm full rescan %.2f ms\n",
+		tls_capture_attached(cap), ms_between(&t0, &start), ms_between(&start, &now));
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!exiting) {
 		err = tls_capture_poll(cap, 100);
