@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include "cost.h"
 #include "log.h"
+#include "provider.h"
 
 extern const char llmobs_prices_json[];
 
@@ -70,6 +71,64 @@ static int read_price(const cJSON *m, const char *model, const char *key,
 	return 0;
 }
 
+/* "long_context": {"above": N, "input": ..., "output": ..., ...}: the rates
+ * of prompts above N input tokens; input and output required. */
+static int read_tier(const cJSON *m, struct price *p)
+{
+	const cJSON *lc = cJSON_GetObjectItemCaseSensitive(m, "long_context"), *above, *it;
+	struct price_tier *t = &p->long_context;
+	const char *name = m->string;
+	int err;
+
+	if (!lc)
+		return 0;
+	above = cJSON_GetObjectItemCaseSensitive(lc, "above");
+	if (!cJSON_IsObject(lc) || !cJSON_IsNumber(above) || !isfinite(above->valuedouble) ||
+	    above->valuedouble < 1 || above->valuedouble > 1e9 ||
+	    above->valuedouble != (double)(int64_t)above->valuedouble) {
+		p_err("prices: %s: \"long_context\" must be an object with \"above\": "
+		      "a whole number of input tokens", name);
+		return -EINVAL;
+	}
+	p->long_context_above = (int64_t)above->valuedouble;
+	it = cJSON_GetObjectItemCaseSensitive(lc, "opt_in");
+	if (it && !cJSON_IsBool(it)) {
+		p_err("prices: %s: \"long_context\".\"opt_in\" must be true or false", name);
+		return -EINVAL;
+	}
+	p->long_context_opt_in = cJSON_IsTrue(it);
+	if ((err = read_price(lc, name, "input", true, 0, &t->input_usd)) ||
+	    (err = read_price(lc, name, "output", true, 0, &t->output_usd)) ||
+	    (err = read_price(lc, name, "cached_input", false, t->input_usd,
+			      &t->cached_input_usd)) ||
+	    (err = read_price(lc, name, "cache_write_5m", false, t->input_usd,
+			      &t->cache_write_5m_usd)) ||
+	    (err = read_price(lc, name, "cache_write_1h", false,
+			      t->cache_write_5m_usd, &t->cache_write_1h_usd)) ||
+	    (err = read_price(lc, name, "reasoning", false, t->output_usd,
+			      &t->reasoning_usd)))
+		return err;
+	return 0;
+}
+
+/* "batch": the batch price as a fraction of the standard one (0.5). */
+static int read_batch(const cJSON *m, struct price *p)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(m, "batch");
+
+	p->batch_factor = 1;
+	if (!b)
+		return 0;
+	if (!cJSON_IsNumber(b) || !isfinite(b->valuedouble) || b->valuedouble <= 0 ||
+	    b->valuedouble > 1) {
+		p_err("prices: %s: \"batch\" must be a fraction in (0, 1] of the "
+		      "standard price", m->string);
+		return -EINVAL;
+	}
+	p->batch_factor = b->valuedouble;
+	return 0;
+}
+
 static int read_entry(const cJSON *m, struct price *p)
 {
 	const char *name = m->string;
@@ -103,7 +162,8 @@ static int read_entry(const cJSON *m, struct price *p)
 	    (err = read_price(m, name, "cache_write_1h", false,
 			      p->cache_write_5m_usd, &p->cache_write_1h_usd)) ||
 	    (err = read_price(m, name, "reasoning", false, p->output_usd,
-			      &p->reasoning_usd)))
+			      &p->reasoning_usd)) ||
+	    (err = read_tier(m, p)) || (err = read_batch(m, p)))
 		return err;
 	return 0;
 }
@@ -319,17 +379,60 @@ const struct price *price_lookup(const struct price_table *t, const char *model)
 	return best;
 }
 
+static const struct price *lookup_prefixed(const struct price_table *t,
+					   const char *vendor, const char *model)
+{
+	char name[sizeof(t->prices[0].model)];
+	int n;
+
+	if (!vendor)
+		return NULL;
+	n = snprintf(name, sizeof(name), "%s/%s", vendor, model);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return NULL;
+	return price_lookup(t, name);
+}
+
+const struct price *price_lookup_vendor(const struct price_table *t,
+					const char *model, const char *vendor)
+{
+	const struct price *p;
+	const char *last;
+
+	if (!t || !model || !model[0])
+		return NULL;
+	if ((p = lookup_prefixed(t, vendor, model)) || (p = price_lookup(t, model)))
+		return p;
+	last = strrchr(model, '/');
+	if (!last || !last[1])
+		return NULL;
+	last++;
+	if ((p = lookup_prefixed(t, vendor, last)))
+		return p;
+	/* "openai/gpt-4o" is OpenAI's model only through a known vendor that
+	 * resells at list price (OpenRouter); a gateway's name proves less. */
+	return vendor ? price_lookup(t, last) : NULL;
+}
+
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-double cost_usd(const struct price *p, const struct llm_usage *u)
+static double cost_at(const struct price *p, const struct llm_usage *u, bool opted_in)
 {
 	int64_t input, cached, cw, cw1h, uncached, output, reasoning;
+	struct price_tier r = {
+		p ? p->input_usd : 0, p ? p->cached_input_usd : 0,
+		p ? p->cache_write_5m_usd : 0, p ? p->cache_write_1h_usd : 0,
+		p ? p->output_usd : 0, p ? p->reasoning_usd : 0,
+	};
 
 	if (!p || !u)
 		return 0;
+	if (p->long_context_above > 0 && u->input_tokens > p->long_context_above &&
+	    (opted_in || !p->long_context_opt_in))
+		r = p->long_context;
 	/* Counts come off the wire: keep every part within its whole, so an
 	 * inconsistent report never yields a negative cost. */
 	input = clamp(u->input_tokens, 0, INT64_MAX);
@@ -340,12 +443,41 @@ double cost_usd(const struct price *p, const struct llm_usage *u)
 	output = clamp(u->output_tokens, 0, INT64_MAX);
 	reasoning = clamp(u->reasoning_tokens, 0, output);
 
-	return (double)uncached * p->input_usd +
-	       (double)cached * p->cached_input_usd +
-	       (double)(cw - cw1h) * p->cache_write_5m_usd +
-	       (double)cw1h * p->cache_write_1h_usd +
-	       (double)(output - reasoning) * p->output_usd +
-	       (double)reasoning * p->reasoning_usd;
+	return (double)uncached * r.input_usd +
+	       (double)cached * r.cached_input_usd +
+	       (double)(cw - cw1h) * r.cache_write_5m_usd +
+	       (double)cw1h * r.cache_write_1h_usd +
+	       (double)(output - reasoning) * r.output_usd +
+	       (double)reasoning * r.reasoning_usd;
+}
+
+double cost_usd(const struct price *p, const struct llm_usage *u)
+{
+	return cost_at(p, u, true);
+}
+
+double cost_usd_batch(const struct price *p, const struct llm_usage *u)
+{
+	return p ? cost_usd(p, u) * p->batch_factor : 0;
+}
+
+const struct price *cost_price_record(const struct price_table *t,
+				      struct exchange_record *r)
+{
+	const char *vendor = provider_vendor(r->host, strnlen(r->host, sizeof(r->host)));
+	const struct price *p;
+
+	if (!llm_api_name_billed(r->api)) {
+		r->priced = true;	/* free is a known price, whatever the model */
+		r->cost_usd = 0;
+		return NULL;
+	}
+	p = price_lookup_vendor(t, r->model, vendor);
+	if (!p && r->request_model[0])
+		p = price_lookup_vendor(t, r->request_model, vendor);
+	r->priced = p != NULL;
+	r->cost_usd = p ? cost_at(p, &r->usage, r->long_context_opt_in) : 0;
+	return p;
 }
 
 void price_table_print(const struct price_table *t, FILE *out)

@@ -8,6 +8,16 @@
 #include <stdio.h>
 #include "record.h"
 
+/* Rates of a long-context tier: USD per token, fallbacks as the base's. */
+struct price_tier {
+	double input_usd;
+	double cached_input_usd;
+	double cache_write_5m_usd;
+	double cache_write_1h_usd;
+	double output_usd;
+	double reasoning_usd;
+};
+
 /* USD per token. A price the table leaves out falls back as documented in
  * data/prices.json's "_doc" (cached input -> input, reasoning -> output,
  * cache writes -> input). */
@@ -20,6 +30,13 @@ struct price {
 	double cache_write_1h_usd;
 	double output_usd;
 	double reasoning_usd;
+	/* A prompt of more than long_context_above input tokens (cache
+	 * included) is billed wholly at long_context's rates (Gemini 2.5 Pro
+	 * and Claude Sonnet 4 above 200k); 0: one tier. */
+	int64_t long_context_above;
+	bool long_context_opt_in;	/* tier only for calls that opted in */
+	struct price_tier long_context;
+	double batch_factor;	/* batch price / standard price; 1: no batch */
 };
 
 struct price_table;
@@ -34,8 +51,28 @@ void price_table_free(struct price_table *t);
  * ("gpt-4o-2024-08-06", "claude-sonnet-4-5-20250929"). NULL if unknown. */
 const struct price *price_lookup(const struct price_table *t, const char *model);
 
-/* Cost of usage at price p (usage in the OTel convention of record.h). */
+/* price_lookup() for a call served by vendor (provider_vendor(): NULL if
+ * unknown), trying in turn "<vendor>/<model>", the model, and both again
+ * with the model's last path segment ("openai/gpt-4o" from OpenRouter,
+ * "accounts/fireworks/models/x"). A vendor-only entry ("groq/...") is
+ * never used for another host: one open model has a price per vendor. */
+const struct price *price_lookup_vendor(const struct price_table *t,
+					const char *model, const char *vendor);
+
+/* Cost of usage at price p (usage in the OTel convention of record.h), at
+ * the long-context tier when the prompt is above it (and, for an opt-in
+ * tier, as if the call had opted in: cost_price_record() knows better). */
 double cost_usd(const struct price *p, const struct llm_usage *u);
+/* The same usage submitted through a batch API. */
+double cost_usd_batch(const struct price *p, const struct llm_usage *u);
+
+/* Prices record r in place (r->priced, r->cost_usd) by its response's
+ * model, else its request's, for the vendor of r->host; an opt-in tier
+ * applies only when r->long_context_opt_in. Calls that are
+ * never billed (count_tokens) cost 0 and count as priced. Returns the
+ * price used, NULL when none was. */
+const struct price *cost_price_record(const struct price_table *t,
+				      struct exchange_record *r);
 
 /* `llmobs prices`: the table in force, one model per line. */
 void price_table_print(const struct price_table *t, FILE *out);

@@ -72,13 +72,9 @@ static void print_live_line(const struct exchange_record *r)
 static void on_exchange(void *ctx, struct exchange_record *r)
 {
 	struct daemon *d = ctx;
-	const struct price *p = price_lookup(d->prices, r->model);
 
-	if (!p && r->request_model[0])
-		p = price_lookup(d->prices, r->request_model);
-	r->priced = p != NULL;
-	r->cost_usd = p ? cost_usd(p, &r->usage) : 0;
-	if (!p)
+	cost_price_record(d->prices, r);
+	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
 	if (d->store && store_add(d->store, r) < 0) {
 		stats_inc(STAT_STORE_ERRORS);

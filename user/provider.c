@@ -15,6 +15,10 @@ static const char *const api_names[LLM_API__MAX] = {
 	[LLM_API_MESSAGES]		  = "messages",
 	[LLM_API_GENERATE_CONTENT]	  = "generate_content",
 	[LLM_API_STREAM_GENERATE_CONTENT] = "stream_generate_content",
+	[LLM_API_EMBEDDINGS]		  = "embeddings",
+	[LLM_API_GEMINI_EMBED]		  = "embeddings",
+	[LLM_API_COMPLETIONS]		  = "completions",
+	[LLM_API_COUNT_TOKENS]		  = "count_tokens",
 };
 
 const char *llm_api_name(enum llm_api api)
@@ -24,10 +28,20 @@ const char *llm_api_name(enum llm_api api)
 	return api_names[api];
 }
 
+bool llm_api_billed(enum llm_api api)
+{
+	return api != LLM_API_COUNT_TOKENS;
+}
+
+bool llm_api_name_billed(const char *name)
+{
+	return !name || strcmp(name, api_names[LLM_API_COUNT_TOKENS]) != 0;
+}
+
 static bool is_gemini(enum llm_api api)
 {
 	return api == LLM_API_GENERATE_CONTENT ||
-	       api == LLM_API_STREAM_GENERATE_CONTENT;
+	       api == LLM_API_STREAM_GENERATE_CONTENT || api == LLM_API_GEMINI_EMBED;
 }
 
 /* Copies at most n bytes of s into a dst of size sz, always terminated. */
@@ -56,34 +70,40 @@ static bool mem_contains(const char *s, size_t len, const char *needle)
 struct host_rule {
 	const char *host;
 	bool suffix;		/* matches host itself or any name ending so */
-	const char *provider;
+	const char *provider;	/* the export contract's API family */
+	const char *vendor;	/* who serves it, for prices */
 };
 
 /* Known API hosts. Anything else is named from the API shape, which keeps
  * gateways and local test servers recognisable. */
 static const struct host_rule host_rules[] = {
-	{ "api.openai.com",			false, "openai" },
-	{ "api.anthropic.com",			false, "anthropic" },
-	{ "generativelanguage.googleapis.com",	false, "google" },
+	{ "api.openai.com",			false, "openai", "openai" },
+	{ "api.anthropic.com",			false, "anthropic", "anthropic" },
+	{ "generativelanguage.googleapis.com",	false, "google", "google" },
 	/* Vertex: aiplatform.googleapis.com, <region>-aiplatform.googleapis.com */
-	{ "aiplatform.googleapis.com",		true,  "google" },
-	{ ".openai.azure.com",			true,  "azure_openai" },
-	{ ".cognitiveservices.azure.com",	true,  "azure_openai" },
-	{ "openrouter.ai",			false, "openai_compatible" },
-	{ "api.cerebras.ai",			false, "openai_compatible" },
-	{ "api.groq.com",			false, "openai_compatible" },
-	{ "api.mistral.ai",			false, "openai_compatible" },
-	{ "api.deepseek.com",			false, "openai_compatible" },
-	{ "api.x.ai",				false, "openai_compatible" },
-	{ "api.together.xyz",			false, "openai_compatible" },
-	{ "api.fireworks.ai",			false, "openai_compatible" },
-	{ "api.perplexity.ai",			false, "openai_compatible" },
+	{ "aiplatform.googleapis.com",		true,  "google", "google" },
+	{ ".openai.azure.com",			true,  "azure_openai", "azure" },
+	{ ".cognitiveservices.azure.com",	true,  "azure_openai", "azure" },
+	{ ".services.ai.azure.com",		true,  "azure_openai", "azure" },
+	{ "openrouter.ai",			false, "openai_compatible", "openrouter" },
+	{ "api.cerebras.ai",			false, "openai_compatible", "cerebras" },
+	{ "api.groq.com",			false, "openai_compatible", "groq" },
+	{ "api.mistral.ai",			false, "openai_compatible", "mistral" },
+	{ "api.deepseek.com",			false, "openai_compatible", "deepseek" },
+	{ "api.x.ai",				false, "openai_compatible", "xai" },
+	{ "api.together.xyz",			false, "openai_compatible", "together" },
+	{ "api.together.ai",			false, "openai_compatible", "together" },
+	{ "api.fireworks.ai",			false, "openai_compatible", "fireworks" },
+	{ "api.perplexity.ai",			false, "openai_compatible", "perplexity" },
 };
 
-static const char *provider_from_host(const char *host, size_t len)
+static const struct host_rule *host_rule(const char *host, size_t len)
 {
 	const char *colon;
 	size_t i;
+
+	if (!host)
+		return NULL;
 
 	/* "host:port"; a bracketed IPv6 literal never names a provider. */
 	colon = memchr(host, ':', len);
@@ -98,9 +118,23 @@ static const char *provider_from_host(const char *host, size_t len)
 		if (len < n || strncasecmp(host + len - n, r->host, n) != 0)
 			continue;
 		if (len == n || r->suffix)
-			return r->provider;
+			return r;
 	}
 	return NULL;
+}
+
+static const char *provider_from_host(const char *host, size_t len)
+{
+	const struct host_rule *r = host_rule(host, len);
+
+	return r ? r->provider : NULL;
+}
+
+const char *provider_vendor(const char *host, size_t host_len)
+{
+	const struct host_rule *r = host_rule(host, host_len);
+
+	return r ? r->vendor : NULL;
 }
 
 static const char *provider_from_api(enum llm_api api)
@@ -110,6 +144,7 @@ static const char *provider_from_api(enum llm_api api)
 		return "anthropic";
 	case LLM_API_GENERATE_CONTENT:
 	case LLM_API_STREAM_GENERATE_CONTENT:
+	case LLM_API_GEMINI_EMBED:
 		return "google";
 	default:
 		return "openai";
@@ -141,13 +176,18 @@ static enum llm_api classify_model_path(const char *p, size_t len,
 	} else if (rest == 22 && memcmp(colon, ":streamGenerateContent", 22) == 0) {
 		api = LLM_API_STREAM_GENERATE_CONTENT;
 		out->stream = true;
+	} else if ((rest == 13 && memcmp(colon, ":embedContent", 13) == 0) ||
+		   (rest == 19 && memcmp(colon, ":batchEmbedContents", 19) == 0)) {
+		api = LLM_API_GEMINI_EMBED;
+	} else if (rest == 12 && memcmp(colon, ":countTokens", 12) == 0) {
+		api = LLM_API_COUNT_TOKENS;
 	} else if (mem_contains(p, seg - p, "/publishers/anthropic/") &&
 		   ((rest == 11 && memcmp(colon, ":rawPredict", 11) == 0) ||
 		    (rest == 17 && memcmp(colon, ":streamRawPredict", 17) == 0))) {
 		api = LLM_API_MESSAGES;
 		out->stream = rest == 17;
 	} else {
-		return LLM_API_NONE;	/* :countTokens, :embedContent: not billed here */
+		return LLM_API_NONE;
 	}
 	copy_n(out->model, sizeof(out->model), seg, colon - seg);
 	return api;
@@ -170,6 +210,19 @@ static enum llm_api classify_path(const char *path, size_t len,
 
 	if (mem_ends_with(path, len, "/chat/completions"))
 		return LLM_API_CHAT_COMPLETIONS;
+	/* Token counting is free but still a call worth seeing (it is rate
+	 * limited); recorded with cost 0. */
+	if (mem_ends_with(path, len, "/messages/count_tokens") ||
+	    mem_ends_with(path, len, "/responses/input_tokens"))
+		return LLM_API_COUNT_TOKENS;
+	if (mem_ends_with(path, len, "/embeddings"))
+		return LLM_API_EMBEDDINGS;
+	/* Legacy completions: "/v1/completions" or Azure's
+	 * "/openai/deployments/<d>/completions", not any ".../completions". */
+	if (mem_ends_with(path, len, "/v1/completions") ||
+	    (mem_ends_with(path, len, "/completions") &&
+	     mem_contains(path, len, "/openai/deployments/")))
+		return LLM_API_COMPLETIONS;
 	/* /responses/compact returns Responses-shaped usage and is billed. */
 	if (mem_ends_with(path, len, "/responses") ||
 	    mem_ends_with(path, len, "/responses/compact"))

@@ -15,11 +15,25 @@ enum llm_api {
 	LLM_API_MESSAGES,		/* Anthropic /v1/messages */
 	LLM_API_GENERATE_CONTENT,	/* Gemini :generateContent */
 	LLM_API_STREAM_GENERATE_CONTENT,/* Gemini :streamGenerateContent */
+	LLM_API_EMBEDDINGS,		/* OpenAI-shaped /v1/embeddings */
+	LLM_API_GEMINI_EMBED,		/* Gemini :embedContent, :batchEmbedContents */
+	LLM_API_COMPLETIONS,		/* legacy /v1/completions */
+	LLM_API_COUNT_TOKENS,		/* token counting: never billed */
 	LLM_API__MAX,
 };
 
 /* "chat.completions", "responses", "messages", ... (export contract). */
 const char *llm_api_name(enum llm_api api);
+
+/* Whether calls of api are billed at all (token counting is free). */
+bool llm_api_billed(enum llm_api api);
+bool llm_api_name_billed(const char *name);
+
+/* Who serves a known API host: "openai", "anthropic", "google", "azure",
+ * "openrouter", "groq", "deepseek", "xai", ...; NULL for any other host
+ * (gateways, test servers). Prices of OpenAI-compatible vendors are keyed
+ * "<vendor>/<model>", since one open model costs differently at each. */
+const char *provider_vendor(const char *host, size_t host_len);
 
 struct llm_request_info {
 	enum llm_api api;
@@ -48,6 +62,11 @@ struct llm_response_info {
 	double provider_cost_usd; /* the provider's own statement of cost */
 	bool provider_cost_known;
 };
+
+/* Whether request header name: value opts the call into a long-context
+ * price tier (Anthropic's "anthropic-beta: context-1m-2025-08-07"). */
+bool provider_long_context_opt_in(const char *name, size_t name_len,
+				  const char *value, size_t value_len);
 
 /* One response header. Keeps the rate-limit ones (x-ratelimit-*,
  * anthropic-ratelimit-*, retry-after, retry-after-ms) in out->ratelimit as

@@ -54,6 +54,16 @@ static size_t put_clean(char *dst, const char *s, size_t n, bool lower)
 	return n;
 }
 
+bool provider_long_context_opt_in(const char *name, size_t name_len,
+				  const char *value, size_t value_len)
+{
+	/* A comma-separated list of beta names; only the 1M-context ones
+	 * ("context-1m-2025-08-07") lift the 200k prompt limit. */
+	return name && value && name_len == 14 &&
+	       strncasecmp(name, "anthropic-beta", 14) == 0 &&
+	       memmem(value, value_len, "context-1m", 10) != NULL;
+}
+
 void provider_response_header(struct llm_response_info *out,
 			      const char *name, size_t name_len,
 			      const char *value, size_t value_len)

@@ -13,7 +13,7 @@
 static bool is_gemini(enum llm_api api)
 {
 	return api == LLM_API_GENERATE_CONTENT ||
-	       api == LLM_API_STREAM_GENERATE_CONTENT;
+	       api == LLM_API_STREAM_GENERATE_CONTENT || api == LLM_API_GEMINI_EMBED;
 }
 
 /* Copies at most n bytes of s into a dst of size sz, always terminated. */
@@ -134,19 +134,31 @@ static bool check_error_doc(enum llm_api api, const cJSON *root,
 	return false;
 }
 
-/* OpenAI chat usage (also DeepSeek's prompt_cache_hit_tokens). */
+/* OpenAI chat, legacy completions and embeddings usage, and the
+ * compatible vendors' variants: DeepSeek's prompt_cache_hit/miss_tokens
+ * (hit + miss = prompt), xAI's prompt_tokens_details.text_tokens (which
+ * already include the cached ones, so never added to them), Perplexity's
+ * top-level reasoning_tokens. */
 static bool usage_chat(const cJSON *u, struct llm_usage *n)
 {
 	const cJSON *pd = get_obj(u, "prompt_tokens_details");
 	const cJSON *cd = get_obj(u, "completion_tokens_details");
-	int64_t total;
+	int64_t total, hit = 0, miss = 0;
 	bool any = false;
 
 	any |= get_count(u, "prompt_tokens", &n->input_tokens);
 	any |= get_count(u, "completion_tokens", &n->output_tokens);
-	if (!get_count(pd, "cached_tokens", &n->cached_input_tokens))
-		get_count(u, "prompt_cache_hit_tokens", &n->cached_input_tokens);
-	get_count(cd, "reasoning_tokens", &n->reasoning_tokens);
+	if (get_count(u, "prompt_cache_hit_tokens", &hit) |
+	    get_count(u, "prompt_cache_miss_tokens", &miss)) {
+		if (!get_count(u, "prompt_tokens", &total)) {
+			n->input_tokens = hit + miss;
+			any = true;
+		}
+		n->cached_input_tokens = hit;
+	}
+	get_count(pd, "cached_tokens", &n->cached_input_tokens);
+	if (!get_count(cd, "reasoning_tokens", &n->reasoning_tokens))
+		get_count(u, "reasoning_tokens", &n->reasoning_tokens);
 	/* xAI leaves reasoning out of completion_tokens; its total_tokens then
 	 * adds up only with reasoning counted on top. */
 	if (n->reasoning_tokens > 0 && get_count(u, "total_tokens", &total) &&
@@ -295,8 +307,13 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 
 	switch (api) {
 	case LLM_API_CHAT_COMPLETIONS:
+	case LLM_API_COMPLETIONS:
+	case LLM_API_EMBEDDINGS:
 		take_model(out, root, "model");
 		take_usage(usage_chat, get_obj(root, "usage"), out);
+		break;
+	case LLM_API_COUNT_TOKENS:
+		/* Counted, not consumed: the number is no usage. */
 		break;
 	case LLM_API_RESPONSES:
 		take_model(out, root, "model");
@@ -312,6 +329,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 		break;
 	case LLM_API_GENERATE_CONTENT:
 	case LLM_API_STREAM_GENERATE_CONTENT:
+	case LLM_API_GEMINI_EMBED:	/* usually no usage: estimated later */
 		gemini_object(root, out);
 		break;
 	default:
@@ -435,6 +453,7 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	}
 	switch (api) {
 	case LLM_API_CHAT_COMPLETIONS:
+	case LLM_API_COMPLETIONS:
 		take_model(out, root, "model");
 		take_usage(usage_chat, get_obj(root, "usage"), out);
 		/* Groq streams put the final usage under x_groq. */

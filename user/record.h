@@ -60,6 +60,9 @@ struct exchange_record {
 	double provider_cost_usd;	/* what the provider says it charged
 					 * (OpenRouter usage.cost) */
 	bool provider_cost_known;	/* false: provider_cost_usd is null */
+	/* Pricing input, not exported: the request opted into a long-context
+	 * tier that is billed only on opt-in (anthropic-beta: context-1m-...). */
+	bool long_context_opt_in;
 };
 
 const char *usage_source_name(enum usage_source s);

@@ -235,9 +235,110 @@ static void test_default_prices_in_dollars(void **state)
 	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_5m), 18.75, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_read), 1.5, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-sonnet-4-5"), &mtok_out), 15, 1e-9);
-	assert_float_equal(cost_usd(price_lookup(t, "claude-sonnet-4-5"), &mtok_1h), 6, 1e-9);
+	/* A 1M-token prompt is past Sonnet's 200k tier: 1 h writes at 12, not 6. */
+	assert_float_equal(cost_usd(price_lookup(t, "claude-sonnet-4-5"), &mtok_1h), 12, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_1h), 30, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-haiku-4-5"), &mtok_in), 1, 1e-9);
-	assert_float_equal(cost_usd(price_lookup(t, "gemini-2.5-pro"), &mtok_in), 1.25, 1e-9);
+	/* Gemini 2.5 Pro: 1.25 up to 200k prompt tokens, 2.50 above. */
+	mtok_in.input_tokens = 200000;
+	assert_float_equal(cost_usd(price_lookup(t, "gemini-2.5-pro"), &mtok_in), 0.25, 1e-9);
+	mtok_in.input_tokens = 1000000;
+	assert_float_equal(cost_usd(price_lookup(t, "gemini-2.5-pro"), &mtok_in), 2.5, 1e-9);
+	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_in), 2.5, 1e-9);
+	/* Batch APIs bill half. */
+	assert_float_equal(cost_usd_batch(price_lookup(t, "gpt-4o"), &mtok_out), 5, 1e-9);
+	assert_float_equal(cost_usd_batch(price_lookup(t, "claude-sonnet-4-5"), &mtok_out),
+			   7.5, 1e-9);
+	price_table_free(t);
+}
+
+/* Long-context tiers bill the whole call at the tier's rates once the
+ * prompt (cache included) is above the threshold. */
+static void test_long_context_and_batch(void **state)
+{
+	static const char table[] =
+		"{\"models\":{\"t\":{\"provider\":\"x\",\"input\":1e-6,"
+		"\"cached_input\":1e-7,\"cache_write_5m\":1.25e-6,\"cache_write_1h\":2e-6,"
+		"\"output\":5e-6,\"batch\":0.5,\"long_context\":{\"above\":1000,"
+		"\"input\":2e-6,\"cached_input\":2e-7,\"cache_write_5m\":2.5e-6,"
+		"\"cache_write_1h\":4e-6,\"output\":7.5e-6}},"
+		"\"plain\":{\"provider\":\"x\",\"input\":1e-6,\"output\":2e-6}}}";
+	struct price_table *t = load_str(table);
+	const struct price *p = price_lookup(t, "t");
+	struct llm_usage at = { .input_tokens = 1000, .cached_input_tokens = 100,
+				.output_tokens = 10 };
+	struct llm_usage above = { .input_tokens = 1001, .cached_input_tokens = 100,
+				   .cache_write_tokens = 300, .cache_write_1h_tokens = 100,
+				   .output_tokens = 10 };
+
+	assert_non_null(p);
+	assert_int_equal(p->long_context_above, 1000);
+	assert_float_equal(cost_usd(p, &at), 900 * 1e-6 + 100 * 1e-7 + 10 * 5e-6, 1e-15);
+	assert_float_equal(cost_usd(p, &above), 601 * 2e-6 + 100 * 2e-7 + 200 * 2.5e-6 +
+			   100 * 4e-6 + 10 * 7.5e-6, 1e-15);
+	assert_float_equal(cost_usd_batch(p, &at), cost_usd(p, &at) / 2, 1e-18);
+	/* No batch price in the table: batch costs the standard price. */
+	assert_float_equal(price_lookup(t, "plain")->batch_factor, 1, 0);
+	assert_int_equal(price_lookup(t, "plain")->long_context_above, 0);
+	assert_float_equal(cost_usd_batch(NULL, &at), 0, 0);
+	price_table_free(t);
+}
+
+/* Vendor-keyed prices for OpenAI-compatible hosts, and the record pricer. */
+static void test_vendor_lookup(void **state)
+{
+	static const char table[] =
+		"{\"models\":{"
+		"\"gpt-4o\":{\"provider\":\"openai\",\"input\":2.5e-6,\"output\":1e-5},"
+		"\"groq/gpt-oss-120b\":{\"provider\":\"groq\",\"input\":1.5e-7,\"output\":7.5e-7},"
+		"\"cerebras/gpt-oss-120b\":{\"provider\":\"cerebras\",\"input\":3.5e-7,"
+		"\"output\":7.5e-7},"
+		"\"deepseek/deepseek-chat\":{\"provider\":\"deepseek\",\"input\":2.8e-7,"
+		"\"output\":4.2e-7}}}";
+	struct price_table *t = load_str(table);
+	struct exchange_record r;
+
+	assert_string_equal(price_lookup_vendor(t, "gpt-oss-120b", "groq")->model,
+			    "groq/gpt-oss-120b");
+	assert_string_equal(price_lookup_vendor(t, "openai/gpt-oss-120b", "groq")->model,
+			    "groq/gpt-oss-120b");
+	assert_string_equal(price_lookup_vendor(t, "gpt-oss-120b", "cerebras")->model,
+			    "cerebras/gpt-oss-120b");
+	/* A gateway (unknown vendor) gets no vendor's price. */
+	assert_null(price_lookup_vendor(t, "gpt-oss-120b", NULL));
+	assert_null(price_lookup_vendor(t, "openai/gpt-4o", NULL));
+	/* OpenRouter names the upstream vendor in the model. */
+	assert_string_equal(price_lookup_vendor(t, "deepseek/deepseek-chat", "openrouter")->model,
+			    "deepseek/deepseek-chat");
+	assert_string_equal(price_lookup_vendor(t, "openai/gpt-4o", "openrouter")->model, "gpt-4o");
+	assert_string_equal(price_lookup_vendor(t, "gpt-4o-2024-08-06", "azure")->model, "gpt-4o");
+	assert_null(price_lookup_vendor(t, "openai/", "openrouter"));
+	assert_null(price_lookup_vendor(t, "", "groq"));
+	assert_null(price_lookup_vendor(NULL, "gpt-4o", NULL));
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.host, sizeof(r.host), "api.deepseek.com:443");
+	snprintf(r.api, sizeof(r.api), "chat.completions");
+	snprintf(r.model, sizeof(r.model), "deepseek-chat");
+	r.usage.input_tokens = 1000000;
+	assert_non_null(cost_price_record(t, &r));
+	assert_true(r.priced);
+	assert_float_equal(r.cost_usd, 0.28, 1e-12);
+	/* Unknown response model: the request's is tried. */
+	snprintf(r.host, sizeof(r.host), "api.openai.com");
+	snprintf(r.model, sizeof(r.model), "gpt-9");
+	snprintf(r.request_model, sizeof(r.request_model), "gpt-4o");
+	assert_non_null(cost_price_record(t, &r));
+	assert_float_equal(r.cost_usd, 2.5, 1e-12);
+	snprintf(r.request_model, sizeof(r.request_model), "gpt-9");
+	assert_null(cost_price_record(t, &r));
+	assert_false(r.priced);
+	assert_float_equal(r.cost_usd, 0, 0);
+	/* Token counting is free for any model, known or not. */
+	snprintf(r.api, sizeof(r.api), "count_tokens");
+	assert_null(cost_price_record(t, &r));
+	assert_true(r.priced);
+	assert_float_equal(r.cost_usd, 0, 0);
 	price_table_free(t);
 }
 
@@ -256,6 +357,20 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"models\":[]}", "missing \"models\"" },
 	{ "{\"models\":{}}", "empty" },
 	{ "{\"models\":{\"m\":1}}", "m: entry must be an object" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"batch\":0}}}", "m: \"batch\" must be a fraction" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"batch\":1.5}}}", "m: \"batch\" must be a fraction" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"long_context\":{\"input\":2e-6,\"output\":2e-6}}}}", "m: \"long_context\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"long_context\":{\"above\":2.5,\"input\":2e-6,\"output\":2e-6}}}}",
+	  "m: \"long_context\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"long_context\":{\"above\":200000,\"input\":2e-6}}}}", "m: missing \"output\"" },
+	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,\"output\":1e-6,"
+	  "\"long_context\":{\"above\":200000,\"input\":2.5,\"output\":2e-6}}}}",
+	  "USD per million tokens" },
 	{ "{\"models\":{\"m\":{\"input\":1e-6,\"output\":1e-6}}}", "m: \"provider\"" },
 	{ "{\"models\":{\"m\":{\"provider\":\"\",\"input\":1e-6,\"output\":1e-6}}}",
 	  "m: \"provider\"" },
@@ -451,41 +566,81 @@ static void test_print(void **state)
 	price_table_free(t);
 }
 
-/* Every corpus exchange priced by its expected model and usage: unknown
- * models stay unpriced, known ones give a finite positive cost. */
+/* Every corpus exchange priced as the daemon prices its record (response
+ * model, vendor of the host, opt-in tiers): unknown models stay unpriced,
+ * and a known one costs exactly tokens x the table, recomputed here from
+ * the JSON with the _doc's rules, independently of cost.c. */
 struct corpus_cost {
 	const struct price_table *t;
+	const cJSON *models;
 	int priced, unpriced, bad;
 	double total_usd;
 };
+
+static double rate(const cJSON *entry, const char *key, double fallback)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(entry, key);
+
+	return cJSON_IsNumber(it) ? it->valuedouble : fallback;
+}
+
+static double reference_cost(const cJSON *entry, const struct llm_usage *u, bool opted_in)
+{
+	const cJSON *lc = cJSON_GetObjectItemCaseSensitive(entry, "long_context");
+	const cJSON *r = entry;
+	double in, cached, w5, w1h, out, reas;
+
+	if (lc && u->input_tokens > rate(lc, "above", 1e18) &&
+	    (opted_in || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lc, "opt_in"))))
+		r = lc;
+	in = rate(r, "input", 0);
+	cached = rate(r, "cached_input", in);
+	w5 = rate(r, "cache_write_5m", in);
+	w1h = rate(r, "cache_write_1h", w5);
+	out = rate(r, "output", 0);
+	reas = rate(r, "reasoning", out);
+	return (u->input_tokens - u->cached_input_tokens - u->cache_write_tokens) * in +
+	       u->cached_input_tokens * cached +
+	       (u->cache_write_tokens - u->cache_write_1h_tokens) * w5 +
+	       u->cache_write_1h_tokens * w1h +
+	       (u->output_tokens - u->reasoning_tokens) * out + u->reasoning_tokens * reas;
+}
 
 static void cost_line(const cJSON *line, void *ctx)
 {
 	struct corpus_cost *cc = ctx;
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(line, "expected");
-	const char *model = corpus_str(e, "model");
-	const struct price *p = price_lookup(cc->t, model);
-	struct llm_usage u = { 0 };
-	double usd;
+	struct exchange_record r = { 0 };
+	const struct price *p;
+	double want;
 
+	snprintf(r.model, sizeof(r.model), "%s", corpus_str(e, "model"));
+	snprintf(r.host, sizeof(r.host), "%s", corpus_str(line, "host"));
+	snprintf(r.api, sizeof(r.api), "%s", corpus_str(line, "api"));
 #define N(f) do {							\
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(e, #f);	\
-	u.f = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;	\
+	r.usage.f = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;	\
 } while (0)
 	N(input_tokens); N(cached_input_tokens); N(cache_write_tokens);
 	N(cache_write_1h_tokens); N(output_tokens); N(reasoning_tokens);
 #undef N
+	p = cost_price_record(cc->t, &r);
 	if (!p) {
+		if (r.priced || r.cost_usd != 0)
+			cc->bad++;
 		cc->unpriced++;
 		return;
 	}
 	cc->priced++;
-	usd = cost_usd(p, &u);
-	cc->total_usd += usd;
-	if (!isfinite(usd) || usd < 0 ||
-	    (u.input_tokens + u.output_tokens > 0) != (usd > 0)) {
-		fprintf(stderr, "corpus %s: %s costs %g\n", corpus_str(line, "id"),
-			model, usd);
+	cc->total_usd += r.cost_usd;
+	/* The corpus's request headers carry no anthropic-beta: no opt-in. */
+	want = reference_cost(cJSON_GetObjectItemCaseSensitive(cc->models, p->model),
+			      &r.usage, false);
+	if (!r.priced || !isfinite(r.cost_usd) || r.cost_usd < 0 ||
+	    fabs(r.cost_usd - want) > 1e-12 * (1 + want) ||
+	    (r.usage.input_tokens + r.usage.output_tokens > 0) != (r.cost_usd > 0)) {
+		fprintf(stderr, "corpus %s: %s (%s) costs %.12g, want %.12g\n",
+			corpus_str(line, "id"), r.model, p->model, r.cost_usd, want);
 		cc->bad++;
 	}
 }
@@ -494,6 +649,7 @@ static void test_corpus_costs(void **state)
 {
 	struct price_table *t = NULL;
 	struct corpus_cost cc = { 0 };
+	cJSON *root;
 	int n;
 
 	if (!corpus_path()) {
@@ -501,14 +657,44 @@ static void test_corpus_costs(void **state)
 		skip();
 	}
 	assert_int_equal(price_table_load_default(&t), 0);
+	root = cJSON_Parse(llmobs_prices_json);
+	assert_non_null(root);
 	cc.t = t;
+	cc.models = cJSON_GetObjectItemCaseSensitive(root, "models");
 	n = corpus_foreach(cost_line, &cc);
 	assert_true(n > 0);
-	print_message("corpus: %d exchanges, %d priced (total $%.4f), %d unpriced\n",
+	print_message("corpus: %d exchanges, %d priced exactly (total $%.4f), %d unpriced\n",
 		      n, cc.priced, cc.total_usd, cc.unpriced);
 	assert_int_equal(cc.bad, 0);
 	assert_int_equal(cc.priced + cc.unpriced, n);
 	assert_true(cc.priced > n / 2);
+	cJSON_Delete(root);
+	price_table_free(t);
+}
+
+/* Anthropic's long-context tier needs the 1M-context beta: without it the
+ * usage of server-tool iterations can add up past 200k at base prices. */
+static void test_opt_in_tier(void **state)
+{
+	struct price_table *t = NULL;
+	struct exchange_record r = { 0 };
+
+	assert_int_equal(price_table_load_default(&t), 0);
+	snprintf(r.host, sizeof(r.host), "api.anthropic.com");
+	snprintf(r.api, sizeof(r.api), "messages");
+	snprintf(r.model, sizeof(r.model), "claude-sonnet-4-5-20250929");
+	r.usage.input_tokens = 400000;
+	assert_non_null(cost_price_record(t, &r));
+	assert_float_equal(r.cost_usd, 1.2, 1e-9);
+	r.long_context_opt_in = true;
+	cost_price_record(t, &r);
+	assert_float_equal(r.cost_usd, 2.4, 1e-9);
+	/* Gemini's tier needs no opt-in. */
+	snprintf(r.host, sizeof(r.host), "generativelanguage.googleapis.com");
+	snprintf(r.model, sizeof(r.model), "gemini-2.5-pro");
+	r.long_context_opt_in = false;
+	cost_price_record(t, &r);
+	assert_float_equal(r.cost_usd, 1.0, 1e-9);
 	price_table_free(t);
 }
 
@@ -520,11 +706,14 @@ int main(void)
 		cmocka_unit_test(test_cost),
 		cmocka_unit_test(test_fallbacks),
 		cmocka_unit_test(test_default_prices_in_dollars),
+		cmocka_unit_test(test_long_context_and_batch),
+		cmocka_unit_test(test_vendor_lookup),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_default_table_sane),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_corpus_costs),
+		cmocka_unit_test(test_opt_in_tier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,14 +50,16 @@ static const struct classify_case classify_cases[] = {
 	{ "responses compact", "POST", "/v1/responses/compact", "api.openai.com",
 	  "{\"model\":\"gpt-4.1\"}", 0, LLM_API_RESPONSES, "openai", "gpt-4.1", false },
 	{ "responses input_tokens", "POST", "/v1/responses/input_tokens",
-	  "api.openai.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
+	  "api.openai.com", "{\"model\":\"gpt-5\"}", 0, LLM_API_COUNT_TOKENS, "openai",
+	  "gpt-5", false },
 	{ "responses GET by id", "GET", "/v1/responses/resp_123", "api.openai.com",
 	  "", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "anthropic beta query", "POST", "/v1/messages?beta=true", "api.anthropic.com",
 	  "{\"model\":\"claude-sonnet-4-5\",\"stream\":true}", 0,
 	  LLM_API_MESSAGES, "anthropic", "claude-sonnet-4-5", true },
 	{ "count_tokens not billed", "POST", "/v1/messages/count_tokens",
-	  "api.anthropic.com", "{\"model\":\"x\"}", -ENOENT, LLM_API_NONE, "", "", false },
+	  "api.anthropic.com", "{\"model\":\"x\"}", 0, LLM_API_COUNT_TOKENS, "anthropic",
+	  "x", false },
 	{ "assistants thread message", "POST", "/v1/threads/thread_1/messages",
 	  "api.openai.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "messages unknown host", "POST", "/anthropic/v1/messages", "127.0.0.1:9000",
@@ -90,7 +92,32 @@ static const struct classify_case classify_cases[] = {
 	{ "gemini method lookalike", "POST", "/v1beta/models/gemini-2.0-flash:generateContentX",
 	  "generativelanguage.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "gemini countTokens", "POST", "/v1beta/models/gemini-2.0-flash:countTokens",
-	  "generativelanguage.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
+	  "generativelanguage.googleapis.com", "{}", 0, LLM_API_COUNT_TOKENS, "google",
+	  "gemini-2.0-flash", false },
+	{ "gemini embedContent", "POST", "/v1beta/models/gemini-embedding-001:embedContent",
+	  "generativelanguage.googleapis.com", "{}", 0, LLM_API_GEMINI_EMBED, "google",
+	  "gemini-embedding-001", false },
+	{ "gemini batchEmbedContents", "POST",
+	  "/v1beta/models/text-embedding-004:batchEmbedContents",
+	  "generativelanguage.googleapis.com", "{}", 0, LLM_API_GEMINI_EMBED, "google",
+	  "text-embedding-004", false },
+	{ "openai embeddings", "POST", "/v1/embeddings", "api.openai.com",
+	  "{\"model\":\"text-embedding-3-small\",\"input\":\"x\"}", 0, LLM_API_EMBEDDINGS,
+	  "openai", "text-embedding-3-small", false },
+	{ "azure embeddings", "POST",
+	  "/openai/deployments/emb/embeddings?api-version=2024-10-21", "r.openai.azure.com",
+	  "{\"input\":\"x\"}", 0, LLM_API_EMBEDDINGS, "azure_openai", "emb", false },
+	{ "legacy completions", "POST", "/v1/completions", "api.openai.com",
+	  "{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt\":\"x\",\"stream\":true}", 0,
+	  LLM_API_COMPLETIONS, "openai", "gpt-3.5-turbo-instruct", true },
+	{ "azure legacy completions", "POST",
+	  "/openai/deployments/inst/completions?api-version=2024-10-21", "r.openai.azure.com",
+	  "{\"prompt\":\"x\"}", 0, LLM_API_COMPLETIONS, "azure_openai", "inst", false },
+	{ "completions lookalike", "POST", "/v2/foo/completions", "api.openai.com", "{}",
+	  -ENOENT, LLM_API_NONE, "", "", false },
+	{ "deepseek", "POST", "/chat/completions", "api.deepseek.com",
+	  "{\"model\":\"deepseek-chat\"}", 0, LLM_API_CHAT_COMPLETIONS, "openai_compatible",
+	  "deepseek-chat", false },
 	{ "gemini no model", "POST", "/v1beta/models/:generateContent",
 	  "generativelanguage.googleapis.com", "{}", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "azure deployment", "POST",
@@ -120,7 +147,7 @@ static const struct classify_case classify_cases[] = {
 	{ "model not a string", "POST", "/v1/messages", "api.anthropic.com",
 	  "{\"model\":42,\"stream\":\"yes\"}", 0,
 	  LLM_API_MESSAGES, "anthropic", "", false },
-	{ "other path", "POST", "/v1/embeddings", "api.openai.com", "{}",
+	{ "other path", "POST", "/v1/files", "api.openai.com", "{}",
 	  -ENOENT, LLM_API_NONE, "", "", false },
 	{ "root path", "POST", "/", "example.com", "", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "suffix lookalike", "POST", "/v1/chat/completionsX", "api.openai.com", "",
@@ -161,6 +188,14 @@ static void test_api_names(void **state)
 	assert_string_equal(llm_api_name(LLM_API_GENERATE_CONTENT), "generate_content");
 	assert_string_equal(llm_api_name(LLM_API_STREAM_GENERATE_CONTENT),
 			    "stream_generate_content");
+	assert_string_equal(llm_api_name(LLM_API_EMBEDDINGS), "embeddings");
+	assert_string_equal(llm_api_name(LLM_API_GEMINI_EMBED), "embeddings");
+	assert_string_equal(llm_api_name(LLM_API_COMPLETIONS), "completions");
+	assert_string_equal(llm_api_name(LLM_API_COUNT_TOKENS), "count_tokens");
+	assert_false(llm_api_billed(LLM_API_COUNT_TOKENS));
+	assert_false(llm_api_name_billed("count_tokens"));
+	assert_true(llm_api_billed(LLM_API_EMBEDDINGS));
+	assert_true(llm_api_name_billed("messages"));
 	assert_string_equal(llm_api_name(LLM_API__MAX), "none");
 	assert_string_equal(llm_api_name((enum llm_api)-1), "none");
 }
@@ -207,6 +242,47 @@ static const struct body_case body_cases[] = {
 	  "\"completion_tokens\":5,\"prompt_cache_hit_tokens\":64,"
 	  "\"prompt_cache_miss_tokens\":36}}", 0,
 	  { "deepseek-chat", 100, 64, 0, 0, 5, 0, true, "", false } },
+	{ "deepseek hit and miss without prompt_tokens", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"deepseek-reasoner\",\"usage\":{\"completion_tokens\":50,"
+	  "\"prompt_cache_hit_tokens\":640,\"prompt_cache_miss_tokens\":12,"
+	  "\"completion_tokens_details\":{\"reasoning_tokens\":30}}}", 0,
+	  { "deepseek-reasoner", 652, 640, 0, 0, 50, 30, true, "", false } },
+	{ "xai text tokens include the cached ones", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"grok-3\",\"usage\":{\"prompt_tokens\":199,\"completion_tokens\":1,"
+	  "\"total_tokens\":200,\"prompt_tokens_details\":{\"text_tokens\":199,"
+	  "\"audio_tokens\":0,\"image_tokens\":0,\"cached_tokens\":163},"
+	  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}", 0,
+	  { "grok-3", 199, 163, 0, 0, 1, 0, true, "", false } },
+	{ "perplexity top-level reasoning", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"sonar-reasoning-pro\",\"usage\":{\"prompt_tokens\":10,"
+	  "\"completion_tokens\":400,\"total_tokens\":410,\"reasoning_tokens\":300,"
+	  "\"citation_tokens\":20,\"num_search_queries\":1}}", 0,
+	  { "sonar-reasoning-pro", 10, 0, 0, 0, 400, 300, true, "", false } },
+	{ "embeddings", LLM_API_EMBEDDINGS, 200,
+	  "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+	  "\"embedding\":[0.1,-0.2]}],\"model\":\"text-embedding-3-small\","
+	  "\"usage\":{\"prompt_tokens\":8,\"total_tokens\":8}}", 0,
+	  { "text-embedding-3-small", 8, 0, 0, 0, 0, 0, true, "", false } },
+	{ "legacy completions", LLM_API_COMPLETIONS, 200,
+	  "{\"object\":\"text_completion\",\"model\":\"gpt-3.5-turbo-instruct\","
+	  "\"choices\":[{\"text\":\" yes\",\"index\":0,\"finish_reason\":\"stop\"}],"
+	  "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}", 0,
+	  { "gpt-3.5-turbo-instruct", 5, 0, 0, 0, 7, 0, true, "", false } },
+	{ "count_tokens is no usage", LLM_API_COUNT_TOKENS, 200,
+	  "{\"input_tokens\":2095}", 0,
+	  { "", 0, 0, 0, 0, 0, 0, false, "", false } },
+	{ "count_tokens error", LLM_API_COUNT_TOKENS, 429,
+	  "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}", 0,
+	  { "", 0, 0, 0, 0, 0, 0, false, "rate_limit_error", false } },
+	{ "gemini countTokens error", LLM_API_COUNT_TOKENS, 400,
+	  "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\"}}", 0,
+	  { "", 0, 0, 0, 0, 0, 0, false, "INVALID_ARGUMENT", false } },
+	{ "gemini embedContent", LLM_API_GEMINI_EMBED, 200,
+	  "{\"embedding\":{\"values\":[0.1,0.2]}}", 0,
+	  { "", 0, 0, 0, 0, 0, 0, false, "", false } },
+	{ "gemini embed error", LLM_API_GEMINI_EMBED, 429,
+	  "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\"}}", 0,
+	  { "", 0, 0, 0, 0, 0, 0, false, "RESOURCE_EXHAUSTED", false } },
 	{ "chat no usage", LLM_API_CHAT_COMPLETIONS, 200,
 	  "{\"model\":\"gpt-4o\",\"choices\":[]}", 0,
 	  { "gpt-4o", 0, 0, 0, 0, 0, 0, false, "", false } },
@@ -607,6 +683,29 @@ static void test_ratelimit_headers(void **state)
 	provider_response_header(&r, NULL, 0, "x", 1);	/* harmless */
 }
 
+static void test_vendor(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "api.groq.com", "groq" }, { "api.deepseek.com:443", "deepseek" },
+		{ "API.X.AI.", "xai" }, { "openrouter.ai", "openrouter" },
+		{ "api.together.xyz", "together" }, { "api.fireworks.ai", "fireworks" },
+		{ "api.perplexity.ai", "perplexity" }, { "api.mistral.ai", "mistral" },
+		{ "api.cerebras.ai", "cerebras" }, { "r.openai.azure.com", "azure" },
+		{ "us-central1-aiplatform.googleapis.com", "google" },
+		{ "api.openai.com", "openai" }, { "api.anthropic.com", "anthropic" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *v = provider_vendor(cases[i][0], strlen(cases[i][0]));
+
+		assert_non_null(v);
+		assert_string_equal(v, cases[i][1]);
+	}
+	assert_null(provider_vendor(S("llm-gw.internal")));
+	assert_null(provider_vendor(S("evilapi.groq.com")));
+	assert_null(provider_vendor(NULL, 0));
+}
+
 static void test_azure_deployment(void **state)
 {
 	struct llm_request_info ri;
@@ -857,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_ratelimit_headers),
 		cmocka_unit_test(test_azure_deployment),
+		cmocka_unit_test(test_vendor),
 		cmocka_unit_test(test_openrouter_cost),
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_corpus_cuts),
