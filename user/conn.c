@@ -1,12 +1,13 @@
-/* Connection table: capture events -> HTTP/1.1 messages -> exchanges.
- * See conn.h for the model; exchange.c turns a finished exchange into a
- * record. */
+/* Connection table: capture events -> HTTP/1.1 messages or HTTP/2 frames
+ * (h2.c) -> exchanges. See conn.h for the model; exchange.c turns a
+ * finished exchange into a record. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conn.h"
 #include "exchange.h"
+#include "h2.h"
 #include "log.h"
 #include "procinfo.h"
 #include "stats.h"
@@ -18,8 +19,9 @@
 
 enum conn_role {
 	ROLE_UNKNOWN = 0,
-	ROLE_CLIENT,	/* writes requests: what we record */
-	ROLE_IGNORED,	/* server side, HTTP/2 or another protocol */
+	ROLE_CLIENT,	/* writes HTTP/1.1 requests: what we record */
+	ROLE_H2,	/* the client of an HTTP/2 connection: recorded too */
+	ROLE_IGNORED,	/* server side or another protocol */
 };
 
 struct conn {
@@ -32,6 +34,7 @@ struct conn {
 	struct conn_peer peer;
 	struct http_dir dirs[2];	/* CAPTURE_DIR_WRITE, CAPTURE_DIR_READ */
 	struct exchange_queue queue;
+	struct h2_conn *h2;		/* ROLE_H2 */
 };
 
 struct conn_table {
@@ -110,6 +113,8 @@ static void dir_note_gap(struct conn_table *t, struct conn *c, struct http_dir *
 	stats_add(STAT_STREAM_GAP_BYTES, gap);
 	if (c->role == ROLE_CLIENT)
 		exchange_dir_gap(&t->xctx, &c->queue, d, &c->peer, gap);
+	else if (c->role == ROLE_H2)
+		h2_conn_gap(c->h2, &t->xctx, &c->queue, d->is_response, gap);
 }
 
 /* A call cut at the per-call cap (or whose last chunks were dropped) is
@@ -140,6 +145,8 @@ static void conn_finish(struct conn_table *t, struct conn *c)
 	conn_check_tails(t, c, -1);
 	if (c->role == ROLE_CLIENT)
 		exchange_conn_closed(&t->xctx, &c->queue, c->dirs, &c->peer);
+	else if (c->role == ROLE_H2)
+		h2_conn_free(c->h2, &t->xctx, &c->queue);
 	http_dir_free(&c->dirs[0]);
 	http_dir_free(&c->dirs[1]);
 	exchange_queue_free(&c->queue);
@@ -206,6 +213,13 @@ static bool looks_like_request(const __u8 *d, size_t len)
 	return false;
 }
 
+static void conn_become_h2(struct conn *c, bool midway)
+{
+	c->h2 = h2_conn_new(midway);
+	c->role = c->h2 ? ROLE_H2 : ROLE_IGNORED;
+	stats_inc(STAT_HTTP2_CONNS);
+}
+
 /* Decides from the first bytes whose side of the connection this process is,
  * and whether it speaks a protocol we parse. */
 static void conn_decide_role(struct conn *c, const struct capture_event *ev)
@@ -216,9 +230,13 @@ static void conn_decide_role(struct conn *c, const struct capture_event *ev)
 	if (ev->offset != 0 || len == 0)
 		return;
 	if (ev->dir == CAPTURE_DIR_WRITE) {
-		if (starts_with(d, len, "PRI * HTTP/2")) {
-			stats_inc(STAT_HTTP2_CONNS);
-			c->role = ROLE_IGNORED;
+		if (!memcmp(d, H2_PREFACE, len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN) &&
+		    len >= 3) {
+			/* "PRI" starts no HTTP/1.1 method: the preface, maybe cut. */
+			conn_become_h2(c, false);
+		} else if (len == ev->call_len && h2_looks_like_frames(d, len)) {
+			/* An HTTP/2 connection already open when we started. */
+			conn_become_h2(c, true);
 		} else if (looks_like_request(d, len)) {
 			c->role = ROLE_CLIENT;
 		} else if (starts_with(d, len, "HTTP/")) {
@@ -229,10 +247,7 @@ static void conn_decide_role(struct conn *c, const struct capture_event *ev)
 			c->role = ROLE_IGNORED;
 		}
 	} else {
-		if (starts_with(d, len, "PRI * HTTP/2")) {
-			stats_inc(STAT_HTTP2_CONNS);
-			c->role = ROLE_IGNORED;
-		} else if (looks_like_request(d, len)) {
+		if (starts_with(d, len, "PRI * HTTP/2") || looks_like_request(d, len)) {
 			stats_inc(STAT_SERVER_SIDE_CONNS);
 			c->role = ROLE_IGNORED;
 		}
@@ -268,9 +283,14 @@ static void conn_data(struct conn_table *t, struct conn *c,
 
 	if (c->role == ROLE_UNKNOWN)
 		conn_decide_role(c, ev);
+	c->peer.tid = ev->tid;
+	if (c->role == ROLE_H2) {
+		h2_conn_data(c->h2, &t->xctx, &c->queue, ev->dir & 1, &c->peer, ev->ts_ns,
+			     ev->offset == 0, data, len);
+		return;
+	}
 	if (c->role != ROLE_CLIENT)
 		return;
-	c->peer.tid = ev->tid;
 	exchange_dir_data(&t->xctx, &c->queue, c->dirs, ev->dir & 1, &c->peer,
 			  ev->ts_ns, ev->offset == 0, data, len);
 }

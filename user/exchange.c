@@ -10,6 +10,7 @@
 #include "exchange.h"
 #include "log.h"
 #include "provider.h"
+#include "provider_sniff.h"
 #include "redact.h"
 #include "sse.h"
 #include "stats.h"
@@ -33,6 +34,8 @@ struct exchange {
 	bool req_done, resp_started, resp_done;
 	bool is_sse, sse_ready;
 	bool lost;		/* capture lost some of its bytes */
+	bool headers_unknown;	/* HTTP/2 head not decodable (HPACK state missed) */
+	bool resp_sniff;	/* response head unknown: sniff its first bytes */
 	bool decode_error, json_error;
 	int64_t ts_first_req, ts_last_req, ts_first_resp, ts_last_resp;
 	struct http_dir *dirs[2];	/* directions whose d->ex is this one */
@@ -141,6 +144,9 @@ static void exchange_classify(struct exchange *ex)
 					ex->rec.host, strlen(ex->rec.host),
 					ex->req_body.data ? ex->req_body.data : "",
 					ex->req_body.len, &ex->req);
+	/* No path seen (HTTP/2 head not decodable): the body's shape says. */
+	if (err && ex->headers_unknown && !ex->rec.path[0])
+		err = provider_sniff_request(ex->req_body.data, ex->req_body.len, &ex->req);
 	ex->is_llm = err == 0;
 	body_free(&ex->req_body);
 }
@@ -269,8 +275,9 @@ static void dir_deliver(struct http_dir *d, const char *data, size_t len)
 	}
 	err = content_decoder_feed(&d->dec, data, len, body_sink, d);
 	if (err < 0) {
-		if (err != -E2BIG)
-			stats_inc(STAT_DECODE_ERRORS);
+		/* -E2BIG is the bomb bound: what fit was delivered, the
+		 * rest is counted apart from corrupt data */
+		stats_inc(err == -E2BIG ? STAT_DECODED_OVER_CAP : STAT_DECODE_ERRORS);
 		ex->decode_error = err != -E2BIG;
 		d->decode_failed = true;
 	}
@@ -368,33 +375,22 @@ static void dir_start_decoder(struct http_dir *d, const struct http1_message *m,
 	d->decoding = true;
 }
 
-static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
-			    struct http_dir *d, const struct http1_message *m,
-			    const struct conn_peer *peer, __u64 ts_ns)
+/* A new exchange for request head m, queued last; d carries its body.
+ * Shared by HTTP/1.1 and the framed protocols. */
+static struct exchange *request_begin(struct exchange_ctx *x, struct exchange_queue *q,
+				      struct http_dir *d, const struct http1_message *m,
+				      const struct conn_peer *peer, __u64 ts_ns)
 {
-	struct exchange *ex;
-	uint64_t clen = 0;
-	int framing = http1_body_framing(m, NULL, 0, &clen);
+	struct exchange *ex = calloc(1, sizeof(*ex));
 
-	if (framing < 0) {
-		stats_inc(STAT_HTTP_PARSE_ERRORS);
-		dir_resync(x, q, d);
-		return;
-	}
-	if (q->len >= x->max_pending) {
-		stats_inc(STAT_PENDING_REQUESTS_DROPPED);
-		exchange_finish(x, q, q->head, false);
-	}
-	ex = calloc(1, sizeof(*ex));
-	if (!ex) {
-		dir_resync(x, q, d);
-		return;
-	}
+	if (!ex)
+		return NULL;
 	ex->req_body.max = x->max_body_bytes;
 	ex->resp_body.max = x->max_body_bytes;
 	ex->ts_first_req = ex->ts_last_req = (int64_t)ts_ns;
-	snprintf(ex->rec.method, sizeof(ex->rec.method), "%.*s", (int)m->method_len, m->method);
-	redact_path(ex->rec.path, sizeof(ex->rec.path), m->path, m->path_len);
+	snprintf(ex->rec.method, sizeof(ex->rec.method), "%.*s", (int)m->method_len,
+		 m->method ? m->method : "");
+	redact_path(ex->rec.path, sizeof(ex->rec.path), m->path ? m->path : "", m->path_len);
 	copy_header(ex->rec.host, sizeof(ex->rec.host), m, "host");
 	ex->rec.pid = peer->tgid;
 	ex->rec.tid = peer->tid;
@@ -412,13 +408,63 @@ static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
 
 	d->ex = ex;
 	ex->dirs[0] = d;
+	dir_start_decoder(d, m, ex);
+	return ex;
+}
+
+static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
+			    struct http_dir *d, const struct http1_message *m,
+			    const struct conn_peer *peer, __u64 ts_ns)
+{
+	uint64_t clen = 0;
+	int framing = http1_body_framing(m, NULL, 0, &clen);
+
+	if (framing < 0) {
+		stats_inc(STAT_HTTP_PARSE_ERRORS);
+		dir_resync(x, q, d);
+		return;
+	}
+	if (q->len >= x->max_pending) {
+		stats_inc(STAT_PENDING_REQUESTS_DROPPED);
+		exchange_finish(x, q, q->head, false);
+	}
+	if (!request_begin(x, q, d, m, peer, ts_ns)) {
+		dir_resync(x, q, d);
+		return;
+	}
 	d->framing = framing;
 	d->remaining = clen;
-	dir_start_decoder(d, m, ex);
 	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
 		dir_message_done(x, q, d);
 	else
 		d->state = DIR_BODY;
+}
+
+/* ex's final response head m; d carries its body. */
+static void response_begin(struct exchange_ctx *x, struct http_dir *d,
+			   struct exchange *ex, const struct http1_message *m, __u64 ts_ns)
+{
+	char ctype[64];
+
+	d->ex = ex;
+	ex->dirs[1] = d;
+	ex->resp_started = true;
+	ex->rec.status = m->status;
+	ex->ts_first_resp = ex->ts_last_resp = (int64_t)ts_ns;
+	exchange_classify(ex);
+	for (size_t i = 0; ex->is_llm && i < m->num_headers; i++)
+		provider_response_header(&ex->resp, m->headers[i].name,
+					 m->headers[i].name_len,
+					 m->headers[i].value,
+					 m->headers[i].value_len);
+	copy_header(ctype, sizeof(ctype), m, "content-type");
+	ex->is_sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
+	if (ex->is_sse && ex->is_llm) {
+		sse_init(&ex->sse, x->max_body_bytes);
+		ex->sse_ready = true;
+	}
+	if (ex->is_llm)
+		dir_start_decoder(d, m, ex);
 }
 
 static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
@@ -426,7 +472,6 @@ static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
 			     __u64 ts_ns)
 {
 	struct exchange *ex = q->head;
-	char ctype[64];
 	uint64_t clen = 0;
 	int framing;
 
@@ -451,26 +496,8 @@ static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
 	d->ex = ex;
 	d->framing = framing;
 	d->remaining = clen;
-	if (ex) {
-		ex->dirs[1] = d;
-		ex->resp_started = true;
-		ex->rec.status = m->status;
-		ex->ts_first_resp = ex->ts_last_resp = (int64_t)ts_ns;
-		exchange_classify(ex);
-		for (size_t i = 0; ex->is_llm && i < m->num_headers; i++)
-			provider_response_header(&ex->resp, m->headers[i].name,
-						 m->headers[i].name_len,
-						 m->headers[i].value,
-						 m->headers[i].value_len);
-		copy_header(ctype, sizeof(ctype), m, "content-type");
-		ex->is_sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
-		if (ex->is_sse && ex->is_llm) {
-			sse_init(&ex->sse, x->max_body_bytes);
-			ex->sse_ready = true;
-		}
-		if (ex->is_llm)
-			dir_start_decoder(d, m, ex);
-	}
+	if (ex)
+		response_begin(x, d, ex, m, ts_ns);
 	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
 		dir_message_done(x, q, d);
 	else
@@ -508,11 +535,15 @@ static size_t dir_feed_head(struct exchange_ctx *x, struct exchange_queue *q,
 	d->head_len += take;
 	r = d->is_response ? http1_parse_response(d->head, d->head_len, &m, d->last_len)
 			   : http1_parse_request(d->head, d->head_len, &m, d->last_len);
-	if (r == HTTP1_PARTIAL) {
-		if (d->head_len < HTTP1_MAX_HEAD_BYTES) {
-			d->last_len = d->head_len;
-			return take;
-		}
+	if (r == HTTP1_PARTIAL && d->head_len < HTTP1_MAX_HEAD_BYTES) {
+		d->last_len = d->head_len;
+		return take;
+	}
+	/* http1.c calls a head that reaches the bound an error: if it was
+	 * only unfinished a byte earlier, it is too large, not malformed. */
+	if (r < 0 && d->head_len >= HTTP1_MAX_HEAD_BYTES &&
+	    (d->is_response ? http1_parse_response(d->head, d->head_len - 1, &m, 0)
+			    : http1_parse_request(d->head, d->head_len - 1, &m, 0)) == HTTP1_PARTIAL) {
 		stats_inc(STAT_HTTP_HEAD_TOO_LARGE);
 		r = HTTP1_ERROR;
 	}
@@ -652,14 +683,7 @@ void exchange_dir_gap(struct exchange_ctx *x, struct exchange_queue *q,
 	if (d->state == DIR_BODY && d->framing == HTTP1_BODY_LENGTH &&
 	    gap <= d->remaining) {
 		/* The framing survives: only this body's content is lost. */
-		if (d->ex) {
-			d->ex->lost = true;
-			if (d->decoding)
-				d->decode_failed = true;
-			if (d->is_response && d->ex->is_sse)
-				d->decode_failed = true;
-			(d->is_response ? &d->ex->resp_body : &d->ex->req_body)->over_cap = true;
-		}
+		exchange_body_lost(d);
 		d->remaining -= gap;
 		if (!d->remaining)
 			dir_message_done(x, q, d);
@@ -689,4 +713,116 @@ void http_dir_free(struct http_dir *d)
 	free(d->head);
 	d->head = NULL;
 	d->head_cap = 0;
+}
+
+/* ---- framed protocols (HTTP/2) ---- */
+
+struct exchange *exchange_request_start(struct exchange_ctx *x, struct exchange_queue *q,
+					struct http_dir *d, const struct http1_message *m,
+					bool headers_unknown, const struct conn_peer *peer,
+					__u64 ts_ns)
+{
+	struct exchange *ex = request_begin(x, q, d, m, peer, ts_ns);
+
+	if (ex)
+		ex->headers_unknown = headers_unknown;
+	return ex;
+}
+
+void exchange_response_start(struct exchange_ctx *x, struct exchange_queue *q,
+			     struct http_dir *d, struct exchange *ex,
+			     const struct http1_message *m, bool headers_unknown,
+			     __u64 ts_ns)
+{
+	response_begin(x, d, ex, m, ts_ns);
+	if (headers_unknown) {
+		ex->headers_unknown = true;
+		ex->resp_sniff = ex->is_llm;
+	}
+}
+
+/* A response whose head could not be decoded: its first bytes tell a
+ * stream from a JSON body, and gzip by its magic (br has none). */
+static void response_sniff(struct exchange_ctx *x, struct http_dir *d, struct exchange *ex,
+			   const char *data, size_t len)
+{
+	static const char *const sse_starts[] = { "data:", "event:", "id:", ":" };
+
+	ex->resp_sniff = false;
+	if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b &&
+	    !d->decoding && !d->decode_failed) {
+		if (content_decoder_init(&d->dec, CONTENT_GZIP, 64ULL * 1024 * 1024) == 0)
+			d->decoding = true;
+		return;	/* the decoded text is not looked at: JSON assumed */
+	}
+	for (size_t i = 0; i < sizeof(sse_starts) / sizeof(sse_starts[0]); i++) {
+		size_t n = strlen(sse_starts[i]);
+
+		if (len >= n && !memcmp(data, sse_starts[i], n) && !ex->sse_ready) {
+			ex->is_sse = true;
+			sse_init(&ex->sse, x->max_body_bytes);
+			ex->sse_ready = true;
+			return;
+		}
+	}
+}
+
+void exchange_body(struct exchange_ctx *x, struct http_dir *d, const char *data,
+		   size_t len, __u64 ts_ns)
+{
+	struct exchange *ex = d->ex;
+
+	if (!ex)
+		return;
+	if (d->is_response) {
+		ex->ts_last_resp = (int64_t)ts_ns;
+		if (ex->resp_sniff && len)
+			response_sniff(x, d, ex, data, len);
+	} else {
+		ex->ts_last_req = (int64_t)ts_ns;
+	}
+	dir_deliver(d, data, len);
+}
+
+void exchange_body_lost(struct http_dir *d)
+{
+	if (!d->ex)
+		return;
+	d->ex->lost = true;
+	if (d->decoding)
+		d->decode_failed = true;
+	if (d->is_response && d->ex->is_sse)
+		d->decode_failed = true;
+	(d->is_response ? &d->ex->resp_body : &d->ex->req_body)->over_cap = true;
+}
+
+void exchange_message_end(struct exchange_ctx *x, struct exchange_queue *q,
+			  struct http_dir *d, __u64 ts_ns)
+{
+	if (d->ex) {
+		if (d->is_response)
+			d->ex->ts_last_resp = (int64_t)ts_ns;
+		else
+			d->ex->ts_last_req = (int64_t)ts_ns;
+	}
+	dir_message_done(x, q, d);
+}
+
+void exchange_mark_lost(struct exchange *ex)
+{
+	ex->lost = true;
+}
+
+void exchange_abort(struct exchange_ctx *x, struct exchange_queue *q,
+		    struct exchange *ex, bool lost)
+{
+	if (lost)
+		ex->lost = true;
+	exchange_finish(x, q, ex, false);
+}
+
+void exchange_discard(struct exchange_queue *q, struct exchange *ex)
+{
+	queue_remove(q, ex);
+	exchange_free(ex);
 }

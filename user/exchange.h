@@ -72,6 +72,42 @@ void exchange_dir_gap(struct exchange_ctx *x, struct exchange_queue *q,
 void exchange_conn_closed(struct exchange_ctx *x, struct exchange_queue *q,
 			  struct http_dir dirs[2], const struct conn_peer *peer);
 
+/* ---- framed protocols (HTTP/2: h2.c) ----
+ * Heads come whole, as the http1_message HTTP/1.1 would give (pseudo-headers
+ * in method, path and status; :authority as a Host header); bodies come as
+ * frame payloads whose end is told. d is the message's state of which only
+ * the body decoder and ex are used, never the HTTP/1.1 framing.
+ * headers_unknown: the head could not be decoded (HPACK state missed), m
+ * holds what could; the exchange is then recognised and priced from its
+ * bodies. */
+
+/* Queues a new exchange for request m. Returns it, or NULL (no memory). */
+struct exchange *exchange_request_start(struct exchange_ctx *x, struct exchange_queue *q,
+					struct http_dir *d, const struct http1_message *m,
+					bool headers_unknown, const struct conn_peer *peer,
+					__u64 ts_ns);
+/* ex's final (non-1xx) response head. */
+void exchange_response_start(struct exchange_ctx *x, struct exchange_queue *q,
+			     struct http_dir *d, struct exchange *ex,
+			     const struct http1_message *m, bool headers_unknown,
+			     __u64 ts_ns);
+/* Body bytes of d's message, content-coded as its head said. */
+void exchange_body(struct exchange_ctx *x, struct http_dir *d, const char *data,
+		   size_t len, __u64 ts_ns);
+/* Bytes of d's body were lost; the message goes on (HTTP/1.1 uses it too). */
+void exchange_body_lost(struct http_dir *d);
+/* d's message ended; a response's end emits the record. */
+void exchange_message_end(struct exchange_ctx *x, struct exchange_queue *q,
+			  struct http_dir *d, __u64 ts_ns);
+/* ex lost capture bytes (error capture_gap) but goes on. */
+void exchange_mark_lost(struct exchange *ex);
+/* ex ends now, incomplete (truncated / no_response; capture_gap if lost). */
+void exchange_abort(struct exchange_ctx *x, struct exchange_queue *q,
+		    struct exchange *ex, bool lost);
+/* ex goes without a record: the server never processed it (GOAWAY,
+ * REFUSED_STREAM) and the client sends it again elsewhere. */
+void exchange_discard(struct exchange_queue *q, struct exchange *ex);
+
 void http_dir_free(struct http_dir *d);
 void exchange_queue_free(struct exchange_queue *q);
 

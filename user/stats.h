@@ -16,6 +16,12 @@
 	X(SERVER_SIDE_CONNS, "server_side_conns") \
 	X(UNSUPPORTED_PROTOCOL_CONNS, "unsupported_protocol_conns") \
 	X(HTTP2_CONNS, "http2_conns") \
+	X(H2_PROTOCOL_ERRORS, "h2_protocol_errors") \
+	X(H2_HPACK_ERRORS, "h2_hpack_errors") \
+	X(H2_HEADERS_UNKNOWN, "h2_headers_unknown") \
+	X(H2_STREAMS_RESET, "h2_streams_reset") \
+	X(H2_STREAMS_REFUSED, "h2_streams_refused") \
+	X(H2_STREAMS_OVER_CAP, "h2_streams_over_cap") \
 	X(HTTP_PARSE_ERRORS, "http_parse_errors") \
 	X(HTTP_HEAD_TOO_LARGE, "http_head_too_large") \
 	X(STREAM_GAPS, "stream_gaps") \
@@ -23,6 +29,7 @@
 	X(BODY_OVER_CAP, "body_over_cap") \
 	X(BODY_OVER_CAP_BYTES, "body_over_cap_bytes") \
 	X(DECODE_ERRORS, "decode_errors") \
+	X(DECODED_OVER_CAP, "decoded_over_cap") \
 	X(JSON_ERRORS, "json_errors") \
 	X(SSE_EVENTS_OVER_CAP, "sse_events_over_cap") \
 	X(UNMATCHED_RESPONSES, "unmatched_responses") \
