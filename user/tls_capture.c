@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,12 @@ static const unsigned int exec_rescan_ms[] = { 0, 20, 200, 1000 };
 struct tls_lib {
 	dev_t dev;
 	ino_t ino;
+	/* A file not probed holds no reference to its inode: once deleted,
+	 * its number can come back as a new file (a freshly installed node).
+	 * Change time and size tell the two apart. A probed inode is pinned
+	 * by its uprobes, so its number cannot be reused. */
+	struct timespec ctime;
+	off_t size;
 	int nr_links;
 	struct bpf_link *links[LIB_LINKS_MAX];
 };
@@ -64,6 +71,7 @@ struct proc_seen {
 
 struct rescan {
 	pid_t pid;
+	bool force;		/* read maps even if (start time, vsize) held */
 	uint64_t due_ms;
 };
 
@@ -214,15 +222,31 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	struct tls_lib key = { .dev = m->dev, .ino = m->ino }, *lib;
 	struct tls_lib_syms syms;
 	char path[PATH_MAX + 64];
+	struct stat st;
+	void *found;
 	int err;
 
-	if (tfind(&key, &c->libs, lib_cmp))
-		return 0;
 	if (m->deleted)
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
 			 m->start, m->end);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
+	found = tfind(&key, &c->libs, lib_cmp);
+	if (found) {
+		lib = *(struct tls_lib **)found;
+		if (lib->nr_links)
+			return 0;
+		if (stat(path, &st) || (st.st_ctim.tv_sec == lib->ctime.tv_sec &&
+					st.st_ctim.tv_nsec == lib->ctime.tv_nsec &&
+					st.st_size == lib->size))
+			return 0;
+		tdelete(&key, &c->libs, lib_cmp);
+		free(lib);
+	}
+	if (stat(path, &st))
+		return 0;	/* gone with its process */
+	key.ctime = st.st_ctim;
+	key.size = st.st_size;
 	err = tls_lib_inspect(path, &syms);
 	if (err) {
 		/* The process may be gone, or the file unreadable through it:
@@ -339,19 +363,36 @@ int tls_capture_rescan(struct tls_capture *c, pid_t pid)
 	return err ? err : c->scan_attached;
 }
 
+static void schedule_rescan(struct tls_capture *c, pid_t pid, uint64_t due_ms, bool force)
+{
+	int i;
+
+	for (i = 0; i < c->nr_rescans; i++) {
+		if (c->rescans[i].pid == pid && c->rescans[i].due_ms == due_ms) {
+			c->rescans[i].force |= force;
+			return;
+		}
+	}
+	/* Full: the periodic scan will find it (its vsize changed). */
+	if (c->nr_rescans == RESCANS_MAX)
+		return;
+	c->rescans[c->nr_rescans].pid = pid;
+	c->rescans[c->nr_rescans].due_ms = due_ms;
+	c->rescans[c->nr_rescans].force = force;
+	c->nr_rescans++;
+}
+
+/* The new image is mapped by the time of the exec event: read it at once,
+ * whatever its vsize. The later looks are for what ld.so and dlopen add;
+ * they read maps only if the vsize moved, so a burst of short-lived
+ * processes (a build) costs one small read of /proc/PID/stat each. */
 static void schedule_exec_rescans(struct tls_capture *c, pid_t pid)
 {
 	uint64_t now = now_ms();
 	size_t i;
 
-	for (i = 0; i < sizeof(exec_rescan_ms) / sizeof(exec_rescan_ms[0]); i++) {
-		/* Full: the periodic scan will find it (vsize changed). */
-		if (c->nr_rescans == RESCANS_MAX)
-			return;
-		c->rescans[c->nr_rescans].pid = pid;
-		c->rescans[c->nr_rescans].due_ms = now + exec_rescan_ms[i];
-		c->nr_rescans++;
-	}
+	for (i = 0; i < sizeof(exec_rescan_ms) / sizeof(exec_rescan_ms[0]); i++)
+		schedule_rescan(c, pid, now + exec_rescan_ms[i], i == 0);
 }
 
 /* After dlopen the library is mapped already: one scan, as soon as the
@@ -370,11 +411,8 @@ static int handle_load(void *ctx, void *data, size_t size)
 	for (i = 0; i < c->nr_rescans; i++)
 		if (c->rescans[i].pid == pid && c->rescans[i].due_ms <= now)
 			return 0;
-	if (c->nr_rescans < RESCANS_MAX) {
-		c->rescans[c->nr_rescans].pid = pid;
-		c->rescans[c->nr_rescans].due_ms = now;
-		c->nr_rescans++;
-	}
+	/* Not forced: a dlopen of a library already loaded maps nothing. */
+	schedule_rescan(c, pid, now, false);
 	return 0;
 }
 
@@ -388,7 +426,8 @@ static void run_due_scans(struct tls_capture *c)
 			i++;
 			continue;
 		}
-		tls_capture_rescan(c, c->rescans[i].pid);
+		c->scan_attached = 0;
+		visit_pid(c, c->rescans[i].pid, &c->procs, &c->procs, c->rescans[i].force);
 		c->rescans[i] = c->rescans[--c->nr_rescans];
 	}
 	if (now >= c->next_full_ms) {
