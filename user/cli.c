@@ -29,14 +29,16 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
 		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
-		"       llmobs prices [--prices FILE]\n"
+		"       llmobs prices [--prices FILE] [--check [--db PATH]]\n"
 		"       llmobs help\n"
 		"\n"
 		"  --db PATH          database (default: $LLMOBS_DB, else the daemon's default)\n"
 		"  --since DURATION   only exchanges that started within DURATION, e.g.\n"
 		"                     90s, 30m, 24h, 7d, 2w, 1h30m\n"
 		"  --format FMT       jsonl (one JSON object per line, default) or csv\n"
-		"  --prices FILE      price table JSON instead of the built-in one\n");
+		"  --prices FILE      price table JSON instead of the built-in one\n"
+		"  --check            list the models seen in the database that the price\n"
+		"                     table cannot price (exit 1 when there are any)\n");
 }
 
 static __attribute__((format(printf, 1, 2)))
@@ -235,33 +237,46 @@ static int do_prices(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "prices", required_argument, NULL, 'p' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *file = NULL;
+	const char *file = NULL, *db_arg = NULL;
 	struct price_table *t = NULL;
-	int opt, err;
+	struct store *s = NULL;
+	bool check = false;
+	int opt, err, missing = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': file = optarg; break;
+		case 'c': check = true; break;
+		case 'd': db_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage(NULL);
 		}
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (db_arg && !check)
+		return bad_usage("--db goes with --check");
 	err = file ? price_table_load_file(file, &t) : price_table_load_default(&t);
 	if (err) {
 		p_err("cannot load the price table %s: %s", file ? file : "(built-in)",
 		      strerror(-err));
 		return EXIT_FAILURE;
 	}
-	price_table_print(t, stdout);
+	if (!check) {
+		price_table_print(t, stdout);
+	} else if ((err = open_db(db_arg, &s)) == 0) {
+		err = cli_prices_check(store_db(s), t, &missing) ? EXIT_FAILURE : 0;
+		store_close(s);
+	}
 	price_table_free(t);
 	if (fflush(stdout) || ferror(stdout))
 		return EXIT_FAILURE;
-	return 0;
+	return err || missing ? EXIT_FAILURE : 0;
 }
 
 static int do_help(int argc, char **argv)

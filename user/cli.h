@@ -21,4 +21,10 @@ struct sqlite3;
  * Returns 0 or -errno. */
 int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label);
 
+struct price_table;
+
+/* `llmobs prices --check`: prints the models seen in db that table t
+ * cannot price; *missing is their count. Returns 0 or -errno. */
+int cli_prices_check(struct sqlite3 *db, const struct price_table *t, int *missing);
+
 #endif

@@ -499,6 +499,13 @@ void price_table_print(const struct price_table *t, FILE *out)
 		for (j = 0; j < t->n_aliases; j++)
 			if (t->aliases[j].idx == i)
 				fprintf(out, " %s", t->aliases[j].name);
+		if (p->batch_factor != 1)
+			fprintf(out, " [batch x%g]", p->batch_factor);
+		if (p->long_context_above)
+			fprintf(out, " [above %lld input%s: %.5f in, %.5f out]",
+				(long long)p->long_context_above,
+				p->long_context_opt_in ? ", opted in" : "",
+				p->long_context.input_usd * m, p->long_context.output_usd * m);
 		fputc('\n', out);
 	}
 }

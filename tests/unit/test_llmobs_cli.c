@@ -151,6 +151,8 @@ static void test_exit_codes(void **state)
 		{ ARGS("export", "--db", missing), 1, "no database" },
 		{ ARGS("prices", "--prices", "/nonexistent-llmobs-dir/p.json"), 1, NULL },
 		{ ARGS("prices", "extra"), 2, NULL },
+		{ ARGS("prices", "--db", db), 2, "--db goes with --check" },
+		{ ARGS("prices", "--check", "--db", missing), 1, "no database" },
 		{ ARGS("report", "--db", db), 0, NULL },
 		{ ARGS("rep", "--db", db), 0, NULL },	/* unique prefix */
 	};
@@ -238,6 +240,60 @@ static void test_export(void **state)
 	run_free(&r);
 }
 
+/* prices --check prices every model the DB has seen with the table in
+ * force, as the daemon would (response model, else the request's): an
+ * unknown one is listed (exit 1), token counting is free whatever the
+ * model, and a table that has them all leaves none (exit 0). */
+static void test_prices_check(void **state)
+{
+	static const char *const models[][3] = {	/* model, request model, api */
+		{ "gpt-4o-2024-08-06", "gpt-4o", "chat.completions" },
+		{ "mystery-\x1b[31m-model", "mystery", "messages" },
+		{ "", "mystery", "messages" },
+		{ "claude-x", "claude-x", "count_tokens" },
+	};
+	struct exchange_record rec;
+	char path[160], table[160];
+	struct store *st;
+	struct run r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/check.db", tmpdir);
+	assert_int_equal(store_open(path, false, &st), 0);
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+		fixture_record(&rec, (int)i);
+		snprintf(rec.model, sizeof(rec.model), "%s", models[i][0]);
+		snprintf(rec.request_model, sizeof(rec.request_model), "%s", models[i][1]);
+		snprintf(rec.api, sizeof(rec.api), "%s", models[i][2]);
+		assert_int_equal(store_add(st, &rec), 0);
+	}
+	store_close(st);
+
+	r = run_cli(ARGS("prices", "--check", "--db", path));
+	if (r.rc != 1)
+		fail_msg("rc %d: %s%s", r.rc, r.out, r.err);
+	assert_non_null(strstr(r.out, "mystery-?[31m-model"));
+	assert_non_null(strstr(r.out, "? "));		/* no response model */
+	assert_null(strchr(r.out, '\x1b'));
+	assert_null(strstr(r.out, "gpt-4o"));		/* priced */
+	assert_null(strstr(r.out, "claude-x"));		/* free */
+	assert_non_null(strstr(r.out, "2 of 4 models seen are missing from the price table"));
+	run_free(&r);
+
+	snprintf(table, sizeof(table), "%s/prices.json", tmpdir);
+	f = fopen(table, "w");
+	assert_non_null(f);
+	fputs("{\"models\":{\"gpt-4o\":{\"provider\":\"openai\",\"input\":3e-6,"
+	      "\"output\":1.5e-5},\"mystery\":{\"provider\":\"x\","
+	      "\"input\":1e-6,\"output\":1e-6}}}", f);
+	fclose(f);
+	r = run_cli(ARGS("prices", "--check", "--db", path, "--prices", table));
+	if (r.rc != 0)
+		fail_msg("rc %d: %s%s", r.rc, r.out, r.err);
+	assert_non_null(strstr(r.out, "all 4 models seen are in the price table"));
+	run_free(&r);
+}
+
 static void test_parse_duration(void **state)
 {
 	static const struct { const char *in; int ret; int64_t s; } cases[] = {
@@ -262,6 +318,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_prices_check),
 		cmocka_unit_test(test_report_sections),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_parse_duration),
