@@ -10,7 +10,7 @@ PKGS=(
   libbpf-dev libelf-dev zlib1g-dev libssl-dev libcjson-dev libsqlite3-dev
   libbrotli-dev libcmocka-dev libnghttp2-dev bpftool linux-perf
   iproute2 util-linux curl openssl ca-certificates python3 python3-httpx sqlite3
-  python3-brotli
+  python3-brotli python3-h2
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -23,6 +23,7 @@ SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 # What each client step must have sent: (number of requests, exe pattern).
 STEP_SHAPE = {
     "curl": (8, r"^/usr/bin/curl$"),
+    "curl-h2": (9, r"^/usr/bin/curl$"),
     "urllib-system": (5, r"^/usr/bin/python3(\.\d+)?$"),
     "urllib-pyenv": (5, r"/\.pyenv/versions/[^/]+/bin/python3(\.\d+)?$"),
     "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
@@ -121,6 +122,10 @@ def check_clients(res, args, steps, served):
         if want_n is not None:
             res.check(len(items) == want_n, f"client {name} made {want_n} requests to the server",
                       f"server saw {len(items)}")
+        if name.endswith("-h2"):
+            protos = collections.Counter(s.get("proto") for s in items)
+            res.check(items and set(protos) == {"h2"}, f"client {name} spoke HTTP/2 (ALPN h2)",
+                      ", ".join(f"{k}: {v}" for k, v in protos.items()))
         bad = [s for s in items if not re.search(exe_re, s.get("exe", ""))]
         res.check(items and not bad, f"client {name} is the process the server saw",
                   f"exe {sorted({s.get('exe', '?') for s in items})}")

@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """Local TLS server that plays LLM APIs back for the end-to-end tests.
 
-Answers HTTP/1.1 (keep-alive) requests with exchanges in the corpus format:
+Answers HTTP/1.1 (keep-alive) and, when the client offers it by ALPN,
+HTTP/2 requests (Debian's python3-h2) with exchanges in the corpus format:
 first by (method, path, sha256 of the request body), then from the fixtures by
 (path without query, request "model", "stream"), else a 404 JSON error.
-Streams go out chunked, one chunk per SSE event, each in its own TLS record,
-so that an observer sees many small reads. Every answered request is logged
+Streams go out one SSE event per chunk (HTTP/1.1) or DATA frame (HTTP/2),
+each in its own TLS record, so that an observer sees many small reads. Every answered request is logged
 as one JSON line (--served) with the client's pid, found through the socket
 table, so the checker knows exactly which process made which exchange.
-Stdlib only (brotli when Debian's python3-brotli is installed).
+Stdlib only, but for brotli and h2 (Debian's python3-brotli, python3-h2):
+without h2 the server offers HTTP/1.1 alone.
 """
 import argparse
 import base64
@@ -27,6 +29,13 @@ try:
     import brotli
 except ImportError:  # optional: br only when the module is there
     brotli = None
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+except ImportError:  # optional: HTTP/2 only when the module is there
+    h2 = None
 
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 MAX_HEADER_BYTES = 64 * 1024
@@ -164,7 +173,7 @@ class Server:
         self.enc_turn = 0
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(args.cert, args.key)
-        self.ctx.set_alpn_protocols(["http/1.1"])
+        self.ctx.set_alpn_protocols(["h2", "http/1.1"] if h2 else ["http/1.1"])
 
     def record(self, item):
         with self.served_lock:
@@ -265,7 +274,9 @@ class Server:
             start = end
         return out
 
-    def respond(self, sock, method, path, host, headers, body, info):
+    def respond(self, out, method, path, host, headers, body, info):
+        """Answers one request through out (H1Writer or H2Writer). Returns
+        False when the answer was cut and the connection must end."""
         entry, how = self.catalog.find(method, path, host, body)
         item = dict(info, method=method, host=host, path=path, req_bytes=len(body),
                     match=how)
@@ -282,13 +293,9 @@ class Server:
                                                 "type": "invalid_request_error", "code": "not_found"}}).encode()
                 item.update(source="none", id=None)
                 log(f"no match: {method} {host}{path} ({len(body)} bytes)")
-            head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
-            for k, v in hdrs:
-                head += f"{k}: {v}\r\n"
-            head += f"content-length: {len(payload)}\r\n\r\n"
             item.update(status=status, stream=False, resp_bytes=len(payload))
             self.record(item)  # logged before the client can see the end
-            sock.sendall(head.encode("latin-1") + payload)
+            out.whole(status, hdrs, payload)
             return keep
 
         status = entry["status"]
@@ -302,17 +309,12 @@ class Server:
             hdrs.append(("content-encoding", enc))
         item.update(source=entry["_source"], id=entry.get("id"), status=status, stream=stream,
                     encoding=enc)
-        head = f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}\r\n"
-        for k, v in hdrs:
-            head += f"{k}: {v}\r\n"
         if not stream:
-            head += f"content-length: {len(payload)}\r\n\r\n"
             item["resp_bytes"] = len(payload)
             self.record(item)
-            sock.sendall(head.encode("latin-1") + payload)
+            out.whole(status, hdrs, payload)
             return keep
-        head += "transfer-encoding: chunked\r\n\r\n"
-        sock.sendall(head.encode("latin-1"))
+        out.start(status, hdrs)
         events = self.sse_events(payload)
         cut = entry.get("e2e_truncate_after_events")
         feed = self.encoder(enc) if enc else None
@@ -322,7 +324,7 @@ class Server:
                 break
             if feed:  # each event compressed and flushed on its own
                 ev = feed(ev, last=(n == len(events) - 1))
-            sock.sendall(b"%x\r\n" % len(ev) + ev + b"\r\n")
+            out.chunk(ev)
             sent += len(ev)
             if self.args.chunk_delay_ms:
                 time.sleep(self.args.chunk_delay_ms / 1000.0)
@@ -330,9 +332,10 @@ class Server:
         if cut is not None:
             item["truncated"] = True
             self.record(item)
-            return False  # the caller closes the connection mid-stream
+            out.cut()
+            return False  # the caller ends the connection mid-stream
         self.record(item)
-        sock.sendall(b"0\r\n\r\n")
+        out.finish()
         return keep
 
     def handle(self, raw, addr):
@@ -348,7 +351,12 @@ class Server:
             log(f"conn {conn_id}: TLS handshake failed: {e}")
             raw.close()
             return
+        info["proto"] = sock.selected_alpn_protocol() or "http/1.1"
+        if info["proto"] == "h2":
+            H2Handler(self, sock, info, conn_id).run()
+            return
         f = sock.makefile("rb")
+        out = H1Writer(sock)
         try:
             while True:
                 req = self.read_head(f)
@@ -359,7 +367,7 @@ class Server:
                 hd = dict(headers)
                 host = hd.get("host", "").rsplit(":", 1)[0] if hd.get("host", "").count(":") == 1 \
                     else hd.get("host", "")
-                keep = self.respond(sock, method, target, host, headers, body, info)
+                keep = self.respond(out, method, target, host, headers, body, info)
                 if not keep:
                     try:
                         sock.unwrap()  # close_notify in the middle of the chunked body
@@ -397,6 +405,155 @@ class Server:
             threading.Thread(target=self.handle, args=(raw, addr), daemon=True).start()
         ls.close()
         log("stopped" if STOP.is_set() else "lifetime over, stopping")
+
+
+class H1Writer:
+    """An answer in HTTP/1.1: whole with Content-Length, or chunked."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def _head(self, status, hdrs, extra):
+        head = f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}\r\n"
+        for k, v in hdrs + [extra]:
+            head += f"{k}: {v}\r\n"
+        return (head + "\r\n").encode("latin-1")
+
+    def whole(self, status, hdrs, payload):
+        self.sock.sendall(self._head(status, hdrs, ("content-length", len(payload))) + payload)
+
+    def start(self, status, hdrs):
+        self.sock.sendall(self._head(status, hdrs, ("transfer-encoding", "chunked")))
+
+    def chunk(self, b):
+        self.sock.sendall(b"%x\r\n" % len(b) + b + b"\r\n")
+
+    def finish(self):
+        self.sock.sendall(b"0\r\n\r\n")
+
+    def cut(self):
+        pass  # the caller sends close_notify in the middle of the body
+
+
+class H2Handler:
+    """One HTTP/2 connection: requests are collected as their streams end and
+    answered in that order, each DATA write flushed to its own TLS record."""
+
+    def __init__(self, server, sock, info, conn_id):
+        self.server, self.sock, self.info, self.conn_id = server, sock, info, conn_id
+        self.conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+            client_side=False, header_encoding=None))
+        self.partial = {}  # stream id -> [headers, body]
+        self.ready = []    # stream ids whose request is whole
+        self.closed = False
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self):
+        """Reads once and handles the events. False at the end."""
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        for ev in self.conn.receive_data(data):
+            if isinstance(ev, h2.events.RequestReceived):
+                self.partial[ev.stream_id] = [ev.headers, bytearray()]
+                if ev.stream_ended:
+                    self.ready.append(ev.stream_id)
+            elif isinstance(ev, h2.events.DataReceived):
+                if ev.stream_id in self.partial:
+                    self.partial[ev.stream_id][1] += ev.data
+                    if len(self.partial[ev.stream_id][1]) > MAX_BODY_BYTES:
+                        raise ValueError("body too large")
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                if ev.stream_id in self.partial and ev.stream_id not in self.ready:
+                    self.ready.append(ev.stream_id)
+            elif isinstance(ev, h2.events.StreamReset):
+                self.partial.pop(ev.stream_id, None)
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.closed = True
+        self.flush()
+        return not self.closed
+
+    def run(self):
+        self.conn.initiate_connection()
+        try:
+            self.flush()
+            while True:
+                while not self.ready:
+                    if not self.pump():
+                        return
+                sid = self.ready.pop(0)
+                if sid not in self.partial:
+                    continue
+                raw, body = self.partial.pop(sid)
+                hdrs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+                pseudo = dict(h for h in hdrs if h[0].startswith(":"))
+                headers = [h for h in hdrs if not h[0].startswith(":")]
+                host = pseudo.get(":authority", "")
+                if host.count(":") == 1:
+                    host = host.rsplit(":", 1)[0]
+                if not self.server.respond(H2Writer(self, sid), pseudo.get(":method", ""),
+                                           pseudo.get(":path", ""), host, headers, bytes(body),
+                                           self.info):
+                    return
+        except (socket.timeout, ssl.SSLError, OSError, ValueError,
+                h2.exceptions.ProtocolError) as e:
+            if not isinstance(e, socket.timeout):
+                log(f"conn {self.conn_id} (h2): {type(e).__name__}: {e}")
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+class H2Writer:
+    """An answer on one HTTP/2 stream, within the flow-control windows."""
+
+    def __init__(self, handler, sid):
+        self.h, self.sid = handler, sid
+
+    def _headers(self, status, hdrs, end):
+        fields = [(":status", str(status))] + [(k.lower(), str(v)) for k, v in hdrs]
+        self.h.conn.send_headers(self.sid, fields, end_stream=end)
+        self.h.flush()
+
+    def _data(self, b, end):
+        conn = self.h.conn
+        while True:
+            room = min(conn.local_flow_control_window(self.sid), conn.max_outbound_frame_size)
+            n = min(room, len(b))
+            if n or not b:
+                conn.send_data(self.sid, b[:n], end_stream=end and n == len(b))
+                self.h.flush()
+                b = b[n:]
+                if not b:
+                    return
+            elif not self.h.pump():  # wait for WINDOW_UPDATE
+                raise OSError("connection closed while blocked on flow control")
+
+    def whole(self, status, hdrs, payload):
+        self._headers(status, hdrs + [("content-length", len(payload))], not payload)
+        if payload:
+            self._data(payload, True)
+
+    def start(self, status, hdrs):
+        self._headers(status, hdrs, False)
+
+    def chunk(self, b):
+        if b:
+            self._data(b, False)
+
+    def finish(self):
+        self._data(b"", True)
+
+    def cut(self):
+        self.h.conn.reset_stream(self.sid, error_code=2)  # INTERNAL_ERROR
+        self.h.flush()
 
 
 STOP = threading.Event()

@@ -59,6 +59,7 @@ $PY "$E2E/clients/bodies.py" "$E2E/fixtures.jsonl" "$TMP/bodies"
 PYENV_PY=$(command -v python3)
 
 step curl bash "$E2E/clients/curl.sh" "$TMP/bodies"
+step curl-h2 bash "$E2E/clients/curl_h2.sh" "$TMP/bodies"
 step urllib-system $PY "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
 if [ -n "$PYENV_PY" ] && [ "$(readlink -f "$PYENV_PY")" != "$(readlink -f $PY)" ]; then
   step urllib-pyenv "$PYENV_PY" "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
