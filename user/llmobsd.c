@@ -1,5 +1,7 @@
 /* llmobsd: observes the LLM API calls of every process on the host (BPF
- * uprobes on TLS libraries) and records tokens and cost in SQLite. */
+ * uprobes on TLS libraries) and of processes run with the LD_PRELOAD shim
+ * (a unix socket, no privilege needed with --no-bpf), and records tokens
+ * and cost in SQLite. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include "conn.h"
 #include "cost.h"
 #include "log.h"
+#include "shim_server.h"
 #include "stats.h"
 #include "store.h"
 #include "tls_capture.h"
@@ -18,6 +21,7 @@
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
 #define COUNTERS_INTERVAL_NS	(2000LL * 1000000)
 #define EXPIRE_INTERVAL_NS	(5000LL * 1000000)
+#define SHIM_DRAIN_MS		10	/* ring drain tick with BPF also polled */
 
 struct daemon_opts {
 	const char *db_path;
@@ -27,6 +31,8 @@ struct daemon_opts {
 	size_t max_call_bytes;
 	size_t ringbuf_bytes;
 	size_t max_conns;
+	bool no_bpf;
+	const char *socket_path;
 };
 
 struct daemon {
@@ -35,6 +41,7 @@ struct daemon {
 	struct store *store;
 	struct conn_table *conns;
 	struct tls_capture *capture;
+	struct shim_server *shim;
 };
 
 static volatile sig_atomic_t exiting;
@@ -96,8 +103,23 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 		stats_inc(STAT_EVENTS_MALFORMED);
 		return 0;
 	}
+	/* A process with a live shim is seen twice: its calls, closes and
+	 * exit are the shim's to report, so each exchange is recorded once.
+	 * Its exec still names it. */
+	if (d->shim && ev->kind != CAPTURE_EXEC &&
+	    shim_server_owns(d->shim, ev->tgid, ev->ts_ns)) {
+		stats_inc(STAT_BPF_EVENTS_DEDUPED);
+		return 0;
+	}
 	conn_table_event(d->conns, ev);
 	return 0;
+}
+
+static void on_shim_event(void *ctx, const struct capture_event *ev)
+{
+	struct daemon *d = ctx;
+
+	conn_table_event(d->conns, ev);
 }
 
 static void persist_counters(struct daemon *d)
@@ -141,6 +163,7 @@ static void log_summary(struct daemon *d)
 	if (d->capture && tls_capture_drops(d->capture, drops) == 0)
 		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
 			dropped += drops[i].events;
+	dropped += stats[STAT_SHIM_DROP_RING_FULL_EVENTS] + stats[STAT_SHIM_DROP_NO_SLOT_EVENTS];
 	p_info("exit: %llu events, %llu exchanges (%llu incomplete), %llu non-LLM, "
 	       "%llu dropped events, %llu stream gaps, %llu parse errors",
 	       (unsigned long long)stats[STAT_EVENTS], (unsigned long long)stats[STAT_EXCHANGES],
@@ -154,7 +177,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: llmobsd [OPTIONS]\n"
-		"Records every LLM API call made over TLS on this host (needs root).\n\n"
+		"Records every LLM API call made over TLS on this host (needs root), and\n"
+		"those of processes run with LD_PRELOAD=libllmobs.so (any user).\n\n"
 		"  --db PATH             SQLite database (default: $LLMOBS_DB, else\n"
 		"                        /var/lib/llm-observer/llmobs.db as root)\n"
 		"  --prices FILE         price table JSON (default: the embedded one)\n"
@@ -163,6 +187,10 @@ static void usage(FILE *out)
 		"  --max-call-bytes N    bytes captured per TLS call (default 1048576)\n"
 		"  --ringbuf-mb N        BPF ring buffer size, power of two (default 16)\n"
 		"  --max-conns N         connections tracked at once (default 4096)\n"
+		"  --no-bpf              no BPF, no privilege: only LD_PRELOAD shims\n"
+		"  --socket PATH         where shims connect (default: $LLMOBS_SOCKET, else\n"
+		"                        /run/llmobs/llmobs.sock as root, else\n"
+		"                        $XDG_RUNTIME_DIR/llmobs.sock or /tmp/llmobs-UID/)\n"
 		"  -v, --verbose         debug logging\n"
 		"  -q, --quiet           errors only\n"
 		"  -h, --help\n");
@@ -185,7 +213,8 @@ static int parse_size(const char *arg, size_t *out)
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
-	enum { OPT_DB = 256, OPT_PRICES, OPT_JSON, OPT_BODY, OPT_CALL, OPT_RB, OPT_CONNS };
+	enum { OPT_DB = 256, OPT_PRICES, OPT_JSON, OPT_BODY, OPT_CALL, OPT_RB, OPT_CONNS,
+	       OPT_NO_BPF, OPT_SOCKET };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "prices", required_argument, NULL, OPT_PRICES },
@@ -194,6 +223,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "max-call-bytes", required_argument, NULL, OPT_CALL },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RB },
 		{ "max-conns", required_argument, NULL, OPT_CONNS },
+		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -226,6 +257,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			if (parse_size(optarg, &o->max_conns))
 				return -EINVAL;
 			break;
+		case OPT_NO_BPF: o->no_bpf = true; break;
+		case OPT_SOCKET: o->socket_path = optarg; break;
 		case 'v': log_verbosity = LOG_DEBUG; break;
 		case 'q': log_verbosity = LOG_ERROR; break;
 		case 'h': usage(stdout); exit(0);
@@ -245,9 +278,11 @@ int main(int argc, char **argv)
 	struct daemon d = {};
 	struct conn_table_opts copts = {};
 	struct tls_capture_opts topts = {};
+	struct shim_server_opts sopts = {};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char default_db[512];
 	int64_t last_flush = 0, last_counters = 0, last_expire = 0, now;
+	bool shim_ran;
 	int err;
 
 	err = parse_args(argc, argv, &d.opts);
@@ -291,21 +326,50 @@ int main(int argc, char **argv)
 		topts.max_chunks = chunks > CAPTURE_MAX_CHUNKS_LIMIT ? CAPTURE_MAX_CHUNKS_LIMIT
 								   : (uint32_t)chunks;
 	}
-	err = tls_capture_open(&topts, on_event, &d, &d.capture);
-	if (err) {
-		p_err("cannot start BPF capture: %s%s", strerror(-err),
-		      err == -EPERM ? " (llmobsd needs root or CAP_BPF+CAP_PERFMON)" : "");
+	/* The system daemon takes every user's shim (each process is told
+	 * apart by SO_PEERCRED); a user's daemon only its own user's. */
+	sopts.path = d.opts.socket_path;
+	sopts.any_user = geteuid() == 0;
+	err = shim_server_open(&sopts, on_shim_event, &d, &d.shim);
+	if (err && d.opts.no_bpf) {
+		p_err("cannot listen for LD_PRELOAD shims: %s", strerror(-err));
 		goto cleanup;
 	}
-	p_info("ready: %d TLS libraries attached, recording to %s",
-	       tls_capture_attached(d.capture), d.opts.db_path);
+	if (err)
+		p_warn("not listening for LD_PRELOAD shims (%s): BPF capture only",
+		       strerror(-err));
+	if (!d.opts.no_bpf) {
+		err = tls_capture_open(&topts, on_event, &d, &d.capture);
+		if (err) {
+			p_err("cannot start BPF capture: %s%s", strerror(-err),
+			      err == -EPERM ? " (llmobsd needs root or CAP_BPF+CAP_PERFMON;"
+					      " --no-bpf needs neither)" : "");
+			goto cleanup;
+		}
+	}
+	if (d.capture)
+		p_info("ready: %d TLS libraries attached, recording to %s",
+		       tls_capture_attached(d.capture), d.opts.db_path);
+	else
+		p_info("ready: no BPF, recording to %s", d.opts.db_path);
+	if (d.shim)
+		p_info("LD_PRELOAD shims connect to %s", shim_server_path(d.shim));
 
 	while (!exiting) {
-		err = tls_capture_poll(d.capture, 100);
+		if (d.capture) {
+			/* Shim rings are drained between BPF polls: short
+			 * polls while shims are connected. */
+			err = tls_capture_poll(d.capture, d.shim && shim_server_clients(d.shim) ?
+							  SHIM_DRAIN_MS : 100);
+			if (err >= 0 && d.shim)
+				err = shim_server_poll(d.shim, 0);
+		} else {
+			err = shim_server_poll(d.shim, 100);
+		}
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			p_err("polling the ring buffer: %s", strerror(-err));
+			p_err("polling for events: %s", strerror(-err));
 			break;
 		}
 		now = now_ns(CLOCK_MONOTONIC);
@@ -326,13 +390,16 @@ int main(int argc, char **argv)
 	err = 0;
 
 cleanup:
-	/* In-flight exchanges are recorded as incomplete rather than lost. */
+	/* What the shims' rings still hold goes in first; then in-flight
+	 * exchanges are recorded as incomplete rather than lost. */
+	shim_ran = d.shim != NULL;
+	shim_server_close(d.shim);
 	conn_table_free(d.conns);
 	if (d.store) {
 		persist_counters(&d);
 		store_flush(d.store);
 	}
-	if (d.capture)
+	if (d.capture || shim_ran)
 		log_summary(&d);
 	tls_capture_close(d.capture);
 	store_close(d.store);

@@ -41,7 +41,21 @@
 	X(RECORDS_DROPPED, "records_dropped") \
 	X(TLS_LIBS_ATTACHED, "tls_libs_attached") \
 	X(ATTACH_ERRORS, "attach_errors") \
-	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed")
+	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \
+	X(SHIM_CLIENTS, "shim_clients") \
+	X(SHIM_CLIENTS_REJECTED, "shim_clients_rejected") \
+	X(SHIM_CLIENTS_DROPPED, "shim_clients_dropped") \
+	X(SHIM_TIDS_UNVERIFIED, "shim_tids_unverified") \
+	X(SHIM_CALLS, "shim_calls") \
+	X(SHIM_DROP_RING_FULL_EVENTS, "shim_drop_ring_full_events") \
+	X(SHIM_DROP_RING_FULL_BYTES, "shim_drop_ring_full_bytes") \
+	X(SHIM_DROP_NO_DAEMON_EVENTS, "shim_drop_no_daemon_events") \
+	X(SHIM_DROP_NO_DAEMON_BYTES, "shim_drop_no_daemon_bytes") \
+	X(SHIM_DROP_OVER_CAP_BYTES, "shim_drop_over_cap_bytes") \
+	X(SHIM_DROP_NO_SLOT_EVENTS, "shim_drop_no_slot_events") \
+	X(SHIM_DROP_NO_SLOT_BYTES, "shim_drop_no_slot_bytes") \
+	X(SHIM_RECONNECTS, "shim_reconnects") \
+	X(BPF_EVENTS_DEDUPED, "bpf_events_deduped")
 
 enum stats_counter {
 #define X(id, name) STAT_##id,

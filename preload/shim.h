@@ -1,0 +1,52 @@
+/* Internals of libllmobs.so shared by its two files: shim.c (the SSL_*
+ * interposers and what they capture) and shim_conn.c (the ring and the
+ * connection to llmobsd). Nothing here is exported from the library. */
+#ifndef LLMOBS_PRELOAD_SHIM_H
+#define LLMOBS_PRELOAD_SHIM_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include "ring.h"
+
+#define SHIM_NS_PER_S		1000000000ull
+#define SHIM_RECONNECT_NS	SHIM_NS_PER_S	/* at most one attempt a second */
+#define SHIM_TICK_NS		SHIM_NS_PER_S	/* liveness check, stats publication */
+
+enum shim_state {
+	SHIM_DISCONNECTED = 0,
+	SHIM_CONNECTED,
+	SHIM_OFF,		/* cannot work in this process (no memfd, fd lost) */
+};
+
+/* Process-wide counters (enum shim_stat); a fork child starts at zero. */
+extern __u64 shim_stats[SHIM_STAT__MAX];
+extern bool shim_debug;		/* LLMOBS_DEBUG=1: the only way the shim prints */
+
+static inline void shim_count(enum shim_stat s, __u64 n)
+{
+	__atomic_fetch_add(&shim_stats[s], n, __ATOMIC_RELAXED);
+}
+
+__u64 shim_now_ns(void);
+void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The ring to write to, or NULL when not connected. When disconnected and
+ * an attempt is due (first call, then once a second) it connects first:
+ * called before the real SSL function, so that on a host where the root
+ * daemon also runs BPF the connection is known before the uprobe's event. */
+struct shim_ring *shim_conn_ring(void);
+/* The ring passed half full: wake the daemon (once per drain). */
+void shim_conn_kick(void);
+/* Due once a second on the hot path: publish the counters, notice a daemon
+ * that went away. */
+void shim_conn_tick(__u64 now_ns);
+/* pthread_atfork child: the child is a new process with no connection. */
+void shim_conn_fork_prepare(void);
+void shim_conn_fork_parent(void);
+void shim_conn_fork_child(void);
+/* At exit: last publication of the counters. */
+void shim_conn_exit(void);
+/* Read once at load: LLMOBS_RING_KB. */
+void shim_conn_init(void);
+
+#endif
