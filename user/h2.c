@@ -152,7 +152,9 @@ static void block_add(struct block *b, const nghttp2_nv *nv)
 		stats_inc(STAT_HTTP_HEAD_TOO_LARGE);
 		return;
 	}
-	if (b->len + need > b->cap) {
+	/* !b->buf: an empty field (HPACK allows it) still needs a buffer
+	 * to point into; NULL + 0 is UB */
+	if (b->len + need > b->cap || !b->buf) {
 		size_t cap = b->cap ? b->cap : 1024;
 		char *p;
 
@@ -203,8 +205,10 @@ static void block_feed(struct h2_dir *d, const __u8 *in, size_t len, bool final)
 			hpack_reset(d);
 			return;
 		}
-		in += r;
-		len -= (size_t)r;
+		if (r) {	/* block_end feeds (NULL, 0): NULL + 0 is UB */
+			in += r;
+			len -= (size_t)r;
+		}
 		if (flags & NGHTTP2_HD_INFLATE_EMIT)
 			block_add(b, &nv);
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {

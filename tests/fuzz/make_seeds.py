@@ -159,6 +159,81 @@ def conn_seeds(outdir, lines):
         write(outdir, "conn", CONN_HEADER + ra + rb + ab + aa + bytes([0 | CLOSE, 3 | CLOSE]))
 
 
+# ---- HTTP/2: frames with HPACK literals and dynamic-table references ----
+
+def hp_int(v, bits, flags=0):
+    top = (1 << bits) - 1
+    if v < top:
+        return bytes([flags | v])
+    out, v = [flags | top], v - top
+    while v >= 128:
+        out.append(v % 128 | 128)
+        v //= 128
+    return bytes(out + [v])
+
+
+def hp_str(b):
+    return hp_int(len(b), 7) + b
+
+
+def hp_literal(name, value, index=False):
+    """A literal field, new name; index=True adds it to the dynamic table."""
+    return (b"\x40" if index else b"\x00") + hp_str(name) + hp_str(value)
+
+
+def h2_frame(ftype, flags, sid, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
+
+
+def h2_data_frames(sid, pieces):
+    """DATA frames, at most 16 KiB each, END_STREAM on the last."""
+    frames = []
+    for p in pieces:
+        for i in range(0, max(len(p), 1), 16384):
+            frames.append(p[i:i + 16384])
+    return [h2_frame(0, 1 if i == len(frames) - 1 else 0, sid, f) for i, f in enumerate(frames)]
+
+
+def h2_conversation(exchanges):
+    """(direction, bytes of one TLS call) for exchanges on streams 1, 3, 5..."""
+    calls = [(0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"")),
+             (1, h2_frame(4, 0, 0, struct.pack(">HI", 1, 65536))), (1, h2_frame(4, 1, 0, b""))]
+    for n, e in enumerate(exchanges):
+        sid = 1 + 2 * n
+        req_body = base64.b64decode(e["req_body_b64"])
+        resp_body = base64.b64decode(e["resp_body_b64"])
+        if n == 0:  # inserted: [62] content-type, [63] :authority
+            hb = (b"\x83\x87" + hp_literal(b":authority", e["host"].encode(), True)
+                  + hp_literal(b"content-type", b"application/json", True))
+        else:
+            hb = b"\x83\x87\xbf\xbe"
+        hb += hp_literal(b":path", e["path"].encode())
+        calls.append((0, h2_frame(1, 4, sid, hb)))
+        calls += [(0, f) for f in h2_data_frames(sid, [req_body])]
+        ctype = dict((k.lower(), v) for k, v in e["resp_headers"]).get("content-type", "")
+        rh = b"\x88" if e["status"] == 200 else hp_literal(b":status", str(e["status"]).encode())
+        rh += hp_literal(b"content-type", ctype.encode())
+        calls.append((1, h2_frame(1, 4, sid, rh)))
+        pieces = sse_events(resp_body) if e["stream"] else [resp_body]
+        calls += [(1, f) for f in h2_data_frames(sid, pieces)]
+    return calls
+
+
+def h2_seeds(outdir, lines):
+    small = [e for e in lines if len(e["req_body_b64"]) + len(e["resp_body_b64"]) < 40000]
+    groups = [[e] for e in small] + [rng.sample(small, 3) for _ in range(20)]
+    for g in groups:
+        conv = h2_conversation(g)
+        write(outdir, "h2", bytes([0, 2, 7]) + b"".join(
+            bytes([d | 2]) + struct.pack("<H", len(b)) + b for d, b in conv))
+        write(outdir, "conn", CONN_HEADER + b"".join(ev_data(1, d, b) for d, b in conv))
+    # joined mid-way: no preface, no table state
+    for g in groups[:40]:
+        conv = h2_conversation(g)[3:]
+        write(outdir, "h2", bytes([1, 2, 7]) + b"".join(
+            bytes([d | 2]) + struct.pack("<H", len(b)) + b for d, b in conv))
+
+
 # ---- the other targets ----
 
 def provider_seed(api, mode, status, payload):
@@ -257,6 +332,7 @@ def main():
             lines = [json.loads(l) for l in f if l.strip()]
         corpus_seeds(outdir, lines)
         conn_seeds(outdir, lines)
+        h2_seeds(outdir, lines)
     else:
         print(f"make_seeds: no corpus at {corpus!r}: hand-made seeds only", file=sys.stderr)
 
