@@ -213,6 +213,7 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	r->ttft_ms = r->stream && ex->resp_started ?
 		     ms_between(ex->ts_first_req, ex->ts_first_resp) : RECORD_NULL_MS;
 	r->complete = complete && !ex->lost;
+	r->headers_unknown = ex->headers_unknown;
 	snprintf(r->error, sizeof(r->error), "%s", exchange_error(ex, complete));
 	snprintf(r->deployment, sizeof(r->deployment), "%s", ex->req.deployment);
 	/* Rate-limit state explains failures; on success it is noise. */
@@ -432,6 +433,7 @@ static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
 		dir_resync(x, q, d);
 		return;
 	}
+	snprintf(d->ex->rec.protocol, sizeof(d->ex->rec.protocol), "http/1.1");
 	d->framing = framing;
 	d->remaining = clen;
 	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
@@ -724,8 +726,10 @@ struct exchange *exchange_request_start(struct exchange_ctx *x, struct exchange_
 {
 	struct exchange *ex = request_begin(x, q, d, m, peer, ts_ns);
 
-	if (ex)
+	if (ex) {
 		ex->headers_unknown = headers_unknown;
+		snprintf(ex->rec.protocol, sizeof(ex->rec.protocol), "h2");
+	}
 	return ex;
 }
 

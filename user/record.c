@@ -74,6 +74,8 @@ static const struct field fields[] = {
 	FLD("deployment", F_STR_NULL, deployment),
 	FLD("ratelimit", F_STR_NULL, ratelimit),
 	FLD("provider_cost_usd", F_PROVIDER_COST, provider_cost_usd),
+	FLD("protocol", F_STR_NULL, protocol),
+	FLD("headers_unknown", F_BOOL, headers_unknown),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -60,6 +60,12 @@ struct exchange_record {
 	double provider_cost_usd;	/* what the provider says it charged
 					 * (OpenRouter usage.cost) */
 	bool provider_cost_known;	/* false: provider_cost_usd is null */
+	/* Contract v3 (store schema v3), appended likewise. */
+	char protocol[12];		/* "http/1.1" or "h2"; "" null (older rows) */
+	bool headers_unknown;		/* h2 head not decodable (HPACK state missed,
+					 * e.g. joined mid-way): method, path, host
+					 * may be empty; recognised and priced from
+					 * the bodies */
 	/* Pricing input, not exported: the request opted into a long-context
 	 * tier that is billed only on opt-in (anthropic-beta: context-1m-...). */
 	bool long_context_opt_in;

@@ -84,6 +84,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE exchanges ADD COLUMN deployment TEXT;"	/* NULL: none */
 	"ALTER TABLE exchanges ADD COLUMN ratelimit TEXT;"	/* JSON object */
 	"ALTER TABLE exchanges ADD COLUMN provider_cost_usd REAL;",
+	/* v3: HTTP/1.1 or HTTP/2, and h2 exchanges whose head was not
+	 * decodable. NULL in older rows: not known. */
+	"ALTER TABLE exchanges ADD COLUMN protocol TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN headers_unknown INTEGER;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -94,15 +98,22 @@ static const char *const migrations[] = {
 	" stream, input_tokens, cached_input_tokens, cache_write_tokens," \
 	" cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_source," \
 	" cost_usd, priced, latency_ms, ttft_ms, complete, error," \
-	" deployment, ratelimit, provider_cost_usd"
-/* What a reader selects from a v1 file in place of the v2 columns. */
+	" deployment, ratelimit, provider_cost_usd, protocol, headers_unknown"
+/* What a reader selects from older files in place of the newer columns. */
 #define EXCHANGE_COLS_V1 \
 	"id, ts_start_ns, ts_end_ns, pid, tid, exe, comm, cgroup_id, capture," \
 	" provider, api, host, method, path, status, model, request_model," \
 	" stream, input_tokens, cached_input_tokens, cache_write_tokens," \
 	" cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_source," \
 	" cost_usd, priced, latency_ms, ttft_ms, complete, error," \
-	" NULL, NULL, NULL"
+	" NULL, NULL, NULL, NULL, NULL"
+#define EXCHANGE_COLS_V2 \
+	"id, ts_start_ns, ts_end_ns, pid, tid, exe, comm, cgroup_id, capture," \
+	" provider, api, host, method, path, status, model, request_model," \
+	" stream, input_tokens, cached_input_tokens, cache_write_tokens," \
+	" cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_source," \
+	" cost_usd, priced, latency_ms, ttft_ms, complete, error," \
+	" deployment, ratelimit, provider_cost_usd, NULL, NULL"
 
 static int sqlite_to_errno(int rc)
 {
@@ -328,7 +339,7 @@ static int open_writer(struct store *s)
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
 		"INSERT INTO exchanges (" EXCHANGE_COLS ") VALUES ("
-		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -500,6 +511,11 @@ int store_add(struct store *s, struct exchange_record *r)
 		sqlite3_bind_double(st, i++, r->provider_cost_usd);
 	else
 		sqlite3_bind_null(st, i++);
+	if (strnlen(r->protocol, sizeof(r->protocol)) == 0)
+		sqlite3_bind_null(st, i++);
+	else
+		BIND_STR(st, i++, r, protocol);
+	sqlite3_bind_int(st, i++, r->headers_unknown);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -630,6 +646,8 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 	COL_STR(st, i++, r, ratelimit);
 	r->provider_cost_known = sqlite3_column_type(st, i) != SQLITE_NULL;
 	r->provider_cost_usd = sqlite3_column_double(st, i++);
+	COL_STR(st, i++, r, protocol);
+	r->headers_unknown = sqlite3_column_int(st, i++) != 0;
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
@@ -647,6 +665,8 @@ int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 		/* A reader cannot migrate: an older file lacks the new columns. */
 		s->readonly && s->version < 2 ?
 		"SELECT " EXCHANGE_COLS_V1 " FROM exchanges ORDER BY id" :
+		s->readonly && s->version < 3 ?
+		"SELECT " EXCHANGE_COLS_V2 " FROM exchanges ORDER BY id" :
 		"SELECT " EXCHANGE_COLS " FROM exchanges ORDER BY id", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);

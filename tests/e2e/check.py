@@ -187,7 +187,8 @@ def compare(s, e, r, prices, strict_meta):
                     ("status", s["status"]), ("complete", e.get("e2e_expect_complete", True)),
                     ("pid", s.get("pid")), ("comm", s.get("comm")),
                     ("request_model", request_model(e)), ("method", s["method"]),
-                    ("host", s["host"]), ("capture", "uprobe"), ("usage_source", "provider")):
+                    ("host", s["host"]), ("capture", "uprobe"), ("usage_source", "provider"),
+                    ("protocol", s.get("proto", "http/1.1")), ("headers_unknown", False)):
         if r.get(k) != want:
             diffs.append(f"{k}={r.get(k)!r} want {want!r}")
     if not isinstance(r.get("latency_ms"), int) or r["latency_ms"] < 0:

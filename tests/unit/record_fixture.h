@@ -15,7 +15,7 @@ static const char *const contract_fields[] = {
 	"cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
 	"output_tokens", "reasoning_tokens", "usage_source", "cost_usd",
 	"priced", "latency_ms", "ttft_ms", "complete", "error",
-	"deployment", "ratelimit", "provider_cost_usd",
+	"deployment", "ratelimit", "provider_cost_usd", "protocol", "headers_unknown",
 };
 #define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
 
@@ -59,6 +59,8 @@ static inline void fixture_record(struct exchange_record *r, int i)
 		 "{\"retry-after\":\"%d\",\"x-ratelimit-remaining-requests\":\"0\"}", i);
 	r->provider_cost_usd = 0.000113 * (i + 1);
 	r->provider_cost_known = true;
+	snprintf(r->protocol, sizeof(r->protocol), "%s", i % 2 ? "h2" : "http/1.1");
+	r->headers_unknown = i % 3 == 1;
 }
 
 #endif

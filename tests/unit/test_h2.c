@@ -398,6 +398,8 @@ static void assert_chat(const struct exchange_record *r)
 	assert_string_equal(r->error, "");
 	assert_int_equal(r->pid, 77);
 	assert_string_equal(r->comm, "h2client");
+	assert_string_equal(r->protocol, "h2");
+	assert_false(r->headers_unknown);
 }
 
 static void assert_anthropic(const struct exchange_record *r, bool complete)
@@ -796,6 +798,8 @@ static void test_joined_midway(void **state)
 	assert_string_equal(records[0].model, "gpt-4o-mini-2024-07-18");
 	assert_int_equal(records[0].usage.input_tokens, 100);
 	assert_int_equal(records[0].usage.output_tokens, 20);
+	assert_true(records[0].headers_unknown);
+	assert_string_equal(records[0].protocol, "h2");
 	assert_true(stats[STAT_H2_HEADERS_UNKNOWN] >= 1);
 	conn_table_free(t);
 	side_free(&c);

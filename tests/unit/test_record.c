@@ -108,6 +108,7 @@ static void test_json_fields_order_and_types(void **state)
 		{ "ttft_ms", cJSON_Number }, { "complete", cJSON_True },
 		{ "error", cJSON_NULL }, { "deployment", cJSON_String },
 		{ "ratelimit", cJSON_String }, { "provider_cost_usd", cJSON_Number },
+		{ "protocol", cJSON_String }, { "headers_unknown", cJSON_True },
 	};
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		it = cJSON_GetObjectItemCaseSensitive(j, types[k].name);
@@ -383,6 +384,8 @@ static void test_csv(void **state)
 	assert_string_equal(f[31], "prod-gpt4o-0");
 	assert_string_equal(f[32], "{\"retry-after\":\"0\",\"x-ratelimit-remaining-requests\":\"0\"}");
 	assert_string_equal(f[33], "0.000113");
+	assert_string_equal(f[34], "http/1.1");
+	assert_string_equal(f[35], "false");
 	assert_string_equal(f[9], "anthropic");	/* unquoted when plain */
 	assert_non_null(strstr(s, ",anthropic,"));
 	free(s);
