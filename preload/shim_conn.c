@@ -219,7 +219,6 @@ static void try_connect(__u64 now)
 	char path[SHIM_PATH_MAX];
 	int fd = -ENOENT, err;
 
-	__atomic_store_n(&conn.next_attempt_ns, now + SHIM_RECONNECT_NS, __ATOMIC_RELAXED);
 	if (!conn.map) {
 		err = ring_create();
 		if (err) {
@@ -243,8 +242,13 @@ static void try_connect(__u64 now)
 		else
 			shim_log("connected to %s", path);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		/* Set after the attempt: threads that came meanwhile waited
+		 * on the lock for its outcome instead of dropping. */
+		__atomic_store_n(&conn.next_attempt_ns, shim_now_ns() + SHIM_RECONNECT_NS,
+				 __ATOMIC_RELAXED);
 		return;
+	}
 	owned_set(&conn.sock, fd);
 	if (conn.connected_once)
 		shim_count(SHIM_STAT_RECONNECTS, 1);

@@ -151,3 +151,11 @@ fi
 $PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
   --prices "$ROOT/data/prices.json" --netns-rc "$NS_RC" \
   ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
+RC=$?
+
+# The LD_PRELOAD shim, with the same CA, hosts and bodies (shim.sh).
+if [ "${E2E_SHIM:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
+  echo "e2e: LD_PRELOAD shim (tests/e2e/shim.sh)"
+  bash "$E2E/shim.sh" "$TMP" "$OUT" || RC=1
+fi
+exit $RC
