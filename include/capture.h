@@ -27,6 +27,7 @@ enum capture_dir {
 enum capture_source {
 	CAPTURE_SOURCE_UPROBE = 0,
 	CAPTURE_SOURCE_PRELOAD = 1,
+	CAPTURE_SOURCE_SYSCALL = 2,	/* plain HTTP to local model servers */
 };
 
 /* Why bytes or events were lost; counted per cause. */

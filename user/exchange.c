@@ -33,6 +33,7 @@ struct exchange {
 	bool classified, is_llm;
 	bool req_done, resp_started, resp_done;
 	bool is_sse, sse_ready;
+	bool is_ndjson;		/* a stream of JSON lines (Ollama) */
 	bool lost;		/* capture lost some of its bytes */
 	bool headers_unknown;	/* HTTP/2 head not decodable (HPACK state missed) */
 	bool resp_sniff;	/* response head unknown: sniff its first bytes */
@@ -205,7 +206,7 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 		 ex->resp.model[0] ? ex->resp.model : ex->req.model);
 	/* Streamed means the response came as a stream; the request's wish
 	 * only counts when no response was seen. */
-	r->stream = ex->resp_started ? ex->is_sse : ex->req.stream;
+	r->stream = ex->resp_started ? ex->is_sse || ex->is_ndjson : ex->req.stream;
 	r->usage = ex->resp.usage;
 	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER : USAGE_NONE;
 	r->latency_ms = ex->resp_started ? ms_between(ex->ts_first_req, ex->ts_last_resp)
@@ -247,6 +248,36 @@ static int on_sse_event(void *ctx, const char *event, size_t event_len,
 	return 0;
 }
 
+/* One NDJSON line, held in resp_body (bounded: a longer line is cut and
+ * fails to parse, counted). */
+static void ndjson_line(struct exchange *ex)
+{
+	if (ex->resp_body.len &&
+	    provider_stream_event(ex->req.api, "", 0, ex->resp_body.data, ex->resp_body.len,
+				  &ex->resp) < 0) {
+		stats_inc(STAT_JSON_ERRORS);
+		ex->json_error = true;
+	}
+	ex->resp_body.len = 0;
+	ex->resp_body.over_cap = false;
+}
+
+static int ndjson_feed(struct exchange *ex, const char *data, size_t len)
+{
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		int err = body_append(&ex->resp_body, data, n);
+
+		if (err || !nl)
+			return err;
+		ndjson_line(ex);
+		data += n + 1;
+		len -= n + 1;
+	}
+	return 0;
+}
+
 /* Decoded body bytes. */
 static int body_sink(void *ctx, const char *data, size_t len)
 {
@@ -257,6 +288,8 @@ static int body_sink(void *ctx, const char *data, size_t len)
 		return body_append(&ex->req_body, data, len);
 	if (ex->is_sse)
 		return sse_feed(&ex->sse, data, len, on_sse_event, ex);
+	if (ex->is_ndjson)
+		return ndjson_feed(ex, data, len);
 	return body_append(&ex->resp_body, data, len);
 }
 
@@ -314,7 +347,9 @@ static void dir_message_done(struct exchange_ctx *x, struct exchange_queue *q,
 		return;
 	}
 	ex->resp_done = true;
-	if (ex->is_llm && !ex->is_sse && !ex->decode_error) {
+	if (ex->is_llm && ex->is_ndjson && !ex->decode_error) {
+		ndjson_line(ex);	/* a last line without its newline */
+	} else if (ex->is_llm && !ex->is_sse && !ex->decode_error) {
 		if (provider_parse_body(ex->req.api, ex->rec.status,
 					ex->resp_body.data ? ex->resp_body.data : "",
 					ex->resp_body.len, &ex->resp) < 0) {
@@ -399,7 +434,8 @@ static struct exchange *request_begin(struct exchange_ctx *x, struct exchange_qu
 	snprintf(ex->rec.exe, sizeof(ex->rec.exe), "%s", peer->exe);
 	snprintf(ex->rec.comm, sizeof(ex->rec.comm), "%s", peer->comm);
 	snprintf(ex->rec.capture, sizeof(ex->rec.capture), "%s",
-		 peer->source == CAPTURE_SOURCE_PRELOAD ? "preload" : "uprobe");
+		 peer->source == CAPTURE_SOURCE_PRELOAD ? "preload" :
+		 peer->source == CAPTURE_SOURCE_SYSCALL ? "syscall" : "uprobe");
 	if (q->tail)
 		q->tail->next = ex;
 	else
@@ -461,6 +497,7 @@ static void response_begin(struct exchange_ctx *x, struct http_dir *d,
 					 m->headers[i].value_len);
 	copy_header(ctype, sizeof(ctype), m, "content-type");
 	ex->is_sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
+	ex->is_ndjson = strncasecmp(ctype, "application/x-ndjson", 20) == 0;
 	if (ex->is_sse && ex->is_llm) {
 		sse_init(&ex->sse, x->max_body_bytes);
 		ex->sse_ready = true;
@@ -795,7 +832,7 @@ void exchange_body_lost(struct http_dir *d)
 	d->ex->lost = true;
 	if (d->decoding)
 		d->decode_failed = true;
-	if (d->is_response && d->ex->is_sse)
+	if (d->is_response && (d->ex->is_sse || d->ex->is_ndjson))
 		d->decode_failed = true;
 	(d->is_response ? &d->ex->resp_body : &d->ex->req_body)->over_cap = true;
 }

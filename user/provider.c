@@ -19,6 +19,8 @@ static const char *const api_names[LLM_API__MAX] = {
 	[LLM_API_GEMINI_EMBED]		  = "embeddings",
 	[LLM_API_COMPLETIONS]		  = "completions",
 	[LLM_API_COUNT_TOKENS]		  = "count_tokens",
+	[LLM_API_OLLAMA_CHAT]		  = "ollama.chat",
+	[LLM_API_OLLAMA_GENERATE]	  = "ollama.generate",
 };
 
 const char *llm_api_name(enum llm_api api)
@@ -146,6 +148,9 @@ static const char *provider_from_api(enum llm_api api)
 	case LLM_API_STREAM_GENERATE_CONTENT:
 	case LLM_API_GEMINI_EMBED:
 		return "google";
+	case LLM_API_OLLAMA_CHAT:
+	case LLM_API_OLLAMA_GENERATE:
+		return "ollama";
 	default:
 		return "openai";
 	}
@@ -210,6 +215,11 @@ static enum llm_api classify_path(const char *path, size_t len,
 
 	if (mem_ends_with(path, len, "/chat/completions"))
 		return LLM_API_CHAT_COMPLETIONS;
+	/* Ollama's own API (its OpenAI-compatible /v1/... is matched above). */
+	if (len == 9 && memcmp(path, "/api/chat", 9) == 0)
+		return LLM_API_OLLAMA_CHAT;
+	if (len == 13 && memcmp(path, "/api/generate", 13) == 0)
+		return LLM_API_OLLAMA_GENERATE;
 	/* Token counting is free but still a call worth seeing (it is rate
 	 * limited); recorded with cost 0. */
 	if (mem_ends_with(path, len, "/messages/count_tokens") ||
@@ -286,6 +296,10 @@ int provider_classify_request(const char *method, size_t method_len,
 		if (!is_gemini(api) && cJSON_IsString(m) && m->valuestring[0])
 			snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream")))
+			out->stream = true;
+		/* Ollama streams unless told "stream": false. */
+		if ((api == LLM_API_OLLAMA_CHAT || api == LLM_API_OLLAMA_GENERATE) &&
+		    !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "stream")))
 			out->stream = true;
 	}
 	cJSON_Delete(root);

@@ -19,6 +19,8 @@ enum llm_api {
 	LLM_API_GEMINI_EMBED,		/* Gemini :embedContent, :batchEmbedContents */
 	LLM_API_COMPLETIONS,		/* legacy /v1/completions */
 	LLM_API_COUNT_TOKENS,		/* token counting: never billed */
+	LLM_API_OLLAMA_CHAT,		/* Ollama native /api/chat (NDJSON stream) */
+	LLM_API_OLLAMA_GENERATE,	/* Ollama native /api/generate */
 	LLM_API__MAX,
 };
 

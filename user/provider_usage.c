@@ -224,6 +224,25 @@ static bool usage_gemini(const cJSON *u, struct llm_usage *n)
 	return any;
 }
 
+/* Ollama: the final object ("done": true) counts the prompt and the
+ * generated tokens; earlier stream objects carry none. */
+static void ollama_object(const cJSON *root, struct llm_response_info *out)
+{
+	struct llm_usage n = { 0 };
+	bool any = false;
+
+	take_model(out, root, "model");
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "done")))
+		return;
+	out->stream_done = true;
+	any |= get_count(root, "prompt_eval_count", &n.input_tokens);
+	any |= get_count(root, "eval_count", &n.output_tokens);
+	if (any) {
+		out->usage = n;
+		out->usage_present = true;
+	}
+}
+
 /* OpenRouter states what it charged, in USD, beside the counts. */
 static void take_provider_cost(const cJSON *u, struct llm_response_info *out)
 {
@@ -331,6 +350,10 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	case LLM_API_STREAM_GENERATE_CONTENT:
 	case LLM_API_GEMINI_EMBED:	/* usually no usage: estimated later */
 		gemini_object(root, out);
+		break;
+	case LLM_API_OLLAMA_CHAT:
+	case LLM_API_OLLAMA_GENERATE:
+		ollama_object(root, out);
 		break;
 	default:
 		err = -EINVAL;
@@ -468,6 +491,10 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	case LLM_API_GENERATE_CONTENT:
 	case LLM_API_STREAM_GENERATE_CONTENT:
 		gemini_object(root, out);
+		break;
+	case LLM_API_OLLAMA_CHAT:
+	case LLM_API_OLLAMA_GENERATE:
+		ollama_object(root, out);	/* one NDJSON line */
 		break;
 	default:
 		break;

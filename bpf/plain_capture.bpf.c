@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Plain-HTTP capture for local model servers (Ollama, vLLM, LM Studio,
+ * llama.cpp): the bytes of read/write/recvfrom/sendto on TCP sockets whose
+ * peer is a configured port on a loopback address, as struct capture_event
+ * chunks (source CAPTURE_SOURCE_SYSCALL), so userspace parses them like
+ * TLS plaintext. close() on such a socket ends its connection.
+ *
+ * Raw syscall tracepoints need no tracefs and no kprobes; the socket
+ * behind an fd is found through task->files->fdt->fd[fd]->private_data,
+ * read with CO-RE. Syscall numbers come from userspace (they differ by
+ * architecture). On any shortage the bytes are dropped and counted. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "capture.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 targ_self_tgid = 0;	/* the daemon: never captured */
+const volatile __u32 targ_max_chunks = CAPTURE_MAX_CHUNKS_DEFAULT;
+const volatile long nr_read = -1;
+const volatile long nr_write = -1;
+const volatile long nr_recvfrom = -1;
+const volatile long nr_sendto = -1;
+const volatile long nr_close = -1;
+
+#define EVENT_MAX_BYTES	(sizeof(struct capture_event) + CAPTURE_CHUNK_BYTES)
+#define MODE_FMT	0170000		/* S_IFMT */
+#define MODE_SOCK	0140000		/* S_IFSOCK */
+#define FAMILY_INET	2
+#define FAMILY_INET6	10
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Peer ports of interest (host order), filled before attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+/* What sys_enter leaves for sys_exit of the same thread. */
+struct call_args {
+	__u64 sk;
+	__u64 buf;
+	__u8 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);			/* pid_tgid */
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+struct stream_key {
+	__u64 sk;
+	__u32 tgid;
+	__u32 dir;
+};
+
+/* Bytes moved so far per (tgid, socket, dir), so userspace sees every
+ * lost byte; dropped at close, so a reused socket starts again at 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct stream_key);
+	__type(value, __u64);
+} stream_pos SEC(".maps");
+
+struct scratch {
+	__u8 raw[EVENT_MAX_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CAPTURE_DROP__MAX);
+	__type(key, __u32);
+	__type(value, struct capture_drop_count);
+} drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 cause, __u64 bytes)
+{
+	struct capture_drop_count *d = bpf_map_lookup_elem(&drops, &cause);
+
+	if (!d)
+		return;
+	__sync_fetch_and_add(&d->events, 1);
+	__sync_fetch_and_add(&d->bytes, bytes);
+}
+
+static __always_inline bool loopback6(const struct in6_addr *a)
+{
+	__u32 w0 = a->in6_u.u6_addr32[0], w1 = a->in6_u.u6_addr32[1];
+	__u32 w2 = a->in6_u.u6_addr32[2], w3 = a->in6_u.u6_addr32[3];
+
+	if (w0 || w1)
+		return false;
+	if (!w2 && w3 == bpf_htonl(1))
+		return true;			/* ::1 */
+	/* ::ffff:127.x.y.z, a v4 peer on a dual-stack socket */
+	return w2 == bpf_htonl(0xffff) && (bpf_ntohl(w3) >> 24) == 127;
+}
+
+/* The struct sock behind fd when it is a stream socket whose peer is a
+ * configured port on loopback; 0 otherwise. */
+static __always_inline __u64 watched_sock(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	struct in6_addr a6;
+	__u16 family, dport;
+	__u32 daddr;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & MODE_FMT) != MODE_SOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!bpf_map_lookup_elem(&ports, &dport))
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == FAMILY_INET) {
+		daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		if ((bpf_ntohl(daddr) >> 24) != 127)
+			return 0;
+	} else if (family == FAMILY_INET6) {
+		a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		if (!loopback6(&a6))
+			return 0;
+	} else {
+		return 0;
+	}
+	return (__u64)sk;
+}
+
+static __always_inline struct capture_event *event_init(__u8 kind, __u64 conn, __u64 pid_tgid)
+{
+	__u32 slot = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+	struct capture_event *ev;
+
+	if (!s)
+		return NULL;
+	ev = (struct capture_event *)s->raw;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->conn = conn;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->stream_pos = 0;
+	ev->tgid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->call_len = 0;
+	ev->offset = 0;
+	ev->data_len = 0;
+	ev->kind = kind;
+	ev->dir = 0;
+	ev->source = CAPTURE_SOURCE_SYSCALL;
+	ev->flags = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	return ev;
+}
+
+static __always_inline void event_send(struct capture_event *ev)
+{
+	__u32 n = ev->data_len;
+
+	if (n > CAPTURE_CHUNK_BYTES)	/* never true; bounds for the verifier */
+		n = CAPTURE_CHUNK_BYTES;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + n, 0))
+		count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid, sk;
+	struct stream_key key = {};
+	struct call_args args = {};
+	struct capture_event *ev;
+	bool close = id == nr_close;
+	int fd;
+
+	if (id == nr_write || id == nr_sendto)
+		args.dir = CAPTURE_DIR_WRITE;
+	else if (id == nr_read || id == nr_recvfrom)
+		args.dir = CAPTURE_DIR_READ;
+	else if (!close)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (targ_self_tgid && (__u32)(pid_tgid >> 32) == targ_self_tgid)
+		return 0;
+	fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	sk = watched_sock(fd);
+	if (!sk)
+		return 0;
+	if (close) {
+		key.sk = sk;
+		key.tgid = pid_tgid >> 32;
+		key.dir = CAPTURE_DIR_WRITE;
+		bpf_map_delete_elem(&stream_pos, &key);
+		key.dir = CAPTURE_DIR_READ;
+		bpf_map_delete_elem(&stream_pos, &key);
+		ev = event_init(CAPTURE_CLOSE, sk, pid_tgid);
+		if (ev)
+			event_send(ev);
+		return 0;
+	}
+	args.sk = sk;
+	args.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	bpf_map_update_elem(&calls, &pid_tgid, &args, BPF_ANY);
+	return 0;
+}
+
+struct chunk_ctx {
+	__u64 buf;
+	__u64 pos;		/* stream position of the call's first byte */
+	__u64 len;		/* bytes to copy (the call's, clamped to the cap) */
+};
+
+static long copy_chunk(__u32 i, struct chunk_ctx *c)
+{
+	__u32 slot = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+	__u64 off = (__u64)i * CAPTURE_CHUNK_BYTES, n;
+	struct capture_event *ev;
+
+	if (!s || off >= c->len)
+		return 1;
+	ev = (struct capture_event *)s->raw;
+	n = c->len - off;
+	if (n > CAPTURE_CHUNK_BYTES)
+		n = CAPTURE_CHUNK_BYTES;
+	ev->offset = off;
+	ev->stream_pos = c->pos + off;
+	if (bpf_probe_read_user(ev->data, n, (const void *)(c->buf + off))) {
+		count_drop(CAPTURE_DROP_READ_FAILED, n);
+		return 0;
+	}
+	ev->data_len = n;
+	event_send(ev);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), zero = 0, *pos;
+	struct stream_key key = {};
+	struct call_args *a, args;
+	struct capture_event *ev;
+	struct chunk_ctx c = {};
+	__u32 chunks, cap, nr;
+
+	a = bpf_map_lookup_elem(&calls, &pid_tgid);
+	if (!a)
+		return 0;
+	args = *a;
+	bpf_map_delete_elem(&calls, &pid_tgid);
+	if (ret <= 0 || ret > 0xffffffffL)
+		return 0;
+
+	key.sk = args.sk;
+	key.tgid = pid_tgid >> 32;
+	key.dir = args.dir;
+	pos = bpf_map_lookup_elem(&stream_pos, &key);
+	if (!pos) {
+		bpf_map_update_elem(&stream_pos, &key, &zero, BPF_NOEXIST);
+		pos = bpf_map_lookup_elem(&stream_pos, &key);
+		if (!pos)
+			return 0;
+	}
+	/* Advance by the whole call, copied or not, so every loss shows. */
+	c.pos = __sync_fetch_and_add(pos, ret);
+	c.buf = args.buf;
+	ev = event_init(CAPTURE_DATA, args.sk, pid_tgid);
+	if (!ev)
+		return 0;
+	ev->call_len = ret;
+	ev->dir = args.dir;
+	chunks = targ_max_chunks;
+	if (chunks > CAPTURE_MAX_CHUNKS_LIMIT)
+		chunks = CAPTURE_MAX_CHUNKS_LIMIT;
+	cap = chunks * CAPTURE_CHUNK_BYTES;
+	c.len = ret;
+	if (c.len > cap) {
+		count_drop(CAPTURE_DROP_OVER_CAP, c.len - cap);
+		c.len = cap;
+	}
+	nr = (c.len + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
+	bpf_loop(nr, copy_chunk, &c, 0);
+	return 0;
+}
