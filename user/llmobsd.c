@@ -21,6 +21,7 @@
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
 #define COUNTERS_INTERVAL_NS	(2000LL * 1000000)
 #define EXPIRE_INTERVAL_NS	(5000LL * 1000000)
+#define STORE_RETRY_NS		(10000LL * 1000000)
 #define SHIM_DRAIN_MS		10	/* ring drain tick with BPF also polled */
 
 struct daemon_opts {
@@ -83,10 +84,11 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	cost_price_record(d->prices, r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
-	if (d->store && store_add(d->store, r) < 0) {
-		stats_inc(STAT_STORE_ERRORS);
+	/* store.c counts what it loses (this record, a rolled-back batch) */
+	if (d->store)
+		store_add(d->store, r);
+	else
 		stats_inc(STAT_RECORDS_DROPPED);
-	}
 	if (d->opts.json) {
 		record_write_json(stdout, r);
 		fflush(stdout);
@@ -151,8 +153,29 @@ static void persist_counters(struct daemon *d)
 			values[n++] = drops[i].bytes;
 		}
 	}
-	if (d->store && store_put_counters(d->store, names, values, n) < 0)
-		stats_inc(STAT_STORE_ERRORS);
+	if (d->store)
+		store_put_counters(d->store, names, values, n);	/* counts its errors */
+}
+
+/* Without a database capture goes on: live output, and records dropped
+ * and counted until the file can be opened (read-only or full file
+ * system, permissions). Said once, not at every retry. */
+static void open_store(struct daemon *d)
+{
+	static int last_err;
+	int verbosity = log_verbosity, err;
+
+	if (last_err)	/* a retry: store.c's reason was logged the first time */
+		log_verbosity = LOG_ERROR - 1;
+	err = store_open(d->opts.db_path, false, &d->store);
+	log_verbosity = verbosity;
+	if (!err && last_err)
+		p_info("database %s open: recording again", d->opts.db_path);
+	else if (err && err != last_err)
+		p_err("cannot open database %s: %s; capture goes on, records are dropped "
+		      "(counted as records_dropped) until it opens", d->opts.db_path,
+		      strerror(-err));
+	last_err = err;
 }
 
 static void log_summary(struct daemon *d)
@@ -165,12 +188,14 @@ static void log_summary(struct daemon *d)
 			dropped += drops[i].events;
 	dropped += stats[STAT_SHIM_DROP_RING_FULL_EVENTS] + stats[STAT_SHIM_DROP_NO_SLOT_EVENTS];
 	p_info("exit: %llu events, %llu exchanges (%llu incomplete), %llu non-LLM, "
-	       "%llu dropped events, %llu stream gaps, %llu parse errors",
+	       "%llu dropped events, %llu stream gaps, %llu parse errors, "
+	       "%llu records dropped",
 	       (unsigned long long)stats[STAT_EVENTS], (unsigned long long)stats[STAT_EXCHANGES],
 	       (unsigned long long)stats[STAT_EXCHANGES_INCOMPLETE],
 	       (unsigned long long)stats[STAT_NON_LLM_EXCHANGES], (unsigned long long)dropped,
 	       (unsigned long long)stats[STAT_STREAM_GAPS],
-	       (unsigned long long)stats[STAT_HTTP_PARSE_ERRORS]);
+	       (unsigned long long)stats[STAT_HTTP_PARSE_ERRORS],
+	       (unsigned long long)stats[STAT_RECORDS_DROPPED]);
 }
 
 static void usage(FILE *out)
@@ -281,7 +306,7 @@ int main(int argc, char **argv)
 	struct shim_server_opts sopts = {};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char default_db[512];
-	int64_t last_flush = 0, last_counters = 0, last_expire = 0, now;
+	int64_t last_flush = 0, last_counters = 0, last_expire = 0, last_open = 0, now;
 	bool shim_ran;
 	int err;
 
@@ -298,11 +323,7 @@ int main(int argc, char **argv)
 		      d.opts.prices_path ? d.opts.prices_path : "(embedded)", strerror(-err));
 		goto cleanup;
 	}
-	err = store_open(d.opts.db_path, false, &d.store);
-	if (err) {
-		p_err("cannot open database %s: %s", d.opts.db_path, strerror(-err));
-		goto cleanup;
-	}
+	open_store(&d);
 
 	copts.max_body_bytes = d.opts.max_body_bytes;
 	copts.max_conns = d.opts.max_conns;
@@ -374,9 +395,13 @@ int main(int argc, char **argv)
 		}
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now - last_flush >= FLUSH_INTERVAL_NS) {
-			if (store_flush(d.store) < 0)
-				stats_inc(STAT_STORE_ERRORS);
+			if (d.store)
+				store_flush(d.store);	/* counts its failures */
 			last_flush = now;
+		}
+		if (!d.store && now - last_open >= STORE_RETRY_NS) {
+			open_store(&d);
+			last_open = now;
 		}
 		if (now - last_counters >= COUNTERS_INTERVAL_NS) {
 			persist_counters(&d);

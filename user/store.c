@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "stats.h"
 #include "store.h"
 
 /* Bounds the work a crash can lose and the time a reader waits on a commit. */
 #define STORE_BATCH_MAX		512
 #define STORE_BUSY_TIMEOUT_MS	5000
+#define STORE_FAIL_LOG_NS	(60LL * 1000000000)
 
 struct store {
 	sqlite3 *db;
@@ -29,6 +31,9 @@ struct store {
 	char *path;
 	bool readonly;
 	int pending;		/* rows in the open transaction */
+	bool failing;		/* writes fail, until a commit stores rows */
+	bool said;		/* the failure was logged */
+	int64_t said_ns;	/* when (CLOCK_MONOTONIC) */
 	int version;		/* schema version of the file (readers) */
 };
 
@@ -244,6 +249,45 @@ static void tighten_sidecars(const char *path)
 	}
 }
 
+/* A failed write (disk full, read-only file, I/O error) is logged when
+ * writes start failing and when they work again; in between, each record
+ * lost is only counted. A line per record would flood the log exactly when
+ * the disk is full. Returns the errno equivalent of rc. */
+static int write_fail(struct store *s, int rc, const char *what)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	/* A nearly full disk lets some batches through: however often writes
+	 * flap, the line comes at most once a minute. */
+	if (!s->failing && (!s->said_ns || now - s->said_ns >= STORE_FAIL_LOG_NS)) {
+		p_err("store: %s: %s failed: %s; records are dropped (counted as "
+		      "records_dropped) until it can write again", s->path, what,
+		      sqlite3_errmsg(s->db));
+		s->said = true;
+		s->said_ns = now;
+	}
+	s->failing = true;
+	stats_inc(STAT_STORE_ERRORS);
+	/* A full disk or an I/O error makes SQLite roll back the batch. */
+	if (sqlite3_get_autocommit(s->db) && s->pending) {
+		stats_add(STAT_RECORDS_DROPPED, (uint64_t)s->pending);
+		s->pending = 0;
+	}
+	return sqlite_to_errno(rc);
+}
+
+static int exec_write(struct store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return write_fail(s, rc, what);
+	return 0;
+}
+
 static int exec_sql(struct store *s, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
@@ -411,12 +455,22 @@ int store_flush(struct store *s)
 	if (!s || !s->db)
 		return -EINVAL;
 	if (sqlite3_get_autocommit(s->db)) {
-		s->pending = 0;		/* nothing open, or SQLite rolled it back */
+		/* nothing open, or SQLite rolled it back: those are lost */
+		stats_add(STAT_RECORDS_DROPPED, (uint64_t)s->pending);
+		s->pending = 0;
 		return 0;
 	}
 	/* On BUSY the transaction stays open and the next flush retries. */
-	if ((err = exec_sql(s, "COMMIT", "commit")))
+	if ((err = exec_write(s, "COMMIT", "commit")))
 		return err;
+	/* Only rows committed show that writes work: a batch whose inserts
+	 * all failed commits nothing, and does not count. */
+	if (s->failing && s->pending) {
+		if (s->said)
+			p_info("store: %s: writing again", s->path);
+		s->said = false;
+		s->failing = false;
+	}
 	s->pending = 0;
 	return 0;
 }
@@ -453,8 +507,10 @@ int store_add(struct store *s, struct exchange_record *r)
 		return -EROFS;
 	st = s->insert;
 	if (sqlite3_get_autocommit(s->db)) {
-		if ((err = exec_sql(s, "BEGIN", "begin batch")))
+		if ((err = exec_write(s, "BEGIN", "begin batch"))) {
+			stats_inc(STAT_RECORDS_DROPPED);
 			return err;
+		}
 		s->pending = 0;
 	}
 	sqlite3_bind_int64(st, i++, r->ts_start_ns);
@@ -523,13 +579,8 @@ int store_add(struct store *s, struct exchange_record *r)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
-		err = store_fail(s, rc, "insert");
-		/* Disk full / I/O errors make SQLite roll back the whole batch. */
-		if (sqlite3_get_autocommit(s->db) && s->pending) {
-			p_err("store: %s: %d queued records rolled back", s->path, s->pending);
-			s->pending = 0;
-		}
-		return err;
+		stats_inc(STAT_RECORDS_DROPPED);
+		return write_fail(s, rc, "insert");
 	}
 	if (++s->pending >= STORE_BATCH_MAX)
 		return store_flush(s);
@@ -553,7 +604,7 @@ int store_put_counters(struct store *s, const char *const *names,
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare counters");
 	if (sqlite3_get_autocommit(s->db) &&
-	    (err = exec_sql(s, "BEGIN", "begin batch")))
+	    (err = exec_write(s, "BEGIN", "begin batch")))
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (!names[i])
@@ -565,7 +616,7 @@ int store_put_counters(struct store *s, const char *const *names,
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
-			err = store_fail(s, rc, "write counters");
+			err = write_fail(s, rc, "write counters");
 			goto out;
 		}
 	}
