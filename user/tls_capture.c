@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <search.h>
 #include <stdarg.h>
@@ -117,14 +118,65 @@ static int proc_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* Links of the libraries being freed, detached together by
+ * links_destroy_all(). */
+static struct {
+	struct bpf_link **links;
+	size_t n, cap;
+} closing;
+
 static void lib_free(void *p)
 {
 	struct tls_lib *lib = p;
 	int i;
 
-	for (i = 0; i < lib->nr_links; i++)
-		bpf_link__destroy(lib->links[i]);
+	for (i = 0; i < lib->nr_links; i++) {
+		if (closing.n == closing.cap) {
+			size_t cap = closing.cap ? closing.cap * 2 : 64;
+			struct bpf_link **l = realloc(closing.links, cap * sizeof(*l));
+
+			if (!l) {
+				bpf_link__destroy(lib->links[i]);
+				continue;
+			}
+			closing.links = l;
+			closing.cap = cap;
+		}
+		closing.links[closing.n++] = lib->links[i];
+	}
 	free(lib);
+}
+
+/* Releasing a uprobe waits for the kernel's grace periods, one link after
+ * another (50-130 ms each here): a few libraries took over a second and the
+ * daemon could not exit within one. So a child holding copies of the link
+ * fds takes the last references: our own detach and close are then cheap
+ * (the probes are disabled at once), and the slow release happens in the
+ * child, which exits once we have let go. */
+static void links_destroy_all(void)
+{
+	int gate[2] = { -1, -1 };
+	pid_t pid = -1;
+	size_t i;
+	char c;
+
+	if (closing.n && pipe2(gate, O_CLOEXEC) == 0) {
+		pid = fork();
+		if (pid == 0) {
+			close(gate[1]);
+			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+	}
+	for (i = 0; i < closing.n; i++)
+		bpf_link__destroy(closing.links[i]);
+	if (gate[0] >= 0) {
+		close(gate[0]);
+		close(gate[1]);	/* EOF: the child may release */
+	}
+	free(closing.links);
+	memset(&closing, 0, sizeof(closing));
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -645,6 +697,7 @@ void tls_capture_close(struct tls_capture *c)
 		return;
 	ring_buffer__free(c->rb);
 	tdestroy(c->libs, lib_free);
+	links_destroy_all();
 	tdestroy(c->procs, free);
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
