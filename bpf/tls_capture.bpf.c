@@ -39,10 +39,22 @@ struct call_args {
 	__u64 ssl;
 	__u64 buf;
 	__u64 len_ptr;		/* size_t *written / *readbytes; 0 for plain calls */
-	__u32 depth;		/* nested calls of the same (ssl, buf), e.g. LibreSSL's
-				 * SSL_write_ex -> SSL_write: only the outermost emits */
+	__u64 sp;		/* stack pointer at entry: pairs the return with it */
+	__u64 ts_ns;
 	__u8 dir;
 };
+
+/* A wrapper calling its sibling (LibreSSL's SSL_write_ex calls SSL_write;
+ * an LD_PRELOAD shim calls the real one) fires two entries and two
+ * returns for one transfer. The inner call is deeper on the stack and
+ * starts at once (same SSL*, buffer and direction); only the outer one is recorded and emitted. Telling it
+ * by the stack rather than by a depth count means that a return the
+ * kernel skipped leaves a stale entry that the next call overwrites,
+ * instead of one that swallows every later call on the same buffer. */
+#define NESTED_WITHIN_NS	(100 * 1000 * 1000)	/* even when preempted between */
+/* Between the entry and the return probe the stack pointer moves by the
+ * popped return address (x86) or not at all (arm64); allow some slack. */
+#define RET_SP_SLACK		64
 
 /* LRU: a thread that dies inside SSL_read leaves its entry behind, and a
  * full plain hash would then refuse every new call. */
@@ -145,22 +157,25 @@ static __always_inline void event_send(struct capture_event *ev)
 
 /* ---- SSL_write / SSL_read ------------------------------------------------ */
 
-static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir)
+static __always_inline int call_enter(struct pt_regs *ctx, __u64 ssl, __u64 buf,
+				      __u64 len_ptr, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u64 sp = PT_REGS_SP(ctx);
 	struct call_args *old, args = {};
 
 	if (is_self(id))
 		return 0;
 	old = bpf_map_lookup_elem(&calls, &id);
-	if (old && old->ssl == ssl && old->buf == buf && old->dir == dir) {
-		old->depth++;
+	if (old && old->ssl == ssl && old->buf == buf && old->dir == dir &&
+	    sp < old->sp && now - old->ts_ns < NESTED_WITHIN_NS)
 		return 0;
-	}
 	/* Any other leftover is from a call whose return we never saw. */
 	args.ssl = ssl;
 	args.buf = buf;
 	args.len_ptr = len_ptr;
+	args.sp = sp;
+	args.ts_ns = now;
 	args.dir = dir;
 	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
 	return 0;
@@ -169,27 +184,27 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return call_enter((__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_WRITE);
+	return call_enter(ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_WRITE);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num,
 	       size_t *written)
 {
-	return call_enter((__u64)ssl, (__u64)buf, (__u64)written, CAPTURE_DIR_WRITE);
+	return call_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, CAPTURE_DIR_WRITE);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return call_enter((__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_READ);
+	return call_enter(ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_READ);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num,
 	       size_t *readbytes)
 {
-	return call_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, CAPTURE_DIR_READ);
+	return call_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, CAPTURE_DIR_READ);
 }
 
 struct chunk_ctx {
@@ -233,7 +248,7 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	struct call_args *a;
 	struct capture_event *ev;
 	struct chunk_ctx c = {};
-	__u64 len = 0, zero = 0, *pos;
+	__u64 len = 0, zero = 0, *pos, sp;
 	__u32 cap, chunks, nr;
 	int rc;
 
@@ -244,9 +259,14 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 		count_drop(CAPTURE_DROP_NO_ENTRY, 0);
 		return 0;
 	}
-	if (a->depth) {
-		a->depth--;
-		return 0;
+	sp = PT_REGS_SP(ctx);
+	if (sp < a->sp)
+		return 0;	/* a nested call's return: the outer one emits */
+	if (sp > a->sp + RET_SP_SLACK) {
+		/* The recorded entry is a deeper call whose return was
+		 * skipped; this call's own entry was not seen. */
+		count_drop(CAPTURE_DROP_NO_ENTRY, 0);
+		goto out;
 	}
 	/* All four return int: the upper half of the register is garbage
 	 * (node returns -1 as 0x00000000ffffffff while handshaking). */
@@ -299,19 +319,25 @@ out:
 	return 0;
 }
 
+/* CLOSE only for connections that moved data since the capture started:
+ * the position entries say so, and deleting them tells a wrapper's nested
+ * SSL_free (an LD_PRELOAD shim calling the real one) from the first. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stream_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
 	struct capture_event *ev;
+	bool seen;
 
 	if (is_self(id) || !ssl)
 		return 0;
 	key.dir = CAPTURE_DIR_WRITE;
-	bpf_map_delete_elem(&stream_pos, &key);
+	seen = !bpf_map_delete_elem(&stream_pos, &key);
 	key.dir = CAPTURE_DIR_READ;
-	bpf_map_delete_elem(&stream_pos, &key);
+	seen |= !bpf_map_delete_elem(&stream_pos, &key);
+	if (!seen)
+		return 0;
 	ev = event_init(SCRATCH_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
 	if (ev)
 		event_send(ev);

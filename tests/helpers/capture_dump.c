@@ -22,7 +22,7 @@
 
 static volatile sig_atomic_t exiting;
 
-static void on_signal(int sig)
+static void on_signal(int sig __attribute__((unused)))
 {
 	exiting = 1;
 }
@@ -191,6 +191,9 @@ int main(int argc, char **argv)
 		printf("DROP %-12s events=%llu bytes=%llu\n", drop_names[i],
 		       (unsigned long long)drops[i].events,
 		       (unsigned long long)drops[i].bytes);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	tls_capture_close(cap);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(stderr, "closed in %.1f ms\n", ms_between(&start, &now));
 	return 0;
 }
