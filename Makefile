@@ -141,7 +141,8 @@ $(OUTPUT)/llmobs: tools/llmobs.c $(OUTPUT)/libllmobs_core.a | $(OUTPUT)
 
 $(OUTPUT)/libllmobs.so: $(wildcard preload/*.c) | $(OUTPUT)
 	$(call msg,SHLIB,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden $(filter %.c,$^) -ldl -lpthread -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-z,nodelete \
+		$(filter %.c,$^) -ldl -lpthread -o $@
 
 # Unit tests: cmocka, built with AddressSanitizer and UBSan.
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(OUTPUT)/tests
@@ -173,18 +174,25 @@ run: deps
 fuzz: $(FUZZ_BINS) $(OUTPUT)/fuzz/seeds/.stamp
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(OUTPUT)/fuzz $(FUZZ_BINS)
 
-bench: all $(HELPER_BINS)
-	$(Q)tools/bench/run.sh
+# Benchmarks: harnesses in tools/bench/, run by tools/bench/run.sh.
+BENCH_BINS  := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/*.c))
+
+$(OUTPUT)/bench/%: tools/bench/%.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -lssl -lcrypto -lpthread -o $@
+
+bench: all $(HELPER_BINS) $(BENCH_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tools/bench/run.sh
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/san/user $(OUTPUT)/tests $(OUTPUT)/vmlinux \
-$(OUTPUT)/fuzz $(OUTPUT)/fuzz/user:
+$(OUTPUT)/fuzz $(OUTPUT)/fuzz/user $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/san/user/*.d $(OUTPUT)/tests/*.d \
+-include $(wildcard $(OUTPUT)/bench/*.d $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/san/user/*.d $(OUTPUT)/tests/*.d \
 	$(OUTPUT)/fuzz/*.d $(OUTPUT)/fuzz/user/*.d)
 
 .DELETE_ON_ERROR:
