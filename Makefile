@@ -54,9 +54,11 @@ FUZZ_SAN    := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 10
 TEST_FUZZ_SECONDS ?= 5
+CHAOS_KILLS ?= 100
+TEST_CHAOS_KILLS ?= 10
 SEED_PYTHON ?= /usr/bin/python3
 
-.PHONY: all clean test unit e2e run deps bench vmlinux fuzz
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -165,11 +167,16 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
 
 # The README's run command: installs, builds, starts the daemon with the default DB.
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/run-daemon.sh
+
+# SIGKILLs under streaming clients, then a full and a read-only DB (root).
+chaos: all
+	$(Q)CHAOS_KILLS=$(CHAOS_KILLS) tests/e2e/chaos.sh
 
 fuzz: $(FUZZ_BINS) $(OUTPUT)/fuzz/seeds/.stamp
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(OUTPUT)/fuzz $(FUZZ_BINS)
