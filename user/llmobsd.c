@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "store.h"
 #include "tls_capture.h"
+#include "plain_capture.h"
 
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
 #define COUNTERS_INTERVAL_NS	(2000LL * 1000000)
@@ -34,6 +35,7 @@ struct daemon_opts {
 	size_t max_conns;
 	bool no_bpf;
 	const char *socket_path;
+	const char *plain_ports;	/* peer ports of plain HTTP on loopback */
 };
 
 struct daemon {
@@ -42,6 +44,7 @@ struct daemon {
 	struct store *store;
 	struct conn_table *conns;
 	struct tls_capture *capture;
+	struct plain_capture *plain;
 	struct shim_server *shim;
 };
 
@@ -198,6 +201,28 @@ static void log_summary(struct daemon *d)
 	       (unsigned long long)stats[STAT_RECORDS_DROPPED]);
 }
 
+/* Plain HTTP to local model servers; without it TLS capture goes on. */
+static void start_plain(struct daemon *d, uint32_t max_chunks)
+{
+	const char *list = d->opts.plain_ports ? d->opts.plain_ports : PLAIN_CAPTURE_DEFAULT_PORTS;
+	uint16_t ports[PLAIN_CAPTURE_MAX_PORTS];
+	struct plain_capture_opts o = {
+		.ports = ports, .self_pid = getpid(), .max_chunks = max_chunks,
+		.ringbuf_fd = tls_capture_ringbuf_fd(d->capture),
+		.drops_fd = tls_capture_drops_fd(d->capture),
+	};
+	int n = plain_capture_parse_ports(list, ports, PLAIN_CAPTURE_MAX_PORTS), err;
+
+	if (n <= 0)
+		return;
+	o.nports = (size_t)n;
+	err = plain_capture_open(&o, on_event, d, &d->plain);
+	if (err)
+		p_warn("plain HTTP capture off (%s): TLS capture only", strerror(-err));
+	else
+		p_info("plain HTTP to loopback ports %s captured", list);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -213,6 +238,9 @@ static void usage(FILE *out)
 		"  --ringbuf-mb N        BPF ring buffer size, power of two (default 16)\n"
 		"  --max-conns N         connections tracked at once (default 4096)\n"
 		"  --no-bpf              no BPF, no privilege: only LD_PRELOAD shims\n"
+		"  --plain-ports LIST    plain HTTP to these loopback ports is captured too\n"
+		"                        (local model servers; default " PLAIN_CAPTURE_DEFAULT_PORTS ",\n"
+		"                        'none' for none)\n"
 		"  --socket PATH         where shims connect (default: $LLMOBS_SOCKET, else\n"
 		"                        /run/llmobs/llmobs.sock as root, else\n"
 		"                        $XDG_RUNTIME_DIR/llmobs.sock or /tmp/llmobs-UID/)\n"
@@ -239,7 +267,7 @@ static int parse_size(const char *arg, size_t *out)
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { OPT_DB = 256, OPT_PRICES, OPT_JSON, OPT_BODY, OPT_CALL, OPT_RB, OPT_CONNS,
-	       OPT_NO_BPF, OPT_SOCKET };
+	       OPT_NO_BPF, OPT_SOCKET, OPT_PLAIN };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "prices", required_argument, NULL, OPT_PRICES },
@@ -250,6 +278,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "max-conns", required_argument, NULL, OPT_CONNS },
 		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "plain-ports", required_argument, NULL, OPT_PLAIN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -284,6 +313,17 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case OPT_NO_BPF: o->no_bpf = true; break;
 		case OPT_SOCKET: o->socket_path = optarg; break;
+		case OPT_PLAIN: {
+			uint16_t ports[PLAIN_CAPTURE_MAX_PORTS];
+
+			if (plain_capture_parse_ports(optarg, ports, PLAIN_CAPTURE_MAX_PORTS) < 0) {
+				p_err("invalid --plain-ports '%s' (ports 1-65535, comma-separated, "
+				      "or 'none')", optarg);
+				return -EINVAL;
+			}
+			o->plain_ports = optarg;
+			break;
+		}
 		case 'v': log_verbosity = LOG_DEBUG; break;
 		case 'q': log_verbosity = LOG_ERROR; break;
 		case 'h': usage(stdout); exit(0);
@@ -367,6 +407,7 @@ int main(int argc, char **argv)
 					      " --no-bpf needs neither)" : "");
 			goto cleanup;
 		}
+		start_plain(&d, topts.max_chunks);
 	}
 	if (d.capture)
 		p_info("ready: %d TLS libraries attached, recording to %s",
@@ -427,6 +468,7 @@ cleanup:
 	if (d.capture || shim_ran)
 		log_summary(&d);
 	tls_capture_close(d.capture);
+	plain_capture_close(d.plain);
 	store_close(d.store);
 	price_table_free(d.prices);
 	return err ? 1 : 0;

@@ -78,10 +78,17 @@ int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_even
 	c->skel->rodata->nr_recvfrom = SYS_recvfrom;
 	c->skel->rodata->nr_sendto = SYS_sendto;
 	c->skel->rodata->nr_close = SYS_close;
-	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?
-				       (__u32)opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES);
-	if (err)
+	if (opts->ringbuf_fd > 0)
+		err = bpf_map__reuse_fd(c->skel->maps.events, opts->ringbuf_fd);
+	else
+		err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?
+					       (__u32)opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES);
+	if (!err && opts->drops_fd > 0)
+		err = bpf_map__reuse_fd(c->skel->maps.drops, opts->drops_fd);
+	if (err) {
+		p_err("plain capture: reuse maps: %s", strerror(-err));
 		goto fail;
+	}
 	err = plain_capture_bpf__load(c->skel);
 	if (err) {
 		p_err("plain capture: load BPF programs: %s", strerror(-err));
@@ -109,12 +116,15 @@ int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_even
 		p_err("plain capture: attach sys_exit: %s", strerror(-err));
 		goto fail;
 	}
+	if (opts->ringbuf_fd > 0)
+		goto done;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_sample, c, NULL);
 	if (!c->rb) {
 		err = -errno;
 		p_err("plain capture: ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+done:
 	*out = c;
 	return 0;
 fail:
@@ -124,7 +134,7 @@ fail:
 
 int plain_capture_poll(struct plain_capture *c, int timeout_ms)
 {
-	return ring_buffer__poll(c->rb, timeout_ms);
+	return c->rb ? ring_buffer__poll(c->rb, timeout_ms) : 0;
 }
 
 int plain_capture_drops(struct plain_capture *c,

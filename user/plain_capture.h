@@ -19,7 +19,12 @@ struct plain_capture;
 struct plain_capture_opts {
 	const uint16_t *ports;	/* peer ports watched on loopback */
 	size_t nports;
-	size_t ringbuf_bytes;	/* power of two; 0 = default 4 MiB */
+	/* > 0: write into this ring buffer (tls_capture_ringbuf_fd), whose
+	 * owner delivers the events, so that they keep their order with the
+	 * TLS path's exec/exit events; cb is then never called. */
+	int ringbuf_fd;
+	int drops_fd;		/* > 0: count drops there (tls_capture_drops_fd) */
+	size_t ringbuf_bytes;	/* own ring: power of two; 0 = default 4 MiB */
 	uint32_t max_chunks;	/* per call; 0 = CAPTURE_MAX_CHUNKS_DEFAULT */
 	pid_t self_pid;		/* never captured (the daemon itself) */
 };
@@ -33,8 +38,8 @@ int plain_capture_parse_ports(const char *list, uint16_t *ports, size_t max);
 /* Open, set rodata, load, fill the port map, attach. Returns 0 or -errno. */
 int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_event_fn cb,
 		       void *ctx, struct plain_capture **out);
-/* Delivers waiting events, waiting up to timeout_ms. Returns events
- * handled or -errno (-EINTR when interrupted). */
+/* Delivers waiting events of an own ring, waiting up to timeout_ms.
+ * Returns events handled or -errno (-EINTR when interrupted). */
 int plain_capture_poll(struct plain_capture *c, int timeout_ms);
 /* Sums the per-CPU drop counters. */
 int plain_capture_drops(struct plain_capture *c,

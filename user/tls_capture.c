@@ -581,6 +581,16 @@ int tls_capture_attached(const struct tls_capture *c)
 	return c->nr_attached;
 }
 
+int tls_capture_ringbuf_fd(const struct tls_capture *c)
+{
+	return bpf_map__fd(c->skel->maps.events);
+}
+
+int tls_capture_drops_fd(const struct tls_capture *c)
+{
+	return bpf_map__fd(c->skel->maps.drops);
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 static bool tracefs_has(const char *event)

@@ -38,6 +38,11 @@ int tls_capture_drops(struct tls_capture *c,
 		      struct capture_drop_count out[CAPTURE_DROP__MAX]);
 /* Number of distinct TLS libraries (device, inode) attached. */
 int tls_capture_attached(const struct tls_capture *c);
+/* The events ring buffer, for another capture path to write into: one ring
+ * keeps a process's events in order (its exit after its last read). */
+int tls_capture_ringbuf_fd(const struct tls_capture *c);
+/* The per-CPU drop counters, likewise shared so that one set is reported. */
+int tls_capture_drops_fd(const struct tls_capture *c);
 void tls_capture_close(struct tls_capture *c);
 
 #endif
