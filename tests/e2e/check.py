@@ -24,6 +24,7 @@ SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 STEP_SHAPE = {
     "curl": (8, r"^/usr/bin/curl$"),
     "curl-h2": (9, r"^/usr/bin/curl$"),
+    "local-models": (3, r"^/usr/bin/(curl|python3(\.\d+)?)$"),
     "urllib-system": (5, r"^/usr/bin/python3(\.\d+)?$"),
     "urllib-pyenv": (5, r"/\.pyenv/versions/[^/]+/bin/python3(\.\d+)?$"),
     "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
@@ -147,12 +148,17 @@ def expectation(s, fixtures, corpus):
     return e
 
 
+def bare_host(h):
+    """Host without its port: plain HTTP clients send "127.0.0.1:11434"."""
+    return h.rsplit(":", 1)[0] if h and h.count(":") == 1 else h
+
+
 def match_records(served, records):
     """Pairs each served LLM request with the record of the same pid, method,
     host and path, in order. Returns (pairs, unmatched records)."""
     pools = collections.defaultdict(list)
     for r in sorted(records, key=lambda r: (r.get("ts_start") or "", r.get("id") or 0)):
-        pools[(r.get("pid"), r.get("method"), r.get("host"), r.get("path"))].append(r)
+        pools[(r.get("pid"), r.get("method"), bare_host(r.get("host")), r.get("path"))].append(r)
     pairs = []
     for s in served:
         key = (s.get("pid"), s["method"], s["host"], s["path"])
@@ -187,17 +193,24 @@ def compare(s, e, r, prices, strict_meta):
                     ("status", s["status"]), ("complete", e.get("e2e_expect_complete", True)),
                     ("pid", s.get("pid")), ("comm", s.get("comm")),
                     ("request_model", request_model(e)), ("method", s["method"]),
-                    ("host", s["host"]), ("capture", "uprobe"), ("usage_source", "provider"),
+                    ("capture", "uprobe" if s.get("tls", True) else "syscall"),
+                    ("usage_source", "provider"),
                     ("protocol", s.get("proto", "http/1.1")), ("headers_unknown", False)):
         if r.get(k) != want:
             diffs.append(f"{k}={r.get(k)!r} want {want!r}")
+    if bare_host(r.get("host")) != s["host"]:
+        diffs.append(f"host={r.get('host')!r} want {s['host']!r} (port aside)")
     if not isinstance(r.get("latency_ms"), int) or r["latency_ms"] < 0:
         diffs.append(f"latency_ms={r.get('latency_ms')!r} want a number")
     if e["stream"] and (not isinstance(r.get("ttft_ms"), int) or r["ttft_ms"] < 0):
         diffs.append(f"ttft_ms={r.get('ttft_ms')!r} want a number for a stream")
     if r.get("error") is not None:
         diffs.append(f"error={r.get('error')!r} want null")
-    if prices is not None:
+    if e.get("e2e_expect_unpriced"):
+        # Local models are in no price table: flagged, never a silent $0.
+        if r.get("priced") is not False:
+            diffs.append(f"priced={r.get('priced')} want false (model not in the table)")
+    elif prices is not None:
         p = prices.lookup(r.get("model") or "")
         if p is None:
             diffs.append(f"no price for {r.get('model')!r} in data/prices.json (fixture problem)")

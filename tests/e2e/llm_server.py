@@ -338,20 +338,21 @@ class Server:
         out.finish()
         return keep
 
-    def handle(self, raw, addr):
+    def handle(self, raw, addr, port=None, tls=True):
+        """One connection to port (default --port); plain HTTP/1.1 unless tls."""
         with self.served_lock:
             self.conn_seq += 1
             conn_id = self.conn_seq
-        info = {"conn": conn_id, "peer_port": addr[1]}
-        info.update(peer_process(addr[1], self.args.port))
+        info = {"conn": conn_id, "peer_port": addr[1], "tls": tls}
+        info.update(peer_process(addr[1], port or self.args.port))
         raw.settimeout(self.args.idle_timeout)
         try:
-            sock = self.ctx.wrap_socket(raw, server_side=True)
+            sock = self.ctx.wrap_socket(raw, server_side=True) if tls else raw
         except (ssl.SSLError, OSError) as e:
             log(f"conn {conn_id}: TLS handshake failed: {e}")
             raw.close()
             return
-        info["proto"] = sock.selected_alpn_protocol() or "http/1.1"
+        info["proto"] = (sock.selected_alpn_protocol() if tls else None) or "http/1.1"
         if info["proto"] == "h2":
             H2Handler(self, sock, info, conn_id).run()
             return
@@ -370,7 +371,8 @@ class Server:
                 keep = self.respond(out, method, target, host, headers, body, info)
                 if not keep:
                     try:
-                        sock.unwrap()  # close_notify in the middle of the chunked body
+                        if tls:
+                            sock.unwrap()  # close_notify in the middle of the chunked body
                     except (ssl.SSLError, OSError):
                         pass
                     break
@@ -386,24 +388,38 @@ class Server:
             except OSError:
                 pass
 
-    def serve(self):
+    def listen(self, port):
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind((self.args.listen, self.args.port))
+        ls.bind((self.args.listen, port))
         ls.listen(64)
         ls.settimeout(0.5)
-        deadline = time.monotonic() + self.args.lifetime
-        log(f"listening on {self.args.listen}:{self.args.port}")
-        if self.args.ready_file:
-            with open(self.args.ready_file, "w") as r:
-                r.write(f"{os.getpid()}\n")
+        log(f"listening on {self.args.listen}:{port}")
+        return ls
+
+    def accept_loop(self, ls, port, tls, deadline):
         while time.monotonic() < deadline and not STOP.is_set():
             try:
                 raw, addr = ls.accept()
             except socket.timeout:
                 continue
-            threading.Thread(target=self.handle, args=(raw, addr), daemon=True).start()
+            threading.Thread(target=self.handle, args=(raw, addr, port, tls),
+                             daemon=True).start()
         ls.close()
+
+    def serve(self):
+        deadline = time.monotonic() + self.args.lifetime
+        listeners = [(self.listen(self.args.port), self.args.port, True)]
+        # Local model servers (Ollama, vLLM...) speak plain HTTP.
+        listeners += [(self.listen(p), p, False) for p in self.args.plain_port]
+        if self.args.ready_file:
+            with open(self.args.ready_file, "w") as r:
+                r.write(f"{os.getpid()}\n")
+        for ls, port, tls in listeners[1:]:
+            threading.Thread(target=self.accept_loop, args=(ls, port, tls, deadline),
+                             daemon=True).start()
+        ls, port, tls = listeners[0]
+        self.accept_loop(ls, port, tls, deadline)
         log("stopped" if STOP.is_set() else "lifetime over, stopping")
 
 
@@ -569,6 +585,8 @@ def main():
                     help="corpus-format JSONL also answered by (path, model, stream)")
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=443)
+    ap.add_argument("--plain-port", type=int, action="append", default=[],
+                    help="also serve plain HTTP on this port (repeatable)")
     ap.add_argument("--compress", action="store_true",
                     help="br/gzip/deflate/identity in turn when Accept-Encoding allows")
     ap.add_argument("--compress-streams", action="store_true",

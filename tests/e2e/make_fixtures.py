@@ -271,13 +271,64 @@ def gemini_stream():
                          raw_usage=chunks[-1]["usageMetadata"]), stream=True)
 
 
+def ndjson(objs):
+    return "".join(json.dumps(o, **J) + "\n" for o in objs).encode()
+
+
+# Local model servers over plain HTTP on loopback (captured by the syscall
+# path); answered by body hash only, so the TLS clients never get them.
+def ollama_chat_stream():
+    req = {"model": "llama3.2", "messages": [{"role": "user", "content": "Why is the sky blue?"}]}
+    t = "2026-01-01T00:00:0{}Z"
+    objs = [{"model": "llama3.2", "created_at": t.format(i),
+             "message": {"role": "assistant", "content": w}, "done": False}
+            for i, w in enumerate(["Rayleigh", " scattering", " favours", " blue."])]
+    fin = {"model": "llama3.2", "created_at": t.format(5),
+           "message": {"role": "assistant", "content": ""}, "done_reason": "stop", "done": True,
+           "total_duration": 4883583458, "load_duration": 1334875, "prompt_eval_count": 26,
+           "prompt_eval_duration": 342546000, "eval_count": 298, "eval_duration": 4535599000}
+    return fixture("ollama-chat-stream", "ollama", "ollama.chat", "127.0.0.1", "/api/chat",
+                   req, ndjson(objs + [fin]), usage(26, 0, 0, 0, 298, 0, "llama3.2"),
+                   stream=True, ctype="application/x-ndjson", scheme="http",
+                   e2e_hash_only=True, e2e_expect_unpriced=True)
+
+
+def ollama_generate():
+    req = {"model": "qwen2.5:0.5b", "prompt": "Say hi.", "stream": False}
+    resp = {"model": "qwen2.5:0.5b", "created_at": "2026-01-01T00:00:00Z", "response": "Hi!",
+            "done": True, "done_reason": "stop", "context": [1, 2, 3],
+            "total_duration": 5043500667, "prompt_eval_count": 30, "eval_count": 12}
+    return fixture("ollama-generate", "ollama", "ollama.generate", "127.0.0.1",
+                   "/api/generate", req, resp, usage(30, 0, 0, 0, 12, 0, "qwen2.5:0.5b"),
+                   ctype="application/json; charset=utf-8", scheme="http",
+                   e2e_hash_only=True, e2e_expect_unpriced=True)
+
+
+def vllm_chat_stream():
+    model = "Qwen/Qwen2.5-0.5B-Instruct"
+    req = {"model": model, "stream": True, "stream_options": {"include_usage": True},
+           "messages": [{"role": "user", "content": "Count to three."}]}
+    base = {"id": "chatcmpl-e2e-vllm", "object": "chat.completion.chunk",
+            "created": 1767225600, "model": model}
+    events = [dict(base, choices=[{"index": 0, "delta": {"content": w}, "finish_reason": None}])
+              for w in ["One,", " two,", " three."]]
+    events.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    u = {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 20}
+    events.append(dict(base, choices=[], usage=u))
+    events.append("[DONE]")
+    return fixture("vllm-chat-stream", "openai", "chat.completions", "127.0.0.1",
+                   "/v1/chat/completions", req, sse(events), usage(14, 0, 0, 0, 6, 0, model),
+                   stream=True, scheme="http", e2e_hash_only=True, e2e_expect_unpriced=True)
+
+
 def main():
     fx = [openai_chat(), openai_chat_stream(), openai_responses(), openai_responses_stream(),
           anthropic_messages(), anthropic_stream(), gemini(), gemini_stream(),
           # The server closes the connection after 4 events: complete must be false.
           anthropic_stream("anthropic-stream-truncated", text="This answer never ends " * 4,
                            prompt="Tell a story that gets cut.", e2e_hash_only=True,
-                           e2e_truncate_after_events=4, e2e_expect_complete=False)]
+                           e2e_truncate_after_events=4, e2e_expect_complete=False),
+          ollama_chat_stream(), ollama_generate(), vllm_chat_stream()]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.jsonl")
     with open(out, "w") as f:
         for e in fx:

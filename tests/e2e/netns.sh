@@ -22,7 +22,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 SERVER_ARGS=(--cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key"
   --fixtures "$E2E/fixtures.jsonl" --served "$TMP/served.jsonl"
-  --ready-file "$TMP/server.ready" --lifetime 900
+  --ready-file "$TMP/server.ready" --lifetime 900 --plain-port 11434 --plain-port 8000
   --chunk-delay-ms "${E2E_CHUNK_DELAY_MS:-2}")
 [ "${E2E_COMPRESS:-1}" = 1 ] && SERVER_ARGS+=(--compress)
 [ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
@@ -60,6 +60,7 @@ PYENV_PY=$(command -v python3)
 
 step curl bash "$E2E/clients/curl.sh" "$TMP/bodies"
 step curl-h2 bash "$E2E/clients/curl_h2.sh" "$TMP/bodies"
+step local-models bash "$E2E/clients/local_models.sh" "$TMP/bodies"
 step urllib-system $PY "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
 if [ -n "$PYENV_PY" ] && [ "$(readlink -f "$PYENV_PY")" != "$(readlink -f $PY)" ]; then
   step urllib-pyenv "$PYENV_PY" "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
