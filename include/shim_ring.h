@@ -42,6 +42,9 @@ enum shim_stat {
 	SHIM_STAT_CALLS = 0,		/* SSL_read/SSL_write calls that moved bytes */
 	SHIM_STAT_EVENTS,		/* records committed to the ring */
 	SHIM_STAT_BYTES,		/* payload bytes in them */
+	/* CALLS, EVENTS, BYTES, NO_DAEMON and SERVER_BYTES are counted
+	 * without locked instructions: exact for one thread, may miss a few
+	 * when threads race. */
 	SHIM_STAT_DROP_RING_FULL_EVENTS,/* the daemon did not drain in time */
 	SHIM_STAT_DROP_RING_FULL_BYTES,
 	SHIM_STAT_DROP_NO_DAEMON_EVENTS,/* not connected (absent, refused, gone) */
@@ -50,6 +53,7 @@ enum shim_stat {
 	SHIM_STAT_DROP_NO_SLOT_EVENTS,	/* connection table full */
 	SHIM_STAT_DROP_NO_SLOT_BYTES,
 	SHIM_STAT_RECONNECTS,		/* connections made after the first */
+	SHIM_STAT_SERVER_BYTES,		/* not sent: this process is the server */
 	SHIM_STAT__MAX,
 };
 

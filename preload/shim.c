@@ -27,10 +27,17 @@
 #define KEY_EMPTY	0
 #define KEY_FREED	1	/* tombstone: the chain goes on past it */
 
+enum stream_role {
+	ROLE_UNKNOWN = 0,
+	ROLE_CLIENT,		/* or anything else the daemon decides on */
+	ROLE_SERVER,		/* this process serves: never recorded */
+};
+
 struct stream_slot {
 	__u64 key;		/* SSL*, atomic */
-	__u64 pos[2];		/* bytes moved per enum capture_dir, atomic */
-	__u64 _pad;
+	__u64 pos[2];		/* bytes moved per enum capture_dir */
+	__u32 role;		/* enum stream_role */
+	__u32 _pad;
 };
 
 static struct stream_slot streams[STREAM_SLOTS];
@@ -170,6 +177,36 @@ static struct stream_slot *stream_find(void *ssl)
 
 /* ---- capture ---------------------------------------------------------- */
 
+static bool starts_with(const void *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	return len >= n && memcmp(buf, s, n) == 0;
+}
+
+static bool looks_like_request(const void *buf, size_t len)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "HEAD ", "OPTIONS ", "PRI * HTTP/2",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (starts_with(buf, len, methods[i]))
+			return true;
+	return false;
+}
+
+/* From a direction's first bytes: a process that reads a request or
+ * writes a response first is the server, which the daemon never records
+ * (conn.c counts it as server_side_conns from that first event). Sending
+ * the rest of such a connection would only cost the application. */
+static enum stream_role decide_role(int dir, const void *buf, size_t len)
+{
+	if (dir == CAPTURE_DIR_WRITE)
+		return starts_with(buf, len, "HTTP/") ? ROLE_SERVER : ROLE_CLIENT;
+	return looks_like_request(buf, len) ? ROLE_SERVER : ROLE_UNKNOWN;
+}
+
 static __u32 current_tid(void)
 {
 	if (!cached_tid)
@@ -191,31 +228,44 @@ static void event_fill(struct capture_event *ev, __u64 now, void *ssl, __u8 kind
  * the position advances by the whole call, so every lost byte shows. */
 static void capture(void *ssl, int dir, const void *buf, size_t len)
 {
-	__u64 now = shim_now_ns(), pos, rpos, used = 0, sent = 0, nev = 0;
+	__u64 now, pos, rpos, used = 0, sent = 0, nev = 0;
 	size_t keep = len < max_call_bytes ? len : max_call_bytes;
 	struct stream_slot *slot;
 	struct shim_ring *ring;
 	bool kick = false;
+	__u32 role;
 
 	if (len > 0xffffffffu)
 		return;		/* call_len is 32 bits, as on the BPF side */
-	shim_count(SHIM_STAT_CALLS, 1);
+	shim_count_fast(SHIM_STAT_CALLS, 1);
 	slot = stream_get(ssl);
 	if (!slot) {
 		shim_count(SHIM_STAT_DROP_NO_SLOT_EVENTS, 1);
 		shim_count(SHIM_STAT_DROP_NO_SLOT_BYTES, len);
-		goto out;
+		return;
 	}
-	pos = __atomic_fetch_add(&slot->pos[dir], len, __ATOMIC_RELAXED);
+	/* Not an atomic add: OpenSSL forbids concurrent calls on one SSL, and
+	 * each direction has its own position. */
+	pos = __atomic_load_n(&slot->pos[dir], __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->pos[dir], pos + len, __ATOMIC_RELAXED);
+	role = __atomic_load_n(&slot->role, __ATOMIC_RELAXED);
+	if (role == ROLE_SERVER) {
+		shim_count_fast(SHIM_STAT_SERVER_BYTES, len);
+		return;
+	}
+	if (role == ROLE_UNKNOWN && pos == 0 && (role = decide_role(dir, buf, len)))
+		__atomic_store_n(&slot->role, role, __ATOMIC_RELAXED);
 	if (keep < len)
 		shim_count(SHIM_STAT_DROP_OVER_CAP_BYTES, len - keep);
 	ring = shim_conn_ring();
 	if (!ring) {
-		shim_count(SHIM_STAT_DROP_NO_DAEMON_EVENTS,
-			   (keep + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES);
-		shim_count(SHIM_STAT_DROP_NO_DAEMON_BYTES, keep);
-		goto out;
+		/* The steady state of a process without a daemon: cheap. */
+		shim_count_fast(SHIM_STAT_DROP_NO_DAEMON_EVENTS,
+				(keep + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES);
+		shim_count_fast(SHIM_STAT_DROP_NO_DAEMON_BYTES, keep);
+		return;
 	}
+	now = shim_now_ns();
 	for (size_t off = 0; off < keep; off += CAPTURE_CHUNK_BYTES) {
 		__u32 n = keep - off < CAPTURE_CHUNK_BYTES ? keep - off : CAPTURE_CHUNK_BYTES;
 		struct capture_event *ev = shim_ring_reserve(ring, sizeof(*ev) + n, &rpos, &used);
@@ -240,12 +290,11 @@ static void capture(void *ssl, int dir, const void *buf, size_t len)
 			kick = true;
 	}
 	if (nev) {
-		shim_count(SHIM_STAT_EVENTS, nev);
-		shim_count(SHIM_STAT_BYTES, sent);
+		shim_count_fast(SHIM_STAT_EVENTS, nev);
+		shim_count_fast(SHIM_STAT_BYTES, sent);
 	}
 	if (kick)
 		shim_conn_kick();
-out:
 	shim_conn_tick(now);
 }
 
@@ -268,6 +317,7 @@ static void capture_close(void *ssl)
 	}
 	__atomic_store_n(&slot->pos[0], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&slot->pos[1], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->role, ROLE_UNKNOWN, __ATOMIC_RELAXED);
 	__atomic_store_n(&slot->key, KEY_FREED, __ATOMIC_RELEASE);
 }
 
@@ -281,7 +331,8 @@ static bool call_enter(void *ssl, void **prev)
 	if (active_ssl == ssl)
 		return false;
 	active_ssl = ssl;
-	shim_conn_ring();
+	if (!shim_conn_ring())
+		shim_conn_retry();
 	return true;
 }
 
@@ -444,7 +495,8 @@ __attribute__((destructor)) static void shim_fini(void)
 	}
 	shim_log("%llu calls, %llu events, %llu bytes sent; dropped: ring full %llu "
 		 "events (%llu bytes), no daemon %llu (%llu bytes), over cap %llu bytes, "
-		 "table full %llu (%llu bytes); %llu reconnects",
+		 "table full %llu (%llu bytes); %llu reconnects; %llu bytes of server-side "
+		 "connections not sent",
 		 (unsigned long long)s[SHIM_STAT_CALLS], (unsigned long long)s[SHIM_STAT_EVENTS],
 		 (unsigned long long)s[SHIM_STAT_BYTES],
 		 (unsigned long long)s[SHIM_STAT_DROP_RING_FULL_EVENTS],
@@ -454,5 +506,6 @@ __attribute__((destructor)) static void shim_fini(void)
 		 (unsigned long long)s[SHIM_STAT_DROP_OVER_CAP_BYTES],
 		 (unsigned long long)s[SHIM_STAT_DROP_NO_SLOT_EVENTS],
 		 (unsigned long long)s[SHIM_STAT_DROP_NO_SLOT_BYTES],
-		 (unsigned long long)s[SHIM_STAT_RECONNECTS]);
+		 (unsigned long long)s[SHIM_STAT_RECONNECTS],
+		 (unsigned long long)s[SHIM_STAT_SERVER_BYTES]);
 }

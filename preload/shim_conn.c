@@ -28,6 +28,7 @@
 
 __u64 shim_stats[SHIM_STAT__MAX];
 bool shim_debug;
+struct shim_ring *shim_live_ring;
 
 struct owned_fd {
 	int fd;
@@ -51,14 +52,6 @@ static struct {
 	.sock = { .fd = -1 },
 	.memfd = { .fd = -1 },
 };
-
-__u64 shim_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * SHIM_NS_PER_S + (__u64)ts.tv_nsec;
-}
 
 void shim_log(const char *fmt, ...)
 {
@@ -255,20 +248,19 @@ static void try_connect(__u64 now)
 	conn.connected_once = true;
 	publish_stats();
 	__atomic_store_n(&conn.state, SHIM_CONNECTED, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_live_ring, &conn.ring, __ATOMIC_RELEASE);
 }
 
-struct shim_ring *shim_conn_ring(void)
+void shim_conn_retry(void)
 {
 	int state = __atomic_load_n(&conn.state, __ATOMIC_ACQUIRE);
 	__u64 now;
 
-	if (state == SHIM_CONNECTED)
-		return &conn.ring;
-	if (state == SHIM_OFF)
-		return NULL;
+	if (state != SHIM_DISCONNECTED)
+		return;
 	now = shim_now_ns();
 	if (now < __atomic_load_n(&conn.next_attempt_ns, __ATOMIC_RELAXED))
-		return NULL;
+		return;
 	/* Other threads wait for this one attempt (non-blocking syscalls
 	 * only) rather than drop the first calls of a process. */
 	pthread_mutex_lock(&conn.lock);
@@ -276,15 +268,14 @@ struct shim_ring *shim_conn_ring(void)
 	if (state == SHIM_DISCONNECTED &&
 	    now >= __atomic_load_n(&conn.next_attempt_ns, __ATOMIC_RELAXED))
 		try_connect(now);
-	state = __atomic_load_n(&conn.state, __ATOMIC_ACQUIRE);
 	pthread_mutex_unlock(&conn.lock);
-	return state == SHIM_CONNECTED ? &conn.ring : NULL;
 }
 
 /* Called with conn.lock held. */
 static void disconnect(const char *why)
 {
 	shim_log("daemon gone (%s): dropping until it is back", why);
+	__atomic_store_n(&shim_live_ring, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&conn.state, SHIM_DISCONNECTED, __ATOMIC_RELEASE);
 	owned_close(&conn.sock);
 	__atomic_store_n(&conn.next_attempt_ns, shim_now_ns() + SHIM_RECONNECT_NS,
@@ -295,7 +286,9 @@ void shim_conn_kick(void)
 {
 	char c = 'k';
 
-	if (__atomic_exchange_n(&conn.ring.hdr->kick_pending, 1, __ATOMIC_ACQ_REL))
+	/* Read first: a full ring asks on every call until the daemon drains. */
+	if (__atomic_load_n(&conn.ring.hdr->kick_pending, __ATOMIC_RELAXED) ||
+	    __atomic_exchange_n(&conn.ring.hdr->kick_pending, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Whoever holds the lock is kicking, checking or connecting already. */
 	if (pthread_mutex_trylock(&conn.lock))
@@ -351,6 +344,7 @@ void shim_conn_fork_parent(void)
 void shim_conn_fork_child(void)
 {
 	pthread_mutex_init(&conn.lock, NULL);
+	shim_live_ring = NULL;
 	if (conn.map)
 		munmap(conn.map, conn.map_bytes);
 	conn.map = NULL;

@@ -113,7 +113,10 @@ int shim_client_attach(struct shim_client *c, const struct shim_hello *h, int me
 
 	if (h->magic != SHIM_MAGIC || h->version != SHIM_VERSION || h->flags ||
 	    h->ring_bytes < SHIM_RING_MIN_BYTES || h->ring_bytes > SHIM_RING_MAX_BYTES ||
-	    (h->ring_bytes & (h->ring_bytes - 1)))
+	    (h->ring_bytes & (h->ring_bytes - 1)) ||
+	    /* records start at multiples of SHIM_REC_ALIGN: another start
+	     * would have us read misaligned record headers */
+	    (h->start_pos & (SHIM_REC_ALIGN - 1)))
 		return -EPROTO;
 	seals = fcntl(memfd, F_GET_SEALS);
 	if (fstat(memfd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < bytes ||
@@ -172,6 +175,7 @@ void shim_client_account(struct shim_client *c)
 		[SHIM_STAT_DROP_NO_SLOT_EVENTS] = STAT_SHIM_DROP_NO_SLOT_EVENTS,
 		[SHIM_STAT_DROP_NO_SLOT_BYTES] = STAT_SHIM_DROP_NO_SLOT_BYTES,
 		[SHIM_STAT_RECONNECTS] = STAT_SHIM_RECONNECTS,
+		[SHIM_STAT_SERVER_BYTES] = STAT__MAX,	/* not a loss */
 	};
 
 	if (!c->active)
