@@ -9,6 +9,7 @@
 #include <strings.h>
 #include "exchange.h"
 #include "log.h"
+#include "estimate.h"
 #include "provider.h"
 #include "provider_sniff.h"
 #include "redact.h"
@@ -207,8 +208,12 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	/* Streamed means the response came as a stream; the request's wish
 	 * only counts when no response was seen. */
 	r->stream = ex->resp_started ? ex->is_sse || ex->is_ndjson : ex->req.stream;
+	/* No usage in a successful response (a chat stream without
+	 * include_usage, a cut stream): count the captured text instead. */
+	estimate_usage(&ex->req, &ex->resp, ex->rec.status);
 	r->usage = ex->resp.usage;
-	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER : USAGE_NONE;
+	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER :
+			  ex->resp.usage_estimated ? USAGE_ESTIMATED : USAGE_NONE;
 	r->latency_ms = ex->resp_started ? ms_between(ex->ts_first_req, ex->ts_last_resp)
 					 : RECORD_NULL_MS;
 	r->ttft_ms = r->stream && ex->resp_started ?
@@ -428,6 +433,10 @@ static struct exchange *request_begin(struct exchange_ctx *x, struct exchange_qu
 		 m->method ? m->method : "");
 	redact_path(ex->rec.path, sizeof(ex->rec.path), m->path ? m->path : "", m->path_len);
 	copy_header(ex->rec.host, sizeof(ex->rec.host), m, "host");
+	for (size_t i = 0; i < m->num_headers; i++)
+		ex->rec.long_context_opt_in |= provider_long_context_opt_in(
+			m->headers[i].name, m->headers[i].name_len,
+			m->headers[i].value, m->headers[i].value_len);
 	ex->rec.pid = peer->tgid;
 	ex->rec.tid = peer->tid;
 	ex->rec.cgroup_id = peer->cgroup_id;

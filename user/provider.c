@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
+#include "estimate.h"
 #include "provider.h"
 
 static const char *const api_names[LLM_API__MAX] = {
@@ -261,6 +262,23 @@ static void take_deployment(const char *path, size_t len,
 		copy_n(out->deployment, sizeof(out->deployment), s, e - s);
 }
 
+/* Counted now, while the body is parsed, in case the response brings no
+ * usage; -1 when it cannot be (no ranks, capped or non-JSON body). */
+static int64_t estimate_input(enum llm_api api, const char *provider,
+			      const char *model, const cJSON *root)
+{
+	int64_t n;
+	bool exact;
+
+	if (!cJSON_IsObject(root) || !llm_api_billed(api))
+		return -1;
+	n = estimate_request_tokens(api, model, root);
+	if (n < 0)
+		return -1;
+	estimate_encoding(model, &exact);
+	return exact ? n : estimate_scale(provider, api, n, false);
+}
+
 int provider_classify_request(const char *method, size_t method_len,
 			      const char *path, size_t path_len,
 			      const char *host, size_t host_len,
@@ -302,9 +320,10 @@ int provider_classify_request(const char *method, size_t method_len,
 		    !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "stream")))
 			out->stream = true;
 	}
-	cJSON_Delete(root);
 	take_deployment(path, path_len, out);
 	if (!out->model[0])
 		snprintf(out->model, sizeof(out->model), "%s", out->deployment);
+	out->est_input_tokens = estimate_input(api, out->provider, out->model, root);
+	cJSON_Delete(root);
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "bpe.h"
 #include "record.h"
 
 enum llm_api {
@@ -43,6 +44,7 @@ struct llm_request_info {
 	char model[128];	/* request's model ("" if none) */
 	bool stream;		/* request asked for a streamed response */
 	char deployment[128];	/* Azure /openai/deployments/<d>/: not a model */
+	int64_t est_input_tokens; /* estimate.c's count, -1 when none */
 };
 
 /* Classify a request from its line, Host and (possibly capped) body.
@@ -63,6 +65,13 @@ struct llm_response_info {
 	char ratelimit[512];	/* rate-limit headers, a JSON object ("" none) */
 	double provider_cost_usd; /* the provider's own statement of cost */
 	bool provider_cost_known;
+	/* The visible output text, counted as it comes (estimate.c), for a
+	 * response that turns out to carry no usage. */
+	struct bpe_stream est_output;
+	bool est_started, est_exact, est_failed;
+	uint8_t est_enc;	/* enum bpe_encoding */
+	bool no_estimate;	/* nothing billed yet: a background response */
+	bool usage_estimated;	/* set by estimate_usage() */
 };
 
 /* Whether request header name: value opts the call into a long-context

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "estimate.h"
 #include "provider.h"
 
 static bool is_gemini(enum llm_api api)
@@ -277,13 +278,16 @@ static void gemini_object(const cJSON *root, struct llm_response_info *out)
 
 	take_model(out, root, "modelVersion");
 	take_usage(usage_gemini, get_obj(root, "usageMetadata"), out);
+	estimate_response_text(LLM_API_GENERATE_CONTENT, NULL, root, out);
 	/* No terminal event in Gemini SSE: the last chunk has a finishReason,
 	 * and a blocked prompt ends the stream at once. */
 	cJSON_ArrayForEach(c, cands)
 		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finishReason")))
 			out->stream_done = true;
-	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pf, "blockReason")))
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pf, "blockReason"))) {
 		out->stream_done = true;
+		out->no_estimate = true;	/* a blocked prompt is not billed */
+	}
 }
 
 int provider_parse_body(enum llm_api api, int status, const char *body,
@@ -330,6 +334,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	case LLM_API_EMBEDDINGS:
 		take_model(out, root, "model");
 		take_usage(usage_chat, get_obj(root, "usage"), out);
+		estimate_response_text(api, NULL, root, out);
 		break;
 	case LLM_API_COUNT_TOKENS:
 		/* Counted, not consumed: the number is no usage. */
@@ -337,9 +342,16 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	case LLM_API_RESPONSES:
 		take_model(out, root, "model");
 		take_usage(usage_responses, get_obj(root, "usage"), out);
+		estimate_response_text(api, NULL, root, out);
+		/* Background mode: the usage comes with a later GET. */
+		it = cJSON_GetObjectItemCaseSensitive(root, "status");
+		if (cJSON_IsString(it) && (!strcmp(it->valuestring, "queued") ||
+					   !strcmp(it->valuestring, "in_progress")))
+			out->no_estimate = true;
 		break;
 	case LLM_API_MESSAGES:
 		take_model(out, root, "model");
+		estimate_response_text(api, NULL, root, out);
 		it = get_obj(root, "usage");
 		if (it && usage_anthropic(it, &n)) {
 			out->usage = n;
@@ -372,9 +384,13 @@ static bool event_wanted(enum llm_api api, const char *ev, size_t len)
 {
 	static const char *const responses[] = { "response.created",
 		"response.in_progress", "response.completed",
-		"response.incomplete", "response.failed", "error", NULL };
+		"response.incomplete", "response.failed", "error",
+		/* the visible output, for an estimate if usage never comes */
+		"response.output_text.delta", "response.refusal.delta",
+		"response.function_call_arguments.delta", NULL };
 	static const char *const messages[] = { "message_start",
-		"message_delta", "message_stop", "error", NULL };
+		"message_delta", "message_stop", "error",
+		"content_block_start", "content_block_delta", NULL };
 	const char *const *list;
 
 	if (!len)
@@ -481,12 +497,15 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 		take_usage(usage_chat, get_obj(root, "usage"), out);
 		/* Groq streams put the final usage under x_groq. */
 		take_usage(usage_chat, get_obj(get_obj(root, "x_groq"), "usage"), out);
+		estimate_response_text(api, type, root, out);
 		break;
 	case LLM_API_RESPONSES:
 		stream_responses(type, root, out);
+		estimate_response_text(api, type, root, out);
 		break;
 	case LLM_API_MESSAGES:
 		stream_messages(type, root, out);
+		estimate_response_text(api, type, root, out);
 		break;
 	case LLM_API_GENERATE_CONTENT:
 	case LLM_API_STREAM_GENERATE_CONTENT:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "bpe.h"
 #include "conn.h"
 #include "stats.h"
 #include "corpus_util.h"
@@ -631,6 +632,47 @@ static void test_rate_limited(void **state)
 	free(resp.p);
 }
 
+/* A chat stream without stream_options.include_usage carries no usage:
+ * the record counts the captured text (exact o200k_base for gpt-4o-mini)
+ * and says usage_source=estimated; a cut stream with usage never sent too. */
+static void test_estimated_usage(void **state)
+{
+	static const char body[] =
+		"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+		"\"content\":\"Say hello world\"}]}";
+	static const char events[] =
+		"data: {\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"delta\":"
+		"{\"content\":\"Hello\"}}]}\n\n"
+		"data: {\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"delta\":"
+		"{\"content\":\" world\"}}]}\n\n"
+		"data: [DONE]\n\n";
+	struct conn_table *t = new_table(0);
+	struct side s = { .tgid = 18, .conn = 9 };
+	struct buf req = {}, resp = {};
+	const struct exchange_record *r = &records[0];
+
+	if (!bpe_available(BPE_O200K_BASE)) {
+		conn_table_free(t);
+		skip();
+	}
+	buf_printf(&req, "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+			 "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+			  "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+		   strlen(events), events);
+	feed_call(t, &s, CAPTURE_DIR_WRITE, req.p, req.len, req.len, 1);
+	feed_random(t, &s, CAPTURE_DIR_READ, resp.p, resp.len, 1, 2);
+	assert_int_equal(nrecords, 1);
+	assert_int_equal(r->usage_source, USAGE_ESTIMATED);
+	assert_int_equal(r->usage.input_tokens, 10);	/* 3 + 1 + 3 + 3 */
+	assert_int_equal(r->usage.output_tokens, 3);	/* 2 + the end of message */
+	assert_true(r->complete);
+	assert_string_equal(r->model, "gpt-4o-mini-2024-07-18");
+	conn_table_free(t);
+	free(req.p);
+	free(resp.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_lru_eviction_bounded),
 		cmocka_unit_test(test_query_credentials_redacted),
 		cmocka_unit_test(test_rate_limited),
+		cmocka_unit_test(test_estimated_usage),
 		cmocka_unit_test(test_corpus_keepalive),
 	};
 
