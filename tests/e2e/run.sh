@@ -156,6 +156,6 @@ RC=$?
 # The LD_PRELOAD shim, with the same CA, hosts and bodies (shim.sh).
 if [ "${E2E_SHIM:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: LD_PRELOAD shim (tests/e2e/shim.sh)"
-  bash "$E2E/shim.sh" "$TMP" "$OUT" || RC=1
+  bash "$E2E/shim.sh" "$TMP" "$OUT" "$CORPUS" || RC=1
 fi
 exit $RC

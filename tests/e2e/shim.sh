@@ -11,10 +11,11 @@
 #            (ring full) or its listen backlog full print the same bytes,
 #            exit the same and take the same time as without the shim.
 # shim_check.py checks the records against the server's log.
-# Usage: shim.sh TMP OUTPUT_DIR
+# Usage: shim.sh TMP OUTPUT_DIR [CORPUS]
 set -u
 TMP=$1
 OUT=$2
+CORPUS=${3:-}
 E2E=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$E2E/../.." && pwd)
 PY=/usr/bin/python3
@@ -38,9 +39,14 @@ export SHIM_UID=$(id -u "$USER_NAME") SHIM_GID=$(id -g "$USER_NAME")
 # permissions; the state and runtime dirs are its own.
 mkdir -p "$B" "$S/run" "$S/state" "$S/out"
 cp "$OUT/llmobsd" "$OUT/llmobs" "$OUT/libllmobs.so" "$E2E/fixtures.jsonl" \
-  "$E2E/clients/curl.sh" "$E2E/clients/py_urllib.py" "$E2E/clients/py_httpx.py" \
+  "$E2E/clients/curl.sh" "$E2E/clients/curl_h2.sh" "$E2E/clients/py_urllib.py" \
+  "$E2E/clients/py_httpx.py" \
   "$E2E/clients/py_threads_fork.py" "$E2E/clients/hostile_socket.py" "$B/"
 cp -r "$TMP/bodies" "$B/bodies"
+if [ -n "$CORPUS" ]; then
+  cp "$CORPUS" "$B/corpus.jsonl"
+  CORPUS=$B/corpus.jsonl
+fi
 chmod 0711 "$TMP"
 chmod 0755 "$S" "$B" "$S/out"
 chmod -R a+rX "$B" "$TMP/ca/ca.pem"
@@ -74,7 +80,7 @@ UPID=$!
 if wait_ready "$S/user.log" $UPID; then
   stat -c '%a %u' "$S/run/llmobs.sock" >"$S/user.sock-mode" 2>&1
   echo "shim e2e: user daemon ready (uid $SHIM_UID, socket $S/run/llmobs.sock)"
-  unshare -m -n -- bash "$E2E/shim_netns.sh" "$TMP" user
+  unshare -m -n -- bash "$E2E/shim_netns.sh" "$TMP" user "$CORPUS"
   echo "$?" >"$S/user.netns-rc"
   sleep 0.3	# rings are drained on a timer
   kill -0 $UPID 2>/dev/null && echo alive >"$S/user.alive"
@@ -110,4 +116,4 @@ unshare -m -n -- bash "$E2E/shim_netns.sh" "$TMP" failopen
 echo "$?" >"$S/failopen.netns-rc"
 
 $PY "$E2E/shim_check.py" --shim-dir "$S" --fixtures "$E2E/fixtures.jsonl" \
-  --prices "$ROOT/data/prices.json" --uid "$SHIM_UID"
+  --prices "$ROOT/data/prices.json" --uid "$SHIM_UID" ${CORPUS:+--corpus "$CORPUS"}

@@ -62,6 +62,19 @@ def match(served, records, fixtures):
     return pairs, [r for pool in pools.values() for r in pool]
 
 
+def corpus_diffs(s, e, r):
+    """What check.py holds a corpus record to (tokens, model, provider, api,
+    stream, status, complete), so both paths meet the same bar."""
+    diffs = check.compare(s, e, r, None, strict_meta=False)
+    want_api = "responses" if e["api"] == "other" and \
+        e.get("path", "").startswith("/v1/responses/compact") else e["api"]
+    for k, want in (("provider", e["provider"]), ("api", want_api),
+                    ("stream", bool(e["stream"])), ("status", e["status"]), ("complete", True)):
+        if r.get(k) != want:
+            diffs.append(f"{k}={r.get(k)!r} want {want!r}")
+    return diffs
+
+
 def check_steps(res, d, part, steps):
     for name, rc, _first, _last in steps:
         text = read(os.path.join(d, "out", f"{part}-{name}"))
@@ -77,6 +90,7 @@ def check_records(res, args, part, steps, policy):
     records = [r for r in check.load_jsonl(os.path.join(d, f"export-{part}.jsonl"))
                if "_bad_line" not in r]
     fixtures = {e["id"]: e for e in check.load_jsonl(args.fixtures)}
+    corpus = {e["id"]: e for e in check.load_jsonl(args.corpus)} if args.corpus else {}
     prices = check.Prices(args.prices)
     step_of = {}
     for name, _rc, first, last in steps:
@@ -84,8 +98,10 @@ def check_records(res, args, part, steps, policy):
             step_of[i] = name
     ours = {s.get("pid") for s in served}
     records = [r for r in records if r.get("pid") in ours]
-    llm = [s for s in served if s["source"] == "fixture"]
-    pairs, extra = match(llm, records, fixtures)
+    pairs, extra = match([s for s in served if s["source"] == "fixture"], records, fixtures)
+    # The corpus is replayed by one thread: check.py's pairing in order.
+    more, extra = check.match_records([s for s in served if s["source"] == "corpus"], extra)
+    pairs += more
     by_step = collections.defaultdict(lambda: [0, 0, [], set()])
     for s, r in pairs:
         step = step_of.get(s["seq"], "?")
@@ -101,9 +117,12 @@ def check_records(res, args, part, steps, policy):
         if r is None:
             st[2].append(f"{s['id']} pid {s.get('pid')}: no record")
             continue
-        e = check.expectation(s, fixtures, {})
-        diffs = [x for x in check.compare(s, e, r, prices, strict_meta=True)
-                 if not x.startswith("capture=")]
+        e = check.expectation(s, fixtures, corpus)
+        if s["source"] == "fixture":
+            diffs = [x for x in check.compare(s, e, r, prices, strict_meta=True)
+                     if not x.startswith("capture=")]
+        else:
+            diffs = corpus_diffs(s, e, r)
         if r.get("capture") != want:
             diffs.append(f"capture={r.get('capture')!r} want {want!r}")
         if diffs:
@@ -228,6 +247,7 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--prices", required=True)
     ap.add_argument("--uid", type=int, required=True)
+    ap.add_argument("--corpus")
     args = ap.parse_args()
     res = check.Result()
     check_user(res, args)

@@ -3,10 +3,11 @@
 # of run.sh, the local TLS server, and the clients of one part of the shim
 # test. Each step's name, exit code and served-log range go to
 # $S/steps-PART.tsv (as netns.sh does), its output to $S/out/PART-NAME.
-# Usage: shim_netns.sh TMP PART     PART: user | root | failopen
+# Usage: shim_netns.sh TMP PART [CORPUS]     PART: user | root | failopen
 set -u
 TMP=$1
 PART=$2
+CORPUS=${3:-}
 S=$TMP/shim
 E2E=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
@@ -23,10 +24,13 @@ TLS_ENV=(SSL_CERT_FILE="$CA" CURL_CA_BUNDLE="$CA" REQUESTS_CA_BUNDLE="$CA" NODE_
 SERVED=$S/served-$PART.jsonl
 DELAY=2
 [ "$PART" = failopen ] && DELAY=15	# streams long enough to kill a daemon in
+SERVER_ARGS=()
+[ "$PART" = user ] && [ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
 : >"$SERVED"
 $PY "$E2E/llm_server.py" --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
   --fixtures "$E2E/fixtures.jsonl" --served "$SERVED" --ready-file "$S/server-$PART.ready" \
-  --lifetime 600 --chunk-delay-ms "$DELAY" --compress 2>"$S/server-$PART.log" &
+  --lifetime 600 --chunk-delay-ms "$DELAY" --compress "${SERVER_ARGS[@]}" \
+  2>"$S/server-$PART.log" &
 SRV=$!
 trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null' EXIT
 for _ in $(seq 100); do
@@ -64,6 +68,7 @@ user)
   PRE=(LD_PRELOAD="$SHIM")
   step hostile "${AS[@]}" $PY "$B/hostile_socket.py" "$S/run/llmobs.sock"
   step curl "${AS[@]}" "${PRE[@]}" bash "$B/curl.sh" "$B/bodies"
+  step curl-h2 "${AS[@]}" "${PRE[@]}" bash "$B/curl_h2.sh" "$B/bodies"
   step urllib "${AS[@]}" "${PRE[@]}" $PY "$B/py_urllib.py" "$B/fixtures.jsonl"
   step httpx "${AS[@]}" "${PRE[@]}" $PY "$B/py_httpx.py" fixtures "$B/fixtures.jsonl"
   step threads "${AS[@]}" "${PRE[@]}" $PY "$B/py_threads_fork.py" "$B/fixtures.jsonl"
@@ -77,6 +82,11 @@ user)
         let n = 0; r.on("data", (d) => n += d.length);
         r.on("end", () => console.log(`node status=${r.statusCode} bytes=${n}`)); });
     req.end(body);'
+  # The shared corpus through the shim: the same exchanges check.py holds
+  # the BPF path to, so the two paths agree exchange for exchange.
+  if [ -n "$CORPUS" ]; then
+    step corpus-replay "${AS[@]}" "${PRE[@]}" $PY "$B/py_httpx.py" replay "$CORPUS"
+  fi
   ;;
 root)
   # The root daemon runs BPF and takes shims: each exchange once.
