@@ -249,6 +249,13 @@ int shim_client_drain(struct shim_client *c, __u64 now, shim_event_fn cb, void *
 			break;	/* reserved, not committed yet */
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		if (len == SHIM_REC_PAD && off) {
+			/* The shim reserves a pad together with the record
+			 * after it: one that reaches the producer is forged,
+			 * and would publish a consumer_pos past it. */
+			if (c->size - off >= prod - cons) {
+				*why = "pad record past the producer position";
+				return -EPROTO;
+			}
 			cons += c->size - off;
 			continue;
 		}

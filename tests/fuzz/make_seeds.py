@@ -234,6 +234,51 @@ def h2_seeds(outdir, lines):
             bytes([d | 2]) + struct.pack("<H", len(b)) + b for d, b in conv))
 
 
+# ---- the LD_PRELOAD shim's ring (include/shim_ring.h) ----
+
+EVENT_BYTES, EVENT_DATA_OFF, RING = 80, 76, 65536
+
+
+def shim_ring(events, start):
+    """Records as the shim writes them from position start; a record that
+    would cross the ring's end is preceded by a pad record."""
+    ring, pos = bytearray(RING), start
+    for kind, direction, stream_pos, data in events:
+        ev = struct.pack("<QQQQIIIIIIBBBB16s", 1000, 0x1000, 0, stream_pos, 7, 7, 0,
+                         len(data), 0, len(data), kind, direction, 1, 0, b"shim")
+        assert len(ev) == EVENT_DATA_OFF
+        body = (ev + data).ljust(EVENT_BYTES + len(data), b"\0")
+        rec_bytes = (16 + len(body) + 15) & ~15
+        off = pos % RING
+        if off + rec_bytes > RING:
+            ring[off:off + 16] = struct.pack("<IIQ", 0xffffffff, 0, pos)
+            pos += RING - off
+            off = 0
+        ring[off:off + 16] = struct.pack("<IIQ", len(body), 0, pos)
+        ring[off + 16:off + 16 + len(body)] = body
+        pos += rec_bytes
+    s = start % RING
+    rotated = bytes(ring[s:] + ring[:s])
+    return struct.pack("<BII", 0, start, pos - start) + rotated[:pos - start]
+
+
+def shim_seeds(outdir, lines):
+    small = [e for e in lines if len(e["req_body_b64"]) + len(e["resp_body_b64"]) < 30000]
+    for e in rng.sample(small, 40):
+        req_body = base64.b64decode(e["req_body_b64"])
+        head, framed = response_wire(e, base64.b64decode(e["resp_body_b64"]))
+        events, pos = [], [0, 0]
+        for direction, wire in ((0, request_head(e, req_body) + req_body), (1, head + framed)):
+            while wire:
+                n = rng.randint(1, 8000)
+                events.append((1, direction, pos[direction], wire[:n]))
+                pos[direction] += len(wire[:n])
+                wire = wire[n:]
+        events.append((2, 0, 0, b""))  # CLOSE
+        start = rng.choice([0, RING - 512, 3 * RING + 4096])
+        write(outdir, "shim", shim_ring(events, start))
+
+
 # ---- the other targets ----
 
 def provider_seed(api, mode, status, payload):
@@ -333,6 +378,7 @@ def main():
         corpus_seeds(outdir, lines)
         conn_seeds(outdir, lines)
         h2_seeds(outdir, lines)
+        shim_seeds(outdir, lines)
     else:
         print(f"make_seeds: no corpus at {corpus!r}: hand-made seeds only", file=sys.stderr)
 
