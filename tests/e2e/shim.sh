@@ -9,7 +9,9 @@
 #            recorded once (capture=preload), the others by BPF (uprobe);
 #  failopen  clients with the daemon absent, SIGKILLed mid-stream, stopped
 #            (ring full) or its listen backlog full print the same bytes,
-#            exit the same and take the same time as without the shim.
+#            exit the same and take the same time as without the shim;
+#  probe     tests/helpers/shim_probe.c prints every SSL_* return value and
+#            errno: the same with the shim (daemon or not) as without.
 # shim_check.py checks the records against the server's log.
 # Usage: shim.sh TMP OUTPUT_DIR [CORPUS]
 set -u
@@ -114,6 +116,21 @@ fi
 # --- failopen -------------------------------------------------------------------
 unshare -m -n -- bash "$E2E/shim_netns.sh" "$TMP" failopen
 echo "$?" >"$S/failopen.netns-rc"
+
+# --- what the application sees: every return value and errno, same bytes -----
+PROBE=$OUT/tests/shim_probe
+if [ -x "$PROBE" ]; then
+  "$PROBE" >"$S/probe-bare" 2>&1
+  echo "$?" >>"$S/probe-bare"
+  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/absent.sock" "$PROBE" >"$S/probe-absent" 2>&1
+  echo "$?" >>"$S/probe-absent"
+  "$OUT/llmobsd" --no-bpf -q --socket "$S/probe.sock" --db "$S/probe.db" 2>"$S/probe.log" &
+  PPID_=$!
+  for _ in $(seq 100); do [ -S "$S/probe.sock" ] && break; sleep 0.05; done
+  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/probe.sock" "$PROBE" >"$S/probe-daemon" 2>&1
+  echo "$?" >>"$S/probe-daemon"
+  stop $PPID_ probe
+fi
 
 $PY "$E2E/shim_check.py" --shim-dir "$S" --fixtures "$E2E/fixtures.jsonl" \
   --prices "$ROOT/data/prices.json" --uid "$SHIM_UID" ${CORPUS:+--corpus "$CORPUS"}

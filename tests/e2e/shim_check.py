@@ -241,6 +241,18 @@ def check_failopen(res, args):
               " / ".join(ln for ln in log.splitlines() if "killed" in ln))
 
 
+def check_probe(res, args):
+    d = args.shim_dir
+    bare = read(os.path.join(d, "probe-bare"))
+    res.check(bare.endswith("\n0\n") and "first call" in bare,
+              "[probe] shim_probe runs without the shim", bare[-200:])
+    for case, what in (("absent", "no daemon"), ("daemon", "a daemon")):
+        got = read(os.path.join(d, f"probe-{case}"))
+        res.check(got == bare, f"[probe] every SSL_* return value and errno unchanged under the "
+                  f"shim with {what} (fork child included)",
+                  "same" if got == bare else f"differs: {got[:300]!r}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shim-dir", required=True)
@@ -253,6 +265,7 @@ def main():
     check_user(res, args)
     check_root(res, args)
     check_failopen(res, args)
+    check_probe(res, args)
     print(f"shim e2e: {res.passed} passed, {res.failed} failed")
     sys.exit(1 if res.failed else 0)
 

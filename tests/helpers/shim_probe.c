@@ -1,0 +1,156 @@
+/* What an application sees of SSL_* calls, printed one line per call, so
+ * that a run under LD_PRELOAD=libllmobs.so can be compared byte for byte
+ * with a run without it: return values, SSL_get_error, errno (set to a
+ * marker before each call, so a shim that touched it would show), bytes.
+ * A client and a server SSL over a memory BIO pair: no network.
+ * Used by tests/e2e/shim.sh. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "shim_probe: %s failed\n", what);
+	ERR_print_errors_fp(stderr);
+	exit(2);
+}
+
+static void pair(SSL **c, SSL **s)
+{
+	static SSL_CTX *sctx, *cctx;
+	BIO *cb, *sb;
+
+	if (!sctx) {
+		EVP_PKEY *pkey = EVP_EC_gen("P-256");
+		X509 *cert = X509_new();
+
+		if (!pkey || !cert)
+			die("key");
+		ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+		X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+		X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+		X509_set_pubkey(cert, pkey);
+		X509_set_issuer_name(cert, X509_get_subject_name(cert));
+		if (!X509_sign(cert, pkey, EVP_sha256()))
+			die("sign");
+		sctx = SSL_CTX_new(TLS_server_method());
+		cctx = SSL_CTX_new(TLS_client_method());
+		if (!sctx || !cctx || SSL_CTX_use_certificate(sctx, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(sctx, pkey) != 1)
+			die("ctx");
+	}
+	*c = SSL_new(cctx);
+	*s = SSL_new(sctx);
+	if (!*c || !*s || !BIO_new_bio_pair(&cb, 0, &sb, 0))
+		die("SSL_new");
+	SSL_set_bio(*c, cb, cb);
+	SSL_set_bio(*s, sb, sb);
+	SSL_set_connect_state(*c);
+	SSL_set_accept_state(*s);
+}
+
+#define MARK 4242
+
+/* Prints "what ret=R err=E errno=N" with errno as the call left it. */
+static void show(const char *what, SSL *ssl, long ret, int err_no)
+{
+	printf("%-26s ret=%ld ssl_err=%d errno=%s\n", what, ret,
+	       ret > 0 ? 0 : SSL_get_error(ssl, (int)ret),
+	       err_no == MARK ? "kept" : strerror(err_no));
+}
+
+static void session(const char *who)
+{
+	char buf[4096], name[64];
+	size_t n = 0;
+	SSL *c, *s;
+	int r;
+
+	pair(&c, &s);
+	/* First of the process (or of a fork child): where a shim connects
+	 * to its daemon, with syscalls that set errno. */
+	{
+		SSL *lone = SSL_new(SSL_get_SSL_CTX(c));	/* no BIO: fails at once */
+
+		errno = MARK;
+		r = SSL_write(lone, "x", 1);
+		snprintf(name, sizeof(name), "%s first call", who);
+		show(name, lone, r, errno);
+		SSL_free(lone);
+	}
+	/* Handshake driven by reads that fail with WANT_READ first. */
+	for (int i = 0; i < 6; i++) {
+		errno = MARK;
+		r = SSL_read(c, buf, sizeof(buf));
+		snprintf(name, sizeof(name), "%s client read %d", who, i);
+		show(name, c, r, errno);
+		errno = MARK;
+		r = SSL_read(s, buf, sizeof(buf));
+		snprintf(name, sizeof(name), "%s server read %d", who, i);
+		show(name, s, r, errno);
+	}
+	errno = MARK;
+	r = SSL_write(c, "GET /probe HTTP/1.1\r\nHost: probe.invalid\r\n\r\n", 44);
+	show("client write", c, r, errno);
+	errno = MARK;
+	r = SSL_read_ex(s, buf, sizeof(buf), &n);
+	show("server read_ex", s, r, errno);
+	printf("  %zu bytes: %.*s|\n", n, (int)(n > 20 ? 20 : n), buf);
+	errno = MARK;
+	r = SSL_write_ex(s, "HTTP/1.1 204 No Content\r\n\r\n", 27, &n);
+	show("server write_ex", s, r, errno);
+	printf("  %zu bytes written\n", n);
+	errno = MARK;
+	r = SSL_read(c, buf, 10);	/* a short read, the rest after */
+	show("client read 10", c, r, errno);
+	errno = MARK;
+	r = SSL_read(c, buf, sizeof(buf));
+	show("client read rest", c, r, errno);
+	errno = MARK;
+	r = SSL_read(c, buf, sizeof(buf));
+	show("client read empty", c, r, errno);
+	errno = MARK;
+	r = SSL_write(c, buf, 0);
+	show("client write 0", c, r, errno);
+	errno = MARK;
+	r = SSL_shutdown(c);
+	show("client shutdown", c, r, errno);
+	errno = MARK;
+	r = SSL_read(s, buf, sizeof(buf));
+	show("server read after close", s, r, errno);
+	errno = MARK;
+	r = SSL_shutdown(s);
+	show("server shutdown", s, r, errno);
+	errno = MARK;
+	SSL_free(c);
+	SSL_free(s);
+	show("free", NULL, 1, errno);
+	fflush(stdout);
+}
+
+int main(void)
+{
+	int status;
+	pid_t pid;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	session("parent");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		session("child");
+		exit(0);
+	}
+	waitpid(pid, &status, 0);
+	printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	session("parent again");
+	return 0;
+}
