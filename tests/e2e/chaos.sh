@@ -140,9 +140,11 @@ echo "chaos: $KILLS kills in $(( $(date +%s) - T0 )) s, integrity_check ok after
 
 # Clients: 0 errors, every body identical to the baseline's for that call.
 calls=0
+errors=0
 for f in "$TMP"/chaos/*.out; do
   n=$(ok_lines "$f")
   calls=$((calls + n))
+  errors=$((errors + $(grep -c '^FAIL' "$f")))
   grep -q '^FAIL' "$f" && fail "$(basename "$f"): $(grep -c '^FAIL' "$f") failed calls: $(grep '^FAIL' "$f" | head -n 2)"
   [ "$n" -gt 0 ] || fail "$(basename "$f"): no calls"
 done
@@ -163,7 +165,7 @@ PYEOF
 LONG=$(cat "$TMP/long.pid" 2>/dev/null)
 recorded=$(sqlite3 "$DB" "SELECT count(*) FROM exchanges")
 reattached=$(sqlite3 "$DB" "SELECT count(*) FROM exchanges WHERE pid = ${LONG:-0} AND ts_start_ns > $LAST_READY_NS")
-echo "chaos: clients made $calls calls, 0 errors expected; $recorded exchanges recorded;" \
+echo "chaos: clients made $calls calls with $errors errors; $recorded exchanges recorded;" \
   "long-running client (pid $LONG) seen $reattached times by the last daemon"
 [ "${reattached:-0}" -ge 3 ] || fail "the last daemon did not capture the long-running client (re-attach)"
 
