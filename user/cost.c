@@ -476,7 +476,16 @@ const struct price *cost_price_record(const struct price_table *t,
 	if (!p && r->request_model[0])
 		p = price_lookup_vendor(t, r->request_model, vendor);
 	r->priced = p != NULL;
-	r->cost_usd = p ? cost_at(p, &r->usage, r->long_context_opt_in) : 0;
+	if (p && !strcmp(r->api, llm_api_name(LLM_API_BATCH_RESULTS))) {
+		/* Many calls' usage, summed, at the batch price; a tier is
+		 * per call, which the sum cannot tell: base rates. */
+		struct price base = *p;
+
+		base.long_context_above = 0;
+		r->cost_usd = cost_at(&base, &r->usage, false) * p->batch_factor;
+	} else {
+		r->cost_usd = p ? cost_at(p, &r->usage, r->long_context_opt_in) : 0;
+	}
 	return p;
 }
 

@@ -192,7 +192,9 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 
 	queue_remove(q, ex);
 	exchange_classify(ex);
-	if (!ex->is_llm) {
+	/* A GET of /v1/files/<id>/content is a batch's results only if its
+	 * lines say so (provider_usage.c); any other file is not LLM traffic. */
+	if (!ex->is_llm || ex->resp.not_llm) {
 		stats_inc(STAT_NON_LLM_EXCHANGES);
 		exchange_free(ex);
 		return;

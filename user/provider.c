@@ -22,6 +22,7 @@ static const char *const api_names[LLM_API__MAX] = {
 	[LLM_API_COUNT_TOKENS]		  = "count_tokens",
 	[LLM_API_OLLAMA_CHAT]		  = "ollama.chat",
 	[LLM_API_OLLAMA_GENERATE]	  = "ollama.generate",
+	[LLM_API_BATCH_RESULTS]		  = "batch_results",
 };
 
 const char *llm_api_name(enum llm_api api)
@@ -199,6 +200,32 @@ static enum llm_api classify_model_path(const char *p, size_t len,
 	return api;
 }
 
+/* "<prefix><id><suffix>" with an id of one segment, ignoring the query. */
+static bool path_is(const char *path, size_t len, const char *prefix, const char *suffix)
+{
+	size_t p = strlen(prefix), s = strlen(suffix);
+	const char *q = memchr(path, '?', len);
+
+	if (q)
+		len = q - path;
+	if (len <= p + s || memcmp(path, prefix, p) || memcmp(path + len - s, suffix, s))
+		return false;
+	return memchr(path + p, '/', len - p - s) == NULL;
+}
+
+/* Batch results are fetched with GET: usage for calls made earlier, billed
+ * at the batch price. OpenAI's come as a batch's output file, which looks
+ * like any file download until its lines are read. */
+static enum llm_api classify_get(const char *path, size_t len)
+{
+	if (path_is(path, len, "/v1/messages/batches/", "/results") ||
+	    path_is(path, len, "/v1/files/", "/content") ||
+	    path_is(path, len, "/openai/files/", "/content") ||
+	    path_is(path, len, "/openai/v1/files/", "/content"))
+		return LLM_API_BATCH_RESULTS;
+	return LLM_API_NONE;
+}
+
 static enum llm_api classify_path(const char *path, size_t len,
 				  struct llm_request_info *out)
 {
@@ -290,11 +317,14 @@ int provider_classify_request(const char *method, size_t method_len,
 	cJSON *root, *m;
 
 	memset(out, 0, sizeof(*out));
-	if (!method || method_len != 4 || memcmp(method, "POST", 4) != 0)
+	if (!path || !path_len || !method)
 		return -ENOENT;
-	if (!path || !path_len)
+	if (method_len == 3 && memcmp(method, "GET", 3) == 0)
+		api = classify_get(path, path_len);
+	else if (method_len == 4 && memcmp(method, "POST", 4) == 0)
+		api = classify_path(path, path_len, out);
+	else
 		return -ENOENT;
-	api = classify_path(path, path_len, out);
 	if (api == LLM_API_NONE) {
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
@@ -302,6 +332,9 @@ int provider_classify_request(const char *method, size_t method_len,
 	out->api = api;
 
 	provider = host && host_len ? provider_from_host(host, host_len) : NULL;
+	if (!provider && api == LLM_API_BATCH_RESULTS &&
+	    mem_contains(path, path_len, "/messages/batches/"))
+		provider = "anthropic";
 	if (!provider)
 		provider = provider_from_api(api);
 	snprintf(out->provider, sizeof(out->provider), "%s", provider);

@@ -22,6 +22,9 @@ enum llm_api {
 	LLM_API_COUNT_TOKENS,		/* token counting: never billed */
 	LLM_API_OLLAMA_CHAT,		/* Ollama native /api/chat (NDJSON stream) */
 	LLM_API_OLLAMA_GENERATE,	/* Ollama native /api/generate */
+	LLM_API_BATCH_RESULTS,		/* GET of batch results (JSONL): Anthropic
+					 * /v1/messages/batches/<id>/results, an
+					 * OpenAI batch's output /v1/files/<id>/content */
 	LLM_API__MAX,
 };
 
@@ -71,6 +74,8 @@ struct llm_response_info {
 	bool est_started, est_exact, est_failed;
 	uint8_t est_enc;	/* enum bpe_encoding */
 	bool no_estimate;	/* nothing billed yet: a background response */
+	bool not_llm;		/* a file download that held no batch results */
+	int batch_results;	/* results (JSONL lines) with usage, summed */
 	bool usage_estimated;	/* set by estimate_usage() */
 };
 

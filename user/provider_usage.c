@@ -290,6 +290,87 @@ static void gemini_object(const cJSON *root, struct llm_response_info *out)
 	}
 }
 
+static void usage_add(struct llm_usage *sum, const struct llm_usage *u)
+{
+	sum->input_tokens += u->input_tokens;
+	sum->cached_input_tokens += u->cached_input_tokens;
+	sum->cache_write_tokens += u->cache_write_tokens;
+	sum->cache_write_1h_tokens += u->cache_write_1h_tokens;
+	sum->output_tokens += u->output_tokens;
+	sum->reasoning_tokens += u->reasoning_tokens;
+}
+
+/* One line of batch results: Anthropic {"result": {"type": "succeeded",
+ * "message": {...}}}, OpenAI {"response": {"status_code": 200, "body":
+ * {...}}} whose body is a chat completion, a Responses object or an
+ * embeddings list. Adds its usage; returns whether it was such a line. */
+static bool batch_line(const cJSON *line, struct llm_response_info *out)
+{
+	const cJSON *res = get_obj(line, "result"), *resp = get_obj(line, "response");
+	const cJSON *msg, *body, *u, *t;
+	struct llm_usage n = { 0 };
+	bool any = false;
+
+	if (res) {
+		t = cJSON_GetObjectItemCaseSensitive(res, "type");
+		msg = get_obj(res, "message");
+		if (!cJSON_IsString(t) || strcmp(t->valuestring, "succeeded") || !msg)
+			return cJSON_IsString(t);	/* errored, canceled, expired: free */
+		if (!out->model[0])
+			take_model(out, msg, "model");
+		any = (u = get_obj(msg, "usage")) && usage_anthropic(u, &n);
+	} else if (resp && (body = get_obj(resp, "body"))) {
+		u = get_obj(body, "usage");
+		if (!out->model[0])
+			take_model(out, body, "model");
+		if (u && cJSON_GetObjectItemCaseSensitive(u, "input_tokens"))
+			any = usage_responses(u, &n);
+		else if (u)
+			any = usage_chat(u, &n);
+	} else {
+		return false;
+	}
+	if (any) {
+		usage_add(&out->usage, &n);
+		out->usage_present = true;
+		out->batch_results++;
+	}
+	return true;
+}
+
+/* JSONL, one result per line; a body cut at the cap loses only its last
+ * line. A download with no result line was not batch output at all. */
+static int batch_results(int status, const char *body, size_t len,
+			 struct llm_response_info *out)
+{
+	const char *p = body, *end = body + len, *nl;
+	bool seen = false;
+
+	if (status < 200 || status > 299) {
+		cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+
+		if (!root || !check_error_doc(LLM_API_BATCH_RESULTS, root, out))
+			set_http_error(out, status);
+		cJSON_Delete(root);
+		return 0;
+	}
+	while (body && p < end) {
+		cJSON *line;
+
+		nl = memchr(p, '\n', end - p);
+		if (!nl)
+			nl = end;
+		line = nl > p ? cJSON_ParseWithLength(p, nl - p) : NULL;
+		if (cJSON_IsObject(line))
+			seen |= batch_line(line, out);
+		cJSON_Delete(line);
+		p = nl + 1;
+	}
+	if (!seen)
+		out->not_llm = true;
+	return 0;
+}
+
 int provider_parse_body(enum llm_api api, int status, const char *body,
 			size_t len, struct llm_response_info *out)
 {
@@ -298,6 +379,9 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	const cJSON *it;
 	cJSON *root;
 	int err = 0;
+
+	if (api == LLM_API_BATCH_RESULTS)
+		return batch_results(status, body, len, out);
 
 	root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
 	if (!root) {

@@ -673,6 +673,40 @@ static void test_estimated_usage(void **state)
 	free(resp.p);
 }
 
+/* GET of a file's content: a batch's results make a record with their
+ * usage summed; any other file leaves none and counts as non-LLM. */
+static void test_batch_results_download(void **state)
+{
+	static const char results[] =
+		"{\"id\":\"batch_req_1\",\"custom_id\":\"r1\",\"response\":{\"status_code\":200,"
+		"\"body\":{\"model\":\"gpt-4o-mini-2024-07-18\",\"usage\":{\"prompt_tokens\":100,"
+		"\"completion_tokens\":9}}},\"error\":null}\n";
+	static const char other[] = "just,a,csv\n1,2,3\n";
+	struct conn_table *t = new_table(0);
+	struct side s = { .tgid = 19, .conn = 10 };
+	struct buf req = {}, resp = {};
+
+	for (int i = 0; i < 2; i++) {
+		buf_printf(&req, "GET /v1/files/file-%d/content HTTP/1.1\r\nHost: api.openai.com\r\n"
+				 "Authorization: Bearer sk-secret\r\n\r\n", i);
+		buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+				  "Content-Length: %zu\r\n\r\n%s", strlen(i ? other : results),
+			   i ? other : results);
+	}
+	feed_call(t, &s, CAPTURE_DIR_WRITE, req.p, req.len, req.len, 1);
+	feed_random(t, &s, CAPTURE_DIR_READ, resp.p, resp.len, 1, 2);
+	assert_int_equal(nrecords, 1);
+	assert_string_equal(records[0].api, "batch_results");
+	assert_string_equal(records[0].path, "/v1/files/file-0/content");
+	assert_string_equal(records[0].model, "gpt-4o-mini-2024-07-18");
+	assert_int_equal(records[0].usage.input_tokens, 100);
+	assert_int_equal(records[0].usage_source, USAGE_PROVIDER);
+	assert_int_equal(stats[STAT_NON_LLM_EXCHANGES], 1);
+	conn_table_free(t);
+	free(req.p);
+	free(resp.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_query_credentials_redacted),
 		cmocka_unit_test(test_rate_limited),
 		cmocka_unit_test(test_estimated_usage),
+		cmocka_unit_test(test_batch_results_download),
 		cmocka_unit_test(test_corpus_keepalive),
 	};
 

@@ -334,6 +334,11 @@ static void test_vendor_lookup(void **state)
 	assert_null(cost_price_record(t, &r));
 	assert_false(r.priced);
 	assert_float_equal(r.cost_usd, 0, 0);
+	/* Batch results: half the standard price, no per-call tier. */
+	snprintf(r.api, sizeof(r.api), "batch_results");
+	snprintf(r.model, sizeof(r.model), "gpt-4o");
+	assert_non_null(cost_price_record(t, &r));
+	assert_float_equal(r.cost_usd, 2.5 * 1 /* no batch factor in this table */, 1e-12);
 	/* Token counting is free for any model, known or not. */
 	snprintf(r.api, sizeof(r.api), "count_tokens");
 	assert_null(cost_price_record(t, &r));
@@ -695,6 +700,10 @@ static void test_opt_in_tier(void **state)
 	r.long_context_opt_in = false;
 	cost_price_record(t, &r);
 	assert_float_equal(r.cost_usd, 1.0, 1e-9);
+	/* Batch results sum many calls: batch price, and no tier from the sum. */
+	snprintf(r.api, sizeof(r.api), "batch_results");
+	cost_price_record(t, &r);
+	assert_float_equal(r.cost_usd, 400000 * 1.25e-6 * 0.5, 1e-9);
 	price_table_free(t);
 }
 

@@ -149,6 +149,22 @@ static const struct classify_case classify_cases[] = {
 	  LLM_API_MESSAGES, "anthropic", "", false },
 	{ "other path", "POST", "/v1/files", "api.openai.com", "{}",
 	  -ENOENT, LLM_API_NONE, "", "", false },
+	{ "anthropic batch results", "GET", "/v1/messages/batches/msgbatch_01/results",
+	  "api.anthropic.com", "", 0, LLM_API_BATCH_RESULTS, "anthropic", "", false },
+	{ "anthropic batch results, gateway", "GET", "/v1/messages/batches/b/results?x=1",
+	  "gw.local", "", 0, LLM_API_BATCH_RESULTS, "anthropic", "", false },
+	{ "openai file content", "GET", "/v1/files/file-abc/content", "api.openai.com",
+	  "", 0, LLM_API_BATCH_RESULTS, "openai", "", false },
+	{ "azure file content", "GET", "/openai/files/file-abc/content?api-version=2024-10-21",
+	  "r.openai.azure.com", "", 0, LLM_API_BATCH_RESULTS, "azure_openai", "", false },
+	{ "batch status is no result", "GET", "/v1/messages/batches/msgbatch_01",
+	  "api.anthropic.com", "", -ENOENT, LLM_API_NONE, "", "", false },
+	{ "file metadata is no result", "GET", "/v1/files/file-abc", "api.openai.com", "",
+	  -ENOENT, LLM_API_NONE, "", "", false },
+	{ "nested id is no result", "GET", "/v1/files/a/b/content", "api.openai.com", "",
+	  -ENOENT, LLM_API_NONE, "", "", false },
+	{ "DELETE", "DELETE", "/v1/files/file-abc/content", "api.openai.com", "",
+	  -ENOENT, LLM_API_NONE, "", "", false },
 	{ "root path", "POST", "/", "example.com", "", -ENOENT, LLM_API_NONE, "", "", false },
 	{ "suffix lookalike", "POST", "/v1/chat/completionsX", "api.openai.com", "",
 	  -ENOENT, LLM_API_NONE, "", "", false },
@@ -706,6 +722,62 @@ static void test_vendor(void **state)
 	assert_null(provider_vendor(NULL, 0));
 }
 
+/* Batch results: JSONL lines summed, failed results free, a file that is
+ * no batch output dropped as not LLM traffic. */
+static void test_batch_results(void **state)
+{
+	static const char anthropic[] =
+		"{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\",\"message\":"
+		"{\"model\":\"claude-haiku-4-5-20251001\",\"usage\":{\"input_tokens\":10,"
+		"\"cache_read_input_tokens\":5,\"output_tokens\":7}}}}\n"
+		"{\"custom_id\":\"b\",\"result\":{\"type\":\"errored\",\"error\":{}}}\n"
+		"{\"custom_id\":\"c\",\"result\":{\"type\":\"succeeded\",\"message\":"
+		"{\"model\":\"claude-haiku-4-5-20251001\",\"usage\":{\"input_tokens\":20,"
+		"\"output_tokens\":3}}}}\n";
+	static const char openai[] =
+		"{\"id\":\"batch_req_1\",\"custom_id\":\"r1\",\"response\":{\"status_code\":200,"
+		"\"body\":{\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\","
+		"\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":9,"
+		"\"prompt_tokens_details\":{\"cached_tokens\":64}}}},\"error\":null}\n"
+		"{\"id\":\"batch_req_2\",\"custom_id\":\"r2\",\"response\":{\"status_code\":200,"
+		"\"body\":{\"object\":\"response\",\"model\":\"gpt-4o-mini-2024-07-18\","
+		"\"usage\":{\"input_tokens\":50,\"output_tokens\":5,"
+		"\"output_tokens_details\":{\"reasoning_tokens\":0}}}},\"error\":null}\n"
+		"{\"id\":\"batch_req_3\",\"custom_id\":\"r3\",\"response\":{\"status_code\":200,"
+		"\"body\":{\"model\":\"gpt-4o-mini\",\"usage\":{\"prompt_tokens\":1,\"comp";
+	struct llm_response_info r = { 0 };
+
+	assert_int_equal(provider_parse_body(LLM_API_BATCH_RESULTS, 200, S(anthropic), &r), 0);
+	assert_int_equal(r.batch_results, 2);
+	assert_true(r.usage_present);
+	assert_false(r.not_llm);
+	assert_string_equal(r.model, "claude-haiku-4-5-20251001");
+	assert_int_equal(r.usage.input_tokens, 35);
+	assert_int_equal(r.usage.cached_input_tokens, 5);
+	assert_int_equal(r.usage.output_tokens, 10);
+
+	/* The last line cut at the body cap: the whole lines still count. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_parse_body(LLM_API_BATCH_RESULTS, 200, S(openai), &r), 0);
+	assert_int_equal(r.batch_results, 2);
+	assert_int_equal(r.usage.input_tokens, 150);
+	assert_int_equal(r.usage.cached_input_tokens, 64);
+	assert_int_equal(r.usage.output_tokens, 14);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_parse_body(LLM_API_BATCH_RESULTS, 200,
+					     S("%PDF-1.7\n{\"a\":1}\n"), &r), 0);
+	assert_true(r.not_llm);
+	assert_false(r.usage_present);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_parse_body(LLM_API_BATCH_RESULTS, 404,
+		S("{\"error\":{\"type\":\"not_found_error\",\"message\":\"x\"}}"), &r), 0);
+	assert_string_equal(r.error, "not_found_error");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_parse_body(LLM_API_BATCH_RESULTS, 500, NULL, 0, &r), 0);
+	assert_string_equal(r.error, "http_500");
+}
+
 static void test_azure_deployment(void **state)
 {
 	struct llm_request_info ri;
@@ -956,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_ratelimit_headers),
 		cmocka_unit_test(test_azure_deployment),
+		cmocka_unit_test(test_batch_results),
 		cmocka_unit_test(test_vendor),
 		cmocka_unit_test(test_openrouter_cost),
 		cmocka_unit_test(test_corpus),
