@@ -174,6 +174,70 @@ static const cJSON *get(const cJSON *o, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+/* OpenAI renders function tools in its own format, not as JSON; its
+ * cookbook (num_tokens_for_tools, gpt-4o) counts "name:description", per
+ * property "key:type:description" and enum items, with fixed overheads.
+ * Tools of other kinds, and nested schemas, are counted as JSON text. */
+static void count_desc(struct counter *c, const char *a, const char *b, const char *d)
+{
+	char line[1024];
+	size_t n;
+
+	n = (size_t)snprintf(line, sizeof(line), "%s%s%s%s%s", a, b ? ":" : "", b ? b : "",
+			     ":", d ? d : "");
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (n && line[n - 1] == '.')	/* the cookbook drops a final period */
+		line[--n] = '\0';
+	count_text(c, line);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+static void walk_openai_tools(struct counter *c, const cJSON *tools)
+{
+	const cJSON *t, *prop, *e;
+	int nfunc = 0;
+
+	cJSON_ArrayForEach(t, tools) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(t, "function");
+		const cJSON *props;
+
+		if (!f && !strcmp(str(t, "type"), "function"))
+			f = t;		/* Responses: the function's fields at top level */
+		if (!f) {
+			walk(c, t, 0);
+			continue;
+		}
+		nfunc++;
+		c->tokens += 7;
+		count_desc(c, str(f, "name"), NULL, str(f, "description"));
+		props = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(f, "parameters"), "properties");
+		if (cJSON_GetArraySize(props) > 0)
+			c->tokens += 3;
+		cJSON_ArrayForEach(prop, props) {
+			c->tokens += 3;
+			if (cJSON_GetObjectItemCaseSensitive(prop, "enum"))
+				c->tokens -= 3;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(prop, "enum")) {
+				c->tokens += 3;
+				if (cJSON_IsString(e))
+					count_text(c, e->valuestring);
+			}
+			count_desc(c, prop->string ? prop->string : "", str(prop, "type"),
+				   str(prop, "description"));
+		}
+	}
+	if (nfunc)
+		c->tokens += 12;
+}
+
 /* A list of messages in the chat shape: overhead per message and name. */
 static void walk_messages(struct counter *c, const cJSON *msgs)
 {
@@ -209,7 +273,7 @@ int64_t estimate_request_tokens(enum llm_api api, const char *model,
 	switch (api) {
 	case LLM_API_CHAT_COMPLETIONS:
 		walk_messages(&c, get(root, "messages"));
-		walk(&c, get(root, "tools"), 0);
+		walk_openai_tools(&c, get(root, "tools"));
 		walk(&c, get(root, "functions"), 0);
 		walk(&c, get(root, "response_format"), 0);
 		c.tokens += REPLY_OVERHEAD;
@@ -220,7 +284,7 @@ int64_t estimate_request_tokens(enum llm_api api, const char *model,
 			count_text(&c, get(root, "instructions")->valuestring);
 		}
 		walk_messages(&c, get(root, "input"));
-		walk(&c, get(root, "tools"), 0);
+		walk_openai_tools(&c, get(root, "tools"));
 		walk(&c, get(get(root, "text"), "format"), 0);	/* structured output */
 		c.tokens += REPLY_OVERHEAD;
 		break;

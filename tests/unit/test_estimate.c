@@ -69,6 +69,19 @@ static void test_chat_overhead(void **state)
 	assert_int_equal(estimate_request_tokens(LLM_API_CHAT_COMPLETIONS, "gpt-4o", root),
 			 3 + 1 + 4 + 3 + 1 + 1 + 1 + 1 + 765 + 3);
 	cJSON_Delete(root);
+
+	/* Function tools in OpenAI's cookbook formula: 7 per function, its
+	 * "name:description" (final period dropped), 3 for properties, 3 and
+	 * "key:type:description" per property, 12 at the end. */
+	root = cJSON_Parse("{\"messages\":[],\"tools\":[{\"type\":\"function\",\"function\":"
+			   "{\"name\":\"get_weather\",\"description\":\"Get the weather.\","
+			   "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
+			   "{\"type\":\"string\",\"description\":\"City name.\"}}}}}]}");
+	assert_non_null(root);
+	assert_int_equal(estimate_request_tokens(LLM_API_CHAT_COMPLETIONS, "gpt-4o", root),
+			 7 + bpe_count(BPE_O200K_BASE, S("get_weather:Get the weather")) + 3 + 3 +
+			 bpe_count(BPE_O200K_BASE, S("city:string:City name")) + 12 + 3);
+	cJSON_Delete(root);
 	root = cJSON_Parse("{\"input\":[[1,2,3],[4,5]]}");
 	assert_int_equal(estimate_request_tokens(LLM_API_EMBEDDINGS, "text-embedding-3-small",
 						 root), 5);
