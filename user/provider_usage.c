@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include "estimate.h"
 #include "provider.h"
+#include "provider_json.h"
 
 static bool is_gemini(enum llm_api api)
 {
@@ -38,14 +39,14 @@ static bool get_count(const cJSON *obj, const char *key, int64_t *v)
 	return true;
 }
 
-static const cJSON *get_obj(const cJSON *obj, const char *key)
+const cJSON *provider_get_obj(const cJSON *obj, const char *key)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	return cJSON_IsObject(it) ? it : NULL;
 }
 
-static void take_model(struct llm_response_info *out, const cJSON *obj,
+void provider_take_model(struct llm_response_info *out, const cJSON *obj,
 		       const char *key)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -69,7 +70,7 @@ static void set_error(struct llm_response_info *out, const char *s)
 	out->error[i] = '\0';
 }
 
-static void set_http_error(struct llm_response_info *out, int status)
+void provider_set_http_error(struct llm_response_info *out, int status)
 {
 	snprintf(out->error, sizeof(out->error), "http_%d", status);
 }
@@ -110,7 +111,7 @@ static bool error_from_object(enum llm_api api, const cJSON *err,
 }
 
 /* Sets out->error when root is an error document. Returns whether it was. */
-static bool check_error_doc(enum llm_api api, const cJSON *root,
+bool provider_check_error_doc(enum llm_api api, const cJSON *root,
 			    struct llm_response_info *out)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -140,10 +141,10 @@ static bool check_error_doc(enum llm_api api, const cJSON *root,
  * (hit + miss = prompt), xAI's prompt_tokens_details.text_tokens (which
  * already include the cached ones, so never added to them), Perplexity's
  * top-level reasoning_tokens. */
-static bool usage_chat(const cJSON *u, struct llm_usage *n)
+bool provider_usage_chat(const cJSON *u, struct llm_usage *n)
 {
-	const cJSON *pd = get_obj(u, "prompt_tokens_details");
-	const cJSON *cd = get_obj(u, "completion_tokens_details");
+	const cJSON *pd = provider_get_obj(u, "prompt_tokens_details");
+	const cJSON *cd = provider_get_obj(u, "completion_tokens_details");
 	int64_t total, hit = 0, miss = 0;
 	bool any = false;
 
@@ -169,10 +170,10 @@ static bool usage_chat(const cJSON *u, struct llm_usage *n)
 	return any;
 }
 
-static bool usage_responses(const cJSON *u, struct llm_usage *n)
+bool provider_usage_responses(const cJSON *u, struct llm_usage *n)
 {
-	const cJSON *id = get_obj(u, "input_tokens_details");
-	const cJSON *od = get_obj(u, "output_tokens_details");
+	const cJSON *id = provider_get_obj(u, "input_tokens_details");
+	const cJSON *od = provider_get_obj(u, "output_tokens_details");
 	bool any = false;
 
 	any |= get_count(u, "input_tokens", &n->input_tokens);
@@ -187,10 +188,10 @@ static bool usage_responses(const cJSON *u, struct llm_usage *n)
  * cache counts back. Streams repeat fields in message_delta, cumulatively:
  * each raw field takes its last value, so split n back into raw fields,
  * overwrite those present, and re-add. */
-static bool usage_anthropic(const cJSON *u, struct llm_usage *n)
+bool provider_usage_anthropic(const cJSON *u, struct llm_usage *n)
 {
-	const cJSON *cc = get_obj(u, "cache_creation");
-	const cJSON *od = get_obj(u, "output_tokens_details");
+	const cJSON *cc = provider_get_obj(u, "cache_creation");
+	const cJSON *od = provider_get_obj(u, "output_tokens_details");
 	int64_t cr = n->cached_input_tokens, cw = n->cache_write_tokens;
 	int64_t in = n->input_tokens - cr - cw;
 	bool any = false;
@@ -232,7 +233,7 @@ static void ollama_object(const cJSON *root, struct llm_response_info *out)
 	struct llm_usage n = { 0 };
 	bool any = false;
 
-	take_model(out, root, "model");
+	provider_take_model(out, root, "model");
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "done")))
 		return;
 	out->stream_done = true;
@@ -274,10 +275,10 @@ static void take_usage(bool (*fn)(const cJSON *, struct llm_usage *),
 static void gemini_object(const cJSON *root, struct llm_response_info *out)
 {
 	const cJSON *c, *cands = cJSON_GetObjectItemCaseSensitive(root, "candidates");
-	const cJSON *pf = get_obj(root, "promptFeedback");
+	const cJSON *pf = provider_get_obj(root, "promptFeedback");
 
-	take_model(out, root, "modelVersion");
-	take_usage(usage_gemini, get_obj(root, "usageMetadata"), out);
+	provider_take_model(out, root, "modelVersion");
+	take_usage(usage_gemini, provider_get_obj(root, "usageMetadata"), out);
 	estimate_response_text(LLM_API_GENERATE_CONTENT, NULL, root, out);
 	/* No terminal event in Gemini SSE: the last chunk has a finishReason,
 	 * and a blocked prompt ends the stream at once. */
@@ -290,87 +291,6 @@ static void gemini_object(const cJSON *root, struct llm_response_info *out)
 	}
 }
 
-static void usage_add(struct llm_usage *sum, const struct llm_usage *u)
-{
-	sum->input_tokens += u->input_tokens;
-	sum->cached_input_tokens += u->cached_input_tokens;
-	sum->cache_write_tokens += u->cache_write_tokens;
-	sum->cache_write_1h_tokens += u->cache_write_1h_tokens;
-	sum->output_tokens += u->output_tokens;
-	sum->reasoning_tokens += u->reasoning_tokens;
-}
-
-/* One line of batch results: Anthropic {"result": {"type": "succeeded",
- * "message": {...}}}, OpenAI {"response": {"status_code": 200, "body":
- * {...}}} whose body is a chat completion, a Responses object or an
- * embeddings list. Adds its usage; returns whether it was such a line. */
-static bool batch_line(const cJSON *line, struct llm_response_info *out)
-{
-	const cJSON *res = get_obj(line, "result"), *resp = get_obj(line, "response");
-	const cJSON *msg, *body, *u, *t;
-	struct llm_usage n = { 0 };
-	bool any = false;
-
-	if (res) {
-		t = cJSON_GetObjectItemCaseSensitive(res, "type");
-		msg = get_obj(res, "message");
-		if (!cJSON_IsString(t) || strcmp(t->valuestring, "succeeded") || !msg)
-			return cJSON_IsString(t);	/* errored, canceled, expired: free */
-		if (!out->model[0])
-			take_model(out, msg, "model");
-		any = (u = get_obj(msg, "usage")) && usage_anthropic(u, &n);
-	} else if (resp && (body = get_obj(resp, "body"))) {
-		u = get_obj(body, "usage");
-		if (!out->model[0])
-			take_model(out, body, "model");
-		if (u && cJSON_GetObjectItemCaseSensitive(u, "input_tokens"))
-			any = usage_responses(u, &n);
-		else if (u)
-			any = usage_chat(u, &n);
-	} else {
-		return false;
-	}
-	if (any) {
-		usage_add(&out->usage, &n);
-		out->usage_present = true;
-		out->batch_results++;
-	}
-	return true;
-}
-
-/* JSONL, one result per line; a body cut at the cap loses only its last
- * line. A download with no result line was not batch output at all. */
-static int batch_results(int status, const char *body, size_t len,
-			 struct llm_response_info *out)
-{
-	const char *p = body, *end = body + len, *nl;
-	bool seen = false;
-
-	if (status < 200 || status > 299) {
-		cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-
-		if (!root || !check_error_doc(LLM_API_BATCH_RESULTS, root, out))
-			set_http_error(out, status);
-		cJSON_Delete(root);
-		return 0;
-	}
-	while (body && p < end) {
-		cJSON *line;
-
-		nl = memchr(p, '\n', end - p);
-		if (!nl)
-			nl = end;
-		line = nl > p ? cJSON_ParseWithLength(p, nl - p) : NULL;
-		if (cJSON_IsObject(line))
-			seen |= batch_line(line, out);
-		cJSON_Delete(line);
-		p = nl + 1;
-	}
-	if (!seen)
-		out->not_llm = true;
-	return 0;
-}
-
 int provider_parse_body(enum llm_api api, int status, const char *body,
 			size_t len, struct llm_response_info *out)
 {
@@ -381,14 +301,14 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	int err = 0;
 
 	if (api == LLM_API_BATCH_RESULTS)
-		return batch_results(status, body, len, out);
+		return provider_batch_results(status, body, len, out);
 
 	root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
 	if (!root) {
 		/* A gateway's HTML 502 is still an error we can name; only a
 		 * successful body we cannot read is a parse failure. */
 		if (!ok_status) {
-			set_http_error(out, status);
+			provider_set_http_error(out, status);
 			return 0;
 		}
 		return -EINVAL;
@@ -399,7 +319,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 		cJSON_ArrayForEach(it, root) {
 			if (!cJSON_IsObject(it))
 				continue;
-			if (check_error_doc(api, it, out))
+			if (provider_check_error_doc(api, it, out))
 				break;
 			gemini_object(it, out);
 		}
@@ -409,23 +329,23 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 		err = -EINVAL;
 		goto done;
 	}
-	if (check_error_doc(api, root, out) && !ok_status)
+	if (provider_check_error_doc(api, root, out) && !ok_status)
 		goto done;
 
 	switch (api) {
 	case LLM_API_CHAT_COMPLETIONS:
 	case LLM_API_COMPLETIONS:
 	case LLM_API_EMBEDDINGS:
-		take_model(out, root, "model");
-		take_usage(usage_chat, get_obj(root, "usage"), out);
+		provider_take_model(out, root, "model");
+		take_usage(provider_usage_chat, provider_get_obj(root, "usage"), out);
 		estimate_response_text(api, NULL, root, out);
 		break;
 	case LLM_API_COUNT_TOKENS:
 		/* Counted, not consumed: the number is no usage. */
 		break;
 	case LLM_API_RESPONSES:
-		take_model(out, root, "model");
-		take_usage(usage_responses, get_obj(root, "usage"), out);
+		provider_take_model(out, root, "model");
+		take_usage(provider_usage_responses, provider_get_obj(root, "usage"), out);
 		estimate_response_text(api, NULL, root, out);
 		/* Background mode: the usage comes with a later GET. */
 		it = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -434,10 +354,10 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 			out->no_estimate = true;
 		break;
 	case LLM_API_MESSAGES:
-		take_model(out, root, "model");
+		provider_take_model(out, root, "model");
 		estimate_response_text(api, NULL, root, out);
-		it = get_obj(root, "usage");
-		if (it && usage_anthropic(it, &n)) {
+		it = provider_get_obj(root, "usage");
+		if (it && provider_usage_anthropic(it, &n)) {
 			out->usage = n;
 			out->usage_present = true;
 		}
@@ -457,7 +377,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	}
 done:
 	if (!ok_status && !out->error[0])
-		set_http_error(out, status);
+		provider_set_http_error(out, status);
 	cJSON_Delete(root);
 	return err;
 }
@@ -494,17 +414,17 @@ static bool event_wanted(enum llm_api api, const char *ev, size_t len)
 static void stream_responses(const char *type, const cJSON *root,
 			     struct llm_response_info *out)
 {
-	const cJSON *resp = get_obj(root, "response");
+	const cJSON *resp = provider_get_obj(root, "response");
 
-	take_model(out, resp, "model");
+	provider_take_model(out, resp, "model");
 	if (strcmp(type, "response.completed") != 0 &&
 	    strcmp(type, "response.incomplete") != 0 &&
 	    strcmp(type, "response.failed") != 0)
 		return;
-	take_usage(usage_responses, get_obj(resp, "usage"), out);
+	take_usage(provider_usage_responses, provider_get_obj(resp, "usage"), out);
 	out->stream_done = true;
 	if (strcmp(type, "response.failed") == 0 && !out->error[0]) {
-		const cJSON *e = get_obj(resp, "error");
+		const cJSON *e = provider_get_obj(resp, "error");
 
 		if (!e || !error_from_object(LLM_API_RESPONSES, e, out))
 			set_error(out, "response_failed");
@@ -517,16 +437,16 @@ static void stream_messages(const char *type, const cJSON *root,
 	const cJSON *u = NULL;
 
 	if (strcmp(type, "message_start") == 0) {
-		const cJSON *msg = get_obj(root, "message");
+		const cJSON *msg = provider_get_obj(root, "message");
 
-		take_model(out, msg, "model");
-		u = get_obj(msg, "usage");
+		provider_take_model(out, msg, "model");
+		u = provider_get_obj(msg, "usage");
 	} else if (strcmp(type, "message_delta") == 0) {
-		u = get_obj(root, "usage");
+		u = provider_get_obj(root, "usage");
 	} else if (strcmp(type, "message_stop") == 0) {
 		out->stream_done = true;
 	}
-	if (u && usage_anthropic(u, &out->usage))
+	if (u && provider_usage_anthropic(u, &out->usage))
 		out->usage_present = true;
 }
 
@@ -568,8 +488,8 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 		copy_n(type, sizeof(type), event ? event : "", event_len);
 
 	if (strcmp(type, "error") == 0 || (api != LLM_API_RESPONSES &&
-					   get_obj(root, "error"))) {
-		if (!check_error_doc(api, root, out))
+					   provider_get_obj(root, "error"))) {
+		if (!provider_check_error_doc(api, root, out))
 			set_error(out, "error");
 		out->stream_done = true;	/* nothing follows an error event */
 		goto out;
@@ -577,10 +497,10 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	switch (api) {
 	case LLM_API_CHAT_COMPLETIONS:
 	case LLM_API_COMPLETIONS:
-		take_model(out, root, "model");
-		take_usage(usage_chat, get_obj(root, "usage"), out);
+		provider_take_model(out, root, "model");
+		take_usage(provider_usage_chat, provider_get_obj(root, "usage"), out);
 		/* Groq streams put the final usage under x_groq. */
-		take_usage(usage_chat, get_obj(get_obj(root, "x_groq"), "usage"), out);
+		take_usage(provider_usage_chat, provider_get_obj(provider_get_obj(root, "x_groq"), "usage"), out);
 		estimate_response_text(api, type, root, out);
 		break;
 	case LLM_API_RESPONSES:

@@ -1,0 +1,29 @@
+/* Readers shared by provider_usage.c and provider_batch.c: pieces of
+ * response JSON in the usage convention of record.h. Internal to the
+ * provider module. */
+#ifndef LLMOBS_PROVIDER_JSON_H
+#define LLMOBS_PROVIDER_JSON_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "provider.h"
+
+/* obj[key] when it is an object, else NULL. */
+const cJSON *provider_get_obj(const cJSON *obj, const char *key);
+/* out->model = obj[key] when it is a non-empty string. */
+void provider_take_model(struct llm_response_info *out, const cJSON *obj, const char *key);
+void provider_set_http_error(struct llm_response_info *out, int status);
+/* Sets out->error when root is an error document; returns whether it was. */
+bool provider_check_error_doc(enum llm_api api, const cJSON *root,
+			      struct llm_response_info *out);
+/* A usage object into *n, normalized; false when it holds no count.
+ * Anthropic's updates *n field by field (stream deltas are cumulative). */
+bool provider_usage_chat(const cJSON *u, struct llm_usage *n);
+bool provider_usage_responses(const cJSON *u, struct llm_usage *n);
+bool provider_usage_anthropic(const cJSON *u, struct llm_usage *n);
+
+/* provider_parse_body() for LLM_API_BATCH_RESULTS (provider_batch.c). */
+int provider_batch_results(int status, const char *body, size_t len,
+			   struct llm_response_info *out);
+
+#endif
