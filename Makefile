@@ -181,15 +181,18 @@ chaos: all
 fuzz: $(FUZZ_BINS) $(OUTPUT)/fuzz/seeds/.stamp
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(OUTPUT)/fuzz $(FUZZ_BINS)
 
-# Benchmarks: harnesses in tools/bench/, run by tools/bench/run.sh.
+# Benchmarks: harnesses in tools/bench/, run by tools/bench/run.sh. They may
+# use the library (capture files, libssl symbol lookup) and the skeletons
+# (the empty probe); --as-needed keeps what they do not use out of the
+# measured processes. BENCH_SHORT=1: a short version of every part.
 BENCH_BINS  := $(patsubst tools/bench/%.c,$(OUTPUT)/bench/%,$(wildcard tools/bench/*.c))
 
-$(OUTPUT)/bench/%: tools/bench/%.c | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libllmobs_core.a $(SKELS) | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -lssl -lcrypto -lpthread -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) -Wl,--as-needed $(PKG_LIBS) -lpthread -o $@
 
 bench: all $(HELPER_BINS) $(BENCH_BINS)
-	$(Q)OUTPUT=$(OUTPUT) tools/bench/run.sh
+	$(Q)OUTPUT=$(OUTPUT) BENCH_SHORT=$(BENCH_SHORT) tools/bench/run.sh
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/san/user $(OUTPUT)/tests $(OUTPUT)/vmlinux \
 $(OUTPUT)/fuzz $(OUTPUT)/fuzz/user $(OUTPUT)/bench:

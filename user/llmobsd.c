@@ -10,9 +10,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "capture_file.h"
 #include "conn.h"
 #include "cost.h"
 #include "log.h"
+#include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
 #include "store.h"
@@ -36,6 +38,9 @@ struct daemon_opts {
 	bool no_bpf;
 	const char *socket_path;
 	const char *plain_ports;	/* peer ports of plain HTTP on loopback */
+	const char *record_path;	/* --record: every event appended there */
+	const char *replay_path;	/* --replay: a capture file instead of capture */
+	size_t replay_loops;
 };
 
 struct daemon {
@@ -46,6 +51,7 @@ struct daemon {
 	struct tls_capture *capture;
 	struct plain_capture *plain;
 	struct shim_server *shim;
+	struct capture_file_writer *recorder;
 };
 
 static volatile sig_atomic_t exiting;
@@ -95,9 +101,27 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	if (d->opts.json) {
 		record_write_json(stdout, r);
 		fflush(stdout);
-	} else {
+	} else if (!d->opts.replay_path) {
 		print_live_line(r);
 	}
+}
+
+/* A write error ends the recording, not the capture. */
+static void stop_recording(struct daemon *d, int err)
+{
+	p_err("recording to %s stopped: %s", d->opts.record_path, strerror(-err));
+	capture_file_close(d->recorder);
+	d->recorder = NULL;
+}
+
+/* --record: what the connection table is given, so that a replay sees
+ * what this run saw. */
+static void record_event(struct daemon *d, const struct capture_event *ev)
+{
+	int err = capture_file_write(d->recorder, ev);
+
+	if (err)
+		stop_recording(d, err);
 }
 
 static int on_event(void *ctx, const struct capture_event *ev, size_t size)
@@ -116,6 +140,8 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 		stats_inc(STAT_BPF_EVENTS_DEDUPED);
 		return 0;
 	}
+	if (d->recorder)
+		record_event(d, ev);
 	conn_table_event(d->conns, ev);
 	return 0;
 }
@@ -124,7 +150,32 @@ static void on_shim_event(void *ctx, const struct capture_event *ev)
 {
 	struct daemon *d = ctx;
 
+	if (d->recorder)
+		record_event(d, ev);
 	conn_table_event(d->conns, ev);
+}
+
+/* --replay: the pipeline alone, at full speed, on this thread; records go
+ * to the store only with an explicit --db. */
+static int run_replay(struct daemon *d)
+{
+	struct capture_file_map m;
+	struct replay_result r;
+	int err;
+
+	err = capture_file_open(d->opts.replay_path, &m);
+	if (err) {
+		p_err("cannot read capture file %s: %s", d->opts.replay_path,
+		      err == -EPROTO ? "not a capture file of this version" : strerror(-err));
+		return err;
+	}
+	err = replay_run(&m, d->opts.replay_loops ? d->opts.replay_loops : 1, d->conns, &r);
+	if (err)
+		p_warn("%s: cut or malformed record after %llu events", d->opts.replay_path,
+		       (unsigned long long)r.events);
+	replay_print(stderr, &r);
+	capture_file_unmap(&m);
+	return 0;
 }
 
 static void persist_counters(struct daemon *d)
@@ -244,6 +295,12 @@ static void usage(FILE *out)
 		"  --socket PATH         where shims connect (default: $LLMOBS_SOCKET, else\n"
 		"                        /run/llmobs/llmobs.sock as root, else\n"
 		"                        $XDG_RUNTIME_DIR/llmobs.sock or /tmp/llmobs-UID/)\n"
+		"  --record FILE         append every captured event to FILE (raw plaintext,\n"
+		"                        credentials included: for debugging and benchmarks)\n"
+		"  --replay FILE         no capture: feed FILE's events through the pipeline\n"
+		"                        at full speed, print the rate (records stored only\n"
+		"                        with --db)\n"
+		"  --replay-loops N      replay FILE N times (default 1)\n"
 		"  -v, --verbose         debug logging\n"
 		"  -q, --quiet           errors only\n"
 		"  -h, --help\n");
@@ -267,7 +324,7 @@ static int parse_size(const char *arg, size_t *out)
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { OPT_DB = 256, OPT_PRICES, OPT_JSON, OPT_BODY, OPT_CALL, OPT_RB, OPT_CONNS,
-	       OPT_NO_BPF, OPT_SOCKET, OPT_PLAIN };
+	       OPT_NO_BPF, OPT_SOCKET, OPT_PLAIN, OPT_RECORD, OPT_REPLAY, OPT_LOOPS };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "prices", required_argument, NULL, OPT_PRICES },
@@ -279,6 +336,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "plain-ports", required_argument, NULL, OPT_PLAIN },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "replay", required_argument, NULL, OPT_REPLAY },
+		{ "replay-loops", required_argument, NULL, OPT_LOOPS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -324,6 +384,12 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			o->plain_ports = optarg;
 			break;
 		}
+		case OPT_RECORD: o->record_path = optarg; break;
+		case OPT_REPLAY: o->replay_path = optarg; break;
+		case OPT_LOOPS:
+			if (parse_size(optarg, &o->replay_loops))
+				return -EINVAL;
+			break;
 		case 'v': log_verbosity = LOG_DEBUG; break;
 		case 'q': log_verbosity = LOG_ERROR; break;
 		case 'h': usage(stdout); exit(0);
@@ -353,7 +419,7 @@ int main(int argc, char **argv)
 	err = parse_args(argc, argv, &d.opts);
 	if (err)
 		return 2;
-	if (!d.opts.db_path)
+	if (!d.opts.db_path && !d.opts.replay_path)
 		d.opts.db_path = store_default_path(default_db, sizeof(default_db));
 
 	err = d.opts.prices_path ? price_table_load_file(d.opts.prices_path, &d.prices)
@@ -363,7 +429,8 @@ int main(int argc, char **argv)
 		      d.opts.prices_path ? d.opts.prices_path : "(embedded)", strerror(-err));
 		goto cleanup;
 	}
-	open_store(&d);
+	if (d.opts.db_path)
+		open_store(&d);
 
 	copts.max_body_bytes = d.opts.max_body_bytes;
 	copts.max_conns = d.opts.max_conns;
@@ -372,6 +439,21 @@ int main(int argc, char **argv)
 	if (!d.conns) {
 		err = -ENOMEM;
 		goto cleanup;
+	}
+	if (d.opts.replay_path) {
+		err = run_replay(&d);
+		goto cleanup;
+	}
+	if (d.opts.record_path) {
+		err = capture_file_create(d.opts.record_path, &d.recorder);
+		if (err) {
+			p_err("cannot record to %s: %s", d.opts.record_path,
+			      err == -EPROTO ? "not a capture file of this version"
+					     : strerror(-err));
+			goto cleanup;
+		}
+		p_warn("recording every captured event to %s: raw plaintext, credentials "
+		       "included", d.opts.record_path);
 	}
 
 	sigaction(SIGINT, &sa, NULL);
@@ -438,9 +520,11 @@ int main(int argc, char **argv)
 		if (now - last_flush >= FLUSH_INTERVAL_NS) {
 			if (d.store)
 				store_flush(d.store);	/* counts its failures */
+			if (d.recorder && (err = capture_file_flush(d.recorder)))
+				stop_recording(&d, err);
 			last_flush = now;
 		}
-		if (!d.store && now - last_open >= STORE_RETRY_NS) {
+		if (!d.store && d.opts.db_path && now - last_open >= STORE_RETRY_NS) {
 			open_store(&d);
 			last_open = now;
 		}
@@ -467,6 +551,8 @@ cleanup:
 	}
 	if (d.capture || shim_ran)
 		log_summary(&d);
+	if (d.recorder && capture_file_close(d.recorder))
+		p_err("recording to %s: events lost at close", d.opts.record_path);
 	tls_capture_close(d.capture);
 	plain_capture_close(d.plain);
 	store_close(d.store);
