@@ -7,8 +7,12 @@
  *
  * Raw syscall tracepoints need no tracefs and no kprobes; the socket
  * behind an fd is found through task->files->fdt->fd[fd]->private_data,
- * read with CO-RE. Syscall numbers come from userspace (they differ by
- * architecture). On any shortage the bytes are dropped and counted. */
+ * read with CO-RE. That walk costs ~150 ns, too much for every read and
+ * write on the host: it runs only for processes that connected to a
+ * watched port (seen here at connect, or by userspace's scan of the
+ * connections open at start). Syscall numbers come from userspace (they
+ * differ by architecture). On any shortage the bytes are dropped and
+ * counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -44,6 +48,16 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } ports SEC(".maps");
+
+/* Processes that connected to a watched port: the only ones whose fds are
+ * looked at. LRU: processes come and go; one evicted early is looked up
+ * again at its next connect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
 
 /* What sys_enter leaves for sys_exit of the same thread. */
 struct call_args {
@@ -115,6 +129,28 @@ static __always_inline bool loopback6(const struct in6_addr *a)
 	return w2 == bpf_htonl(0xffff) && (bpf_ntohl(w3) >> 24) == 127;
 }
 
+/* sk's peer is a configured port on a loopback address. */
+static __always_inline bool watched_peer(const struct sock *sk)
+{
+	struct in6_addr a6;
+	__u16 family, dport;
+	__u32 daddr;
+
+	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!bpf_map_lookup_elem(&ports, &dport))
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == FAMILY_INET) {
+		daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		return (bpf_ntohl(daddr) >> 24) == 127;
+	}
+	if (family == FAMILY_INET6) {
+		a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		return loopback6(&a6);
+	}
+	return false;
+}
+
 /* The struct sock behind fd when it is a stream socket whose peer is a
  * configured port on loopback; 0 otherwise. */
 static __always_inline __u64 watched_sock(int fd)
@@ -124,9 +160,6 @@ static __always_inline __u64 watched_sock(int fd)
 	struct file **fds, *f = NULL;
 	struct socket *sock;
 	struct sock *sk;
-	struct in6_addr a6;
-	__u16 family, dport;
-	__u32 daddr;
 
 	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
@@ -139,24 +172,26 @@ static __always_inline __u64 watched_sock(int fd)
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
+	if (!sk || !watched_peer(sk))
 		return 0;
-	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (!bpf_map_lookup_elem(&ports, &dport))
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family == FAMILY_INET) {
-		daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		if ((bpf_ntohl(daddr) >> 24) != 127)
-			return 0;
-	} else if (family == FAMILY_INET6) {
-		a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-		if (!loopback6(&a6))
-			return 0;
-	} else {
-		return 0;
-	}
 	return (__u64)sk;
+}
+
+/* connect() moves a client socket to SYN_SENT in the caller's context:
+ * the moment to learn which processes talk to a watched port. */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(plain_sock_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u8 one = 1;
+
+	if (newstate != TCP_SYN_SENT || !sk || !watched_peer(sk))
+		return 0;
+	if (targ_self_tgid && tgid == targ_self_tgid)
+		return 0;
+	bpf_map_update_elem(&tgids, &tgid, &one, BPF_ANY);
+	return 0;
 }
 
 static __always_inline struct capture_event *event_init(__u8 kind, __u64 conn, __u64 pid_tgid)
@@ -204,6 +239,7 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 	struct call_args args = {};
 	struct capture_event *ev;
 	bool close = id == nr_close;
+	__u32 tgid;
 	int fd;
 
 	if (id == nr_write || id == nr_sendto)
@@ -213,7 +249,8 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 	else if (!close)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
-	if (targ_self_tgid && (__u32)(pid_tgid >> 32) == targ_self_tgid)
+	tgid = pid_tgid >> 32;
+	if (!bpf_map_lookup_elem(&tgids, &tgid))
 		return 0;
 	fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
 	sk = watched_sock(fd);
@@ -267,16 +304,35 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 	return 0;
 }
 
+/* Which syscall is returning: the register the kernel keeps it in, read
+ * with CO-RE, so the other syscalls' exits cost one read, not a lookup. */
+static __always_inline bool exit_watched(struct pt_regs *regs)
+{
+	long id;
+
+#if defined(__TARGET_ARCH_x86)
+	id = BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	id = BPF_CORE_READ(regs, syscallno);
+#else
+	return true;	/* no such register known: the lookup decides */
+#endif
+	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto;
+}
+
 SEC("raw_tp/sys_exit")
 int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), zero = 0, *pos;
+	__u64 pid_tgid, zero = 0, *pos;
 	struct stream_key key = {};
 	struct call_args *a, args;
 	struct capture_event *ev;
 	struct chunk_ctx c = {};
 	__u32 chunks, cap, nr;
 
+	if (!exit_watched(regs))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
 	a = bpf_map_lookup_elem(&calls, &pid_tgid);
 	if (!a)
 		return 0;
