@@ -18,6 +18,13 @@
 
 #define CHUNK_SCRATCH_BYTES (64 * 1024)
 
+/* Counting a prompt's tokens (a BPE pass over all of it) was most of the
+ * cost of an exchange, and it is needed only when the response brings no
+ * usage, which most do. So a request body is kept until its response has
+ * been seen, up to this many bytes over all exchanges; past it, prompts are
+ * counted at once and their bodies freed: CPU instead of memory. */
+#define DEFERRED_COUNT_BYTES	(16u << 20)
+
 struct body_buf {
 	char *data;
 	size_t len, cap, max;
@@ -39,11 +46,13 @@ struct exchange {
 	bool headers_unknown;	/* HTTP/2 head not decodable (HPACK state missed) */
 	bool resp_sniff;	/* response head unknown: sniff its first bytes */
 	bool decode_error, json_error;
+	size_t deferred_bytes;	/* req_body kept to count the prompt later */
 	int64_t ts_first_req, ts_last_req, ts_first_resp, ts_last_resp;
 	struct http_dir *dirs[2];	/* directions whose d->ex is this one */
 };
 
 static char chunk_scratch[CHUNK_SCRATCH_BYTES];
+static size_t deferred_total;	/* of every exchange's deferred_bytes */
 
 /* ---- body buffers: bounded, counted when cut ---- */
 
@@ -107,12 +116,29 @@ static void queue_remove(struct exchange_queue *q, struct exchange *ex)
 	q->len--;
 }
 
+/* The prompt is counted now if the response brought no usage; either
+ * way its body is let go. */
+static void exchange_count_prompt(struct exchange *ex)
+{
+	if (!ex->deferred_bytes)
+		return;
+	if (!ex->resp.usage_present)
+		provider_count_request(&ex->req, ex->req_body.data, ex->req_body.len);
+	deferred_total -= ex->deferred_bytes;
+	ex->deferred_bytes = 0;
+	body_free(&ex->req_body);
+}
+
 static void exchange_free(struct exchange *ex)
 {
 	/* A direction still inside this exchange's message discards the rest. */
 	for (int i = 0; i < 2; i++)
 		if (ex->dirs[i] && ex->dirs[i]->ex == ex)
 			ex->dirs[i]->ex = NULL;
+	if (ex->deferred_bytes) {
+		deferred_total -= ex->deferred_bytes;
+		ex->deferred_bytes = 0;
+	}
 	body_free(&ex->req_body);
 	body_free(&ex->resp_body);
 	if (ex->sse_ready)
@@ -136,20 +162,31 @@ void exchange_queue_free(struct exchange_queue *q)
 
 static void exchange_classify(struct exchange *ex)
 {
+	bool sniffed = false;
 	int err;
 
 	if (ex->classified)
 		return;
 	ex->classified = true;
-	err = provider_classify_request(ex->rec.method, strlen(ex->rec.method),
-					ex->rec.path, strlen(ex->rec.path),
-					ex->rec.host, strlen(ex->rec.host),
-					ex->req_body.data ? ex->req_body.data : "",
-					ex->req_body.len, &ex->req);
+	err = provider_classify_request_uncounted(ex->rec.method, strlen(ex->rec.method),
+						  ex->rec.path, strlen(ex->rec.path),
+						  ex->rec.host, strlen(ex->rec.host),
+						  ex->req_body.data ? ex->req_body.data : "",
+						  ex->req_body.len, &ex->req);
 	/* No path seen (HTTP/2 head not decodable): the body's shape says. */
-	if (err && ex->headers_unknown && !ex->rec.path[0])
+	if (err && ex->headers_unknown && !ex->rec.path[0]) {
 		err = provider_sniff_request(ex->req_body.data, ex->req_body.len, &ex->req);
+		sniffed = true;
+	}
 	ex->is_llm = err == 0;
+	if (ex->is_llm && !sniffed && llm_api_billed(ex->req.api) && ex->req_body.len) {
+		if (deferred_total + ex->req_body.cap <= DEFERRED_COUNT_BYTES) {
+			ex->deferred_bytes = ex->req_body.cap;
+			deferred_total += ex->deferred_bytes;
+			return;
+		}
+		provider_count_request(&ex->req, ex->req_body.data, ex->req_body.len);
+	}
 	body_free(&ex->req_body);
 }
 
@@ -212,6 +249,7 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	r->stream = ex->resp_started ? ex->is_sse || ex->is_ndjson : ex->req.stream;
 	/* No usage in a successful response (a chat stream without
 	 * include_usage, a cut stream): count the captured text instead. */
+	exchange_count_prompt(ex);
 	estimate_usage(&ex->req, &ex->resp, ex->rec.status);
 	r->usage = ex->resp.usage;
 	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER :

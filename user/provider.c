@@ -306,11 +306,11 @@ static int64_t estimate_input(enum llm_api api, const char *provider,
 	return exact ? n : estimate_scale(provider, api, n, false);
 }
 
-int provider_classify_request(const char *method, size_t method_len,
-			      const char *path, size_t path_len,
-			      const char *host, size_t host_len,
-			      const char *body, size_t body_len,
-			      struct llm_request_info *out)
+static int classify_request(const char *method, size_t method_len,
+			    const char *path, size_t path_len,
+			    const char *host, size_t host_len,
+			    const char *body, size_t body_len,
+			    struct llm_request_info *out, bool count)
 {
 	const char *provider;
 	enum llm_api api;
@@ -356,7 +356,35 @@ int provider_classify_request(const char *method, size_t method_len,
 	take_deployment(path, path_len, out);
 	if (!out->model[0])
 		snprintf(out->model, sizeof(out->model), "%s", out->deployment);
-	out->est_input_tokens = estimate_input(api, out->provider, out->model, root);
+	out->est_input_tokens = count ? estimate_input(api, out->provider, out->model, root) : -1;
 	cJSON_Delete(root);
 	return 0;
+}
+
+int provider_classify_request(const char *method, size_t method_len,
+			      const char *path, size_t path_len,
+			      const char *host, size_t host_len,
+			      const char *body, size_t body_len,
+			      struct llm_request_info *out)
+{
+	return classify_request(method, method_len, path, path_len, host, host_len,
+				body, body_len, out, true);
+}
+
+int provider_classify_request_uncounted(const char *method, size_t method_len,
+					const char *path, size_t path_len,
+					const char *host, size_t host_len,
+					const char *body, size_t body_len,
+					struct llm_request_info *out)
+{
+	return classify_request(method, method_len, path, path_len, host, host_len,
+				body, body_len, out, false);
+}
+
+void provider_count_request(struct llm_request_info *req, const char *body, size_t body_len)
+{
+	cJSON *root = body && body_len ? cJSON_ParseWithLength(body, body_len) : NULL;
+
+	req->est_input_tokens = estimate_input(req->api, req->provider, req->model, root);
+	cJSON_Delete(root);
 }

@@ -57,6 +57,17 @@ int provider_classify_request(const char *method, size_t method_len,
 			      const char *host, size_t host_len,
 			      const char *body, size_t body_len,
 			      struct llm_request_info *out);
+/* The same without counting the prompt's tokens (est_input_tokens = -1),
+ * which is most of the work: a BPE pass over the whole prompt, needed
+ * only when the response brings no usage. A caller that keeps the body
+ * counts then, with provider_count_request(). */
+int provider_classify_request_uncounted(const char *method, size_t method_len,
+					const char *path, size_t path_len,
+					const char *host, size_t host_len,
+					const char *body, size_t body_len,
+					struct llm_request_info *out);
+/* Sets req->est_input_tokens from the request body req was classified from. */
+void provider_count_request(struct llm_request_info *req, const char *body, size_t body_len);
 
 /* What the response says; filled by the functions below. Zero-fill first. */
 struct llm_response_info {
