@@ -32,6 +32,7 @@ STEP_SHAPE = {
     "bad-inputs": (4, r"^/usr/bin/curl$"),
     "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
 }
+STEP_SHAPE["httpx-h2"] = STEP_SHAPE["httpx"]  # the same fixtures over HTTP/2
 
 
 class Result:

@@ -66,6 +66,7 @@ if [ -n "$PYENV_PY" ] && [ "$(readlink -f "$PYENV_PY")" != "$(readlink -f $PY)" 
   step urllib-pyenv "$PYENV_PY" "$E2E/clients/py_urllib.py" "$E2E/fixtures.jsonl"
 fi
 step httpx $PY "$E2E/clients/py_httpx.py" fixtures "$E2E/fixtures.jsonl"
+step httpx-h2 $PY "$E2E/clients/py_httpx.py" fixtures-h2 "$E2E/fixtures.jsonl"
 step node node "$E2E/node/sdk_clients.mjs"
 step bad-inputs bash "$E2E/clients/bad_inputs.sh" "$TMP/bodies"
 if [ -n "$CORPUS" ]; then

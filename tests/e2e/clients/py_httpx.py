@@ -2,6 +2,9 @@
 
 Modes:
   py_httpx.py fixtures FIXTURES.jsonl   the fixtures, streams read as streams
+  py_httpx.py fixtures-h2 FIXTURES.jsonl  the same over HTTP/2 (ALPN h2, needs
+                                        python3-h2): one connection, so the
+                                        HPACK tables carry across requests
   py_httpx.py replay CORPUS.jsonl       every corpus exchange with its recorded
                                         method, path and headers (minus
                                         credentials), in file order
@@ -48,22 +51,25 @@ def call(client, e, compress_stream=False):
         detail = f"encoding={r.headers.get('content-encoding', 'identity')}"
     if status != e["status"] or data != want:
         raise RuntimeError(f"status {status} (want {e['status']}), {len(data)} bytes (want {len(want)})")
-    return f"status={status} bytes={len(data)} {detail}"
+    if client._transport._pool._http2 and r.http_version != "HTTP/2":
+        raise RuntimeError(f"answered over {r.http_version}, want HTTP/2")
+    return f"status={status} bytes={len(data)} {r.http_version} {detail}"
 
 
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
         entries = [json.loads(line) for line in f if line.strip()]
-    if mode == "fixtures":
+    fixtures = mode in ("fixtures", "fixtures-h2")
+    if fixtures:
         entries = [e for e in entries if not e.get("e2e_hash_only")]
     failed = 0
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-    with httpx.Client(http2=False, timeout=30.0, limits=limits) as client:
+    with httpx.Client(http2=(mode == "fixtures-h2"), timeout=30.0, limits=limits) as client:
         for e in entries:
             try:
-                line = call(client, e, compress_stream=(mode == "fixtures"))
-                if mode == "fixtures":
+                line = call(client, e, compress_stream=fixtures)
+                if fixtures:
                     print(f"ok httpx {e['id']} {line}", flush=True)
             except Exception as ex:
                 failed += 1
