@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "cost.h"
 #include "log.h"
+#include "priv.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
@@ -491,6 +492,11 @@ int main(int argc, char **argv)
 		}
 		start_plain(&d, topts.max_chunks);
 	}
+	/* Attached: from here on only attaching to libraries loaded later
+	 * takes privilege (priv.c says what is kept, and why). */
+	err = priv_drop();
+	if (err)
+		p_warn("cannot drop capabilities: %s", strerror(-err));
 	if (d.capture)
 		p_info("ready: %d TLS libraries attached, recording to %s",
 		       tls_capture_attached(d.capture), d.opts.db_path);
