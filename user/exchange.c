@@ -173,8 +173,10 @@ static void exchange_classify(struct exchange *ex)
 						  ex->rec.host, strlen(ex->rec.host),
 						  ex->req_body.data ? ex->req_body.data : "",
 						  ex->req_body.len, &ex->req);
-	/* No path seen (HTTP/2 head not decodable): the body's shape says. */
-	if (err && ex->headers_unknown && !ex->rec.path[0]) {
+	/* No path seen (HTTP/2 head not decodable): the body's shape says,
+	 * unless the method was seen and is not POST (no LLM call is). */
+	if (err && ex->headers_unknown && !ex->rec.path[0] &&
+	    (!ex->rec.method[0] || !strcmp(ex->rec.method, "POST"))) {
 		err = provider_sniff_request(ex->req_body.data, ex->req_body.len, &ex->req);
 		sniffed = true;
 	}
