@@ -320,6 +320,13 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
 		p_info("watching dlopen in %s (seen in pid %d)", m->path, (int)pid);
+	/* Nothing attached because the process exited meanwhile (its
+	 * /proc/PID/root is gone): not remembered, or no later process
+	 * mapping the file would get it attached. */
+	if (!lib->nr_links && stat(path, &st)) {
+		tdelete(lib, &c->libs, lib_cmp);
+		free(lib);
+	}
 	return 0;
 }
 
