@@ -4,6 +4,7 @@
  * and cost in SQLite. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,13 @@ int main(int argc, char **argv)
 	bool shim_ran;
 	int err;
 
+	/* glibc gives a freed heap top back to the kernel past 128 KiB, so each
+	 * large body (a 100 KiB prompt) faulted its pages in again, and the
+	 * trim's TLB flush is dear on a VM: 90% of the replay's time with
+	 * 100 KiB prompts. Keeping up to 8 MiB free, and bodies up to 1 MiB on
+	 * the heap, made it 9x faster (tools/bench, docs/performance.md). */
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	err = parse_args(argc, argv, &d.opts);
 	if (err)
 		return 2;
