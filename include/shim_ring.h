@@ -40,8 +40,8 @@ struct shim_hello {
  * 0). The daemon adds what grew since it last looked (stats_seen). */
 enum shim_stat {
 	SHIM_STAT_CALLS = 0,		/* SSL_read/SSL_write calls that moved bytes */
-	SHIM_STAT_EVENTS,		/* records committed to the ring */
-	SHIM_STAT_BYTES,		/* payload bytes in them */
+	SHIM_STAT_EVENTS,		/* records committed (LLMOBS_DEBUG=1 only) */
+	SHIM_STAT_BYTES,		/* payload bytes in them (LLMOBS_DEBUG=1 only) */
 	/* CALLS, EVENTS, BYTES, NO_DAEMON and SERVER_BYTES are counted
 	 * without locked instructions: exact for one thread, may miss a few
 	 * when threads race. */
@@ -53,7 +53,8 @@ enum shim_stat {
 	SHIM_STAT_DROP_NO_SLOT_EVENTS,	/* connection table full */
 	SHIM_STAT_DROP_NO_SLOT_BYTES,
 	SHIM_STAT_RECONNECTS,		/* connections made after the first */
-	SHIM_STAT_SERVER_BYTES,		/* not sent: this process is the server */
+	SHIM_STAT_SERVER_BYTES,		/* not sent: this process is the server
+					 * (LLMOBS_DEBUG=1 only) */
 	SHIM_STAT__MAX,
 };
 
