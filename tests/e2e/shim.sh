@@ -130,6 +130,8 @@ if [ -x "$PROBE" ]; then
   LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/probe.sock" "$PROBE" >"$S/probe-daemon" 2>&1
   echo "$?" >>"$S/probe-daemon"
   stop $PPID_ probe
+else
+  echo "$PROBE missing: make e2e builds it" >"$S/probe-bare"
 fi
 
 $PY "$E2E/shim_check.py" --shim-dir "$S" --fixtures "$E2E/fixtures.jsonl" \
