@@ -22,7 +22,7 @@ COUNTS = ["input_tokens", "cached_input_tokens", "cache_write_tokens",
 SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 # What each client step must have sent: (number of requests, exe pattern).
 STEP_SHAPE = {
-    "curl": (8, r"^/usr/bin/curl$"),
+    "curl": (9, r"^/usr/bin/curl$"),
     "curl-h2": (9, r"^/usr/bin/curl$"),
     "local-models": (3, r"^/usr/bin/(curl|python3(\.\d+)?)$"),
     "urllib-system": (5, r"^/usr/bin/python3(\.\d+)?$"),
@@ -195,7 +195,7 @@ def compare(s, e, r, prices, strict_meta):
                     ("pid", s.get("pid")), ("comm", s.get("comm")),
                     ("request_model", request_model(e)), ("method", s["method"]),
                     ("capture", "uprobe" if s.get("tls", True) else "syscall"),
-                    ("usage_source", "provider"),
+                    ("usage_source", e.get("e2e_expect_usage_source", "provider")),
                     ("protocol", s.get("proto", "http/1.1")), ("headers_unknown", False)):
         if r.get(k) != want:
             diffs.append(f"{k}={r.get(k)!r} want {want!r}")

@@ -105,6 +105,32 @@ def openai_chat_stream():
                    usage(17, 0, 0, 0, 11, 0, model, raw_usage=u), stream=True)
 
 
+def openai_chat_stream_no_usage():
+    # No stream_options.include_usage: the stream carries no usage and the
+    # daemon must estimate it (usage_source "estimated"). The counts are
+    # o200k_base tokens (checked with js-tiktoken): input 3 per message +
+    # role (1) + content ("You are a concise assistant." 6, "Name three
+    # primary colours, comma separated." 8) + 3 for the reply = 25; output
+    # "Red, yellow and blue." 6 + 1 for the end of the message = 7.
+    req = {"model": "gpt-4o-mini", "stream": True,
+           "messages": [{"role": "system", "content": "You are a concise assistant."},
+                        {"role": "user", "content": "Name three primary colours, comma separated."}]}
+    model = "gpt-4o-mini-2024-07-18"
+    base = {"id": "chatcmpl-e2e0009", "object": "chat.completion.chunk", "created": 1767225609,
+            "model": model, "system_fingerprint": "fp_e2e0009"}
+    events = [dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                   "finish_reason": None}])]
+    for word in ["Red", ", yellow", " and", " blue."]:
+        events.append(dict(base, choices=[{"index": 0, "delta": {"content": word},
+                                           "finish_reason": None}]))
+    events.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    events.append("[DONE]")
+    return fixture("openai-chat-stream-no-usage", "openai", "chat.completions", "api.openai.com",
+                   "/v1/chat/completions", req, sse(events),
+                   usage(25, 0, 0, 0, 7, 0, model, present=False), stream=True,
+                   e2e_hash_only=True, e2e_expect_usage_source="estimated")
+
+
 def responses_obj(rid, model, text, u, status="completed"):
     return {"id": rid, "object": "response", "created_at": 1767225602, "status": status,
             "background": False, "error": None, "incomplete_details": None,
@@ -328,7 +354,8 @@ def main():
           anthropic_stream("anthropic-stream-truncated", text="This answer never ends " * 4,
                            prompt="Tell a story that gets cut.", e2e_hash_only=True,
                            e2e_truncate_after_events=4, e2e_expect_complete=False),
-          ollama_chat_stream(), ollama_generate(), vllm_chat_stream()]
+          ollama_chat_stream(), ollama_generate(), vllm_chat_stream(),
+          openai_chat_stream_no_usage()]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.jsonl")
     with open(out, "w") as f:
         for e in fx:

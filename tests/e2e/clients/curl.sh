@@ -35,6 +35,9 @@ run gemini-stream '"candidatesTokenCount":7' -N "${GG[@]}" \
   'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse'
 run anthropic-messages-stream 'event: message_stop' -N "${AN[@]}" \
   --data-binary @"$B/anthropic-messages-stream.json" https://api.anthropic.com/v1/messages
+# A chat stream without include_usage: the daemon estimates the tokens.
+run openai-chat-stream-no-usage 'data: [DONE]' -N "${OA[@]}" \
+  --data-binary @"$B/openai-chat-stream-no-usage.json" https://api.openai.com/v1/chat/completions
 # Two requests on one keep-alive connection.
 run openai-keepalive-pair 'response.completed' "${OA[@]}" \
   --data-binary @"$B/openai-chat-stream.json" https://api.openai.com/v1/chat/completions \
