@@ -116,9 +116,14 @@ static void owned_close(struct owned_fd *o)
  * lose its pages (a shrink would SIGBUS it), and our mapping of it. */
 static int ring_create(void)
 {
-	size_t bytes = SHIM_HDR_BYTES + (size_t)conn.ring_bytes;
+	size_t bytes;
 	void *map;
 	int fd;
+
+	/* A library constructor that runs before ours may already call SSL. */
+	if (!conn.ring_bytes)
+		conn.ring_bytes = SHIM_RING_DEFAULT_BYTES;
+	bytes = SHIM_HDR_BYTES + (size_t)conn.ring_bytes;
 
 	fd = memfd_create("llmobs-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
