@@ -4,20 +4,13 @@
  * the payload as prefix (pad length, priority, promised stream), content
  * and padding, any of which may be split across events. DATA content goes
  * straight to the stream's exchange; header block fragments go straight to
- * the direction's HPACK inflater, which takes them in pieces, so neither
- * is buffered here.
- *
- * HPACK state we cannot trust (the connection was joined mid-way, bytes
- * were lost, or a block failed to decode) is handled by starting a fresh,
- * empty inflater: the entries it then learns are exactly the newest ones
- * of the real table, so a block that decodes is decoded right, and a block
- * that refers to an entry we never saw fails and leaves its exchange
- * headers-unknown (priced from its body; see exchange.h). */
+ * the direction's HPACK decoder (h2_hpack.c), which takes them in pieces,
+ * so neither is buffered here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <nghttp2/nghttp2.h>
 #include "h2.h"
+#include "h2_hpack.h"
 #include "stats.h"
 
 #define FRAME_HEADER_LEN	9
@@ -55,25 +48,6 @@ enum dir_state {
 	ST_LOST,	/* out of step: wait for a call that starts with frames */
 };
 
-/* A decoded header field: offsets into the block's buffer. */
-struct field {
-	__u32 name, name_len, value, value_len;
-};
-
-/* The header block of one HEADERS or PUSH_PROMISE and its CONTINUATIONs. */
-struct block {
-	bool active;		/* begun, END_HEADERS not seen yet */
-	bool end_stream;	/* the HEADERS frame ended the stream */
-	bool push;		/* PUSH_PROMISE: decoded for the HPACK state only */
-	bool failed;		/* HPACK could not decode all of it */
-	bool over;		/* fields past the bounds were dropped */
-	__u32 sid;
-	char *buf;
-	size_t len, cap;
-	struct field f[HTTP1_MAX_HEADERS];
-	size_t n;
-};
-
 struct h2_dir {
 	enum dir_state state;
 	size_t preface_got;
@@ -87,9 +61,7 @@ struct h2_dir {
 	size_t ctl_len;
 	/* what the receiving side allows this direction's sender */
 	__u32 max_frame;
-	size_t table_max, table_want;
-	nghttp2_hd_inflater *hpack;	/* NULL: could not allocate one */
-	struct block blk;
+	struct h2_hpack hp;		/* and its header blocks */
 };
 
 struct h2_stream {
@@ -120,180 +92,6 @@ static __u32 be24(const __u8 *p)
 static __u32 be32(const __u8 *p)
 {
 	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
-}
-
-/* ---- HPACK ---- */
-
-/* A fresh inflater: used at the start and whenever the state is in doubt. */
-static void hpack_reset(struct h2_dir *d)
-{
-	nghttp2_hd_inflater *inf = NULL;
-
-	if (d->hpack)
-		nghttp2_hd_inflate_del(d->hpack);
-	d->hpack = NULL;
-	if (nghttp2_hd_inflate_new(&inf) != 0)
-		return;
-	/* Only raises the bound a table size update may ask for; the table
-	 * itself stays at the protocol's 4096 until the encoder says. */
-	nghttp2_hd_inflate_change_table_size(inf, d->table_max);
-	d->hpack = inf;
-}
-
-static void block_add(struct block *b, const nghttp2_nv *nv)
-{
-	size_t need = nv->namelen + nv->valuelen;
-	struct field *f;
-
-	if (b->over)
-		return;
-	if (b->n == HTTP1_MAX_HEADERS || b->len + need > HTTP1_MAX_HEAD_BYTES) {
-		b->over = true;
-		stats_inc(STAT_HTTP_HEAD_TOO_LARGE);
-		return;
-	}
-	/* !b->buf: an empty field (HPACK allows it) still needs a buffer
-	 * to point into; NULL + 0 is UB */
-	if (b->len + need > b->cap || !b->buf) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + need)
-			cap *= 2;
-		if (cap > HTTP1_MAX_HEAD_BYTES)
-			cap = HTTP1_MAX_HEAD_BYTES;
-		p = realloc(b->buf, cap);
-		if (!p) {
-			b->over = true;
-			return;
-		}
-		b->buf = p;
-		b->cap = cap;
-	}
-	f = &b->f[b->n++];
-	f->name = (__u32)b->len;
-	f->name_len = (__u32)nv->namelen;
-	memcpy(b->buf + b->len, nv->name, nv->namelen);
-	b->len += nv->namelen;
-	f->value = (__u32)b->len;
-	f->value_len = (__u32)nv->valuelen;
-	memcpy(b->buf + b->len, nv->value, nv->valuelen);
-	b->len += nv->valuelen;
-}
-
-/* Header block bytes; final: the block ends with them. */
-static void block_feed(struct h2_dir *d, const __u8 *in, size_t len, bool final)
-{
-	struct block *b = &d->blk;
-
-	if (b->failed)
-		return;
-	if (!d->hpack) {
-		b->failed = true;
-		return;
-	}
-	for (;;) {
-		nghttp2_nv nv;
-		int flags = 0;
-		ssize_t r = nghttp2_hd_inflate_hd2(d->hpack, &nv, &flags, in, len, final);
-
-		if (r < 0) {
-			/* A reference to an entry we never saw, or corrupt input:
-			 * what was emitted so far is right, the rest is unknown. */
-			b->failed = true;
-			stats_inc(STAT_H2_HPACK_ERRORS);
-			hpack_reset(d);
-			return;
-		}
-		if (r) {	/* block_end feeds (NULL, 0): NULL + 0 is UB */
-			in += r;
-			len -= (size_t)r;
-		}
-		if (flags & NGHTTP2_HD_INFLATE_EMIT)
-			block_add(b, &nv);
-		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
-			nghttp2_hd_inflate_end_headers(d->hpack);
-			return;
-		}
-		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && len == 0)
-			return;
-	}
-}
-
-static void block_begin(struct h2_dir *d, __u32 sid, bool end_stream, bool push)
-{
-	struct block *b = &d->blk;
-
-	b->active = true;
-	b->end_stream = end_stream;
-	b->push = push;
-	b->failed = false;
-	b->over = false;
-	b->sid = sid;
-	b->len = 0;
-	b->n = 0;
-	/* A larger table the peer allowed takes effect between blocks, the
-	 * only time the inflater accepts the change. */
-	if (d->table_want > d->table_max && d->hpack &&
-	    nghttp2_hd_inflate_change_table_size(d->hpack, d->table_want) == 0)
-		d->table_max = d->table_want;
-}
-
-static bool field_is(const struct block *b, const struct field *f, const char *name)
-{
-	size_t n = strlen(name);
-
-	return f->name_len == n && memcmp(b->buf + f->name, name, n) == 0;
-}
-
-/* The block as an HTTP/1.1 head: :method, :path, :status into their
- * places, :authority as the Host header, the rest as they are. Returns
- * true when the fields the exchange needs are all there. */
-static bool block_message(const struct block *b, bool response, struct http1_message *m)
-{
-	static const char host[] = "host";
-	bool have = false;
-
-	memset(m, 0, sizeof(*m));
-	m->minor_version = 1;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct field *f = &b->f[i];
-		const char *v = b->buf + f->value;
-		struct http1_header *h;
-
-		if (f->name_len && b->buf[f->name] == ':') {
-			if (field_is(b, f, ":method")) {
-				m->method = v;
-				m->method_len = f->value_len;
-			} else if (field_is(b, f, ":path")) {
-				m->path = v;
-				m->path_len = f->value_len;
-			} else if (field_is(b, f, ":status") && f->value_len == 3 &&
-				   v[0] >= '1' && v[0] <= '5' && v[1] >= '0' && v[1] <= '9' &&
-				   v[2] >= '0' && v[2] <= '9') {
-				m->status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
-			} else if (field_is(b, f, ":authority") && m->num_headers < HTTP1_MAX_HEADERS) {
-				h = &m->headers[m->num_headers++];
-				h->name = host;
-				h->name_len = 4;
-				h->value = v;
-				h->value_len = f->value_len;
-			}
-			continue;
-		}
-		if (m->num_headers == HTTP1_MAX_HEADERS)
-			continue;
-		h = &m->headers[m->num_headers++];
-		h->name = b->buf + f->name;
-		h->name_len = f->name_len;
-		h->value = v;
-		h->value_len = f->value_len;
-	}
-	if (response)
-		have = m->status != 0;
-	else
-		have = m->method && m->path;
-	return have && !b->failed;
 }
 
 /* ---- streams ---- */
@@ -369,7 +167,7 @@ static void stream_end(struct h2_conn *h, int dir, struct h2_stream *s)
 	stream_free(h, s);
 }
 
-static void request_headers(struct h2_conn *h, struct block *b)
+static void request_headers(struct h2_conn *h, struct h2_hpack *b)
 {
 	struct h2_stream *s = stream_find(h, b->sid);
 	struct http1_message m;
@@ -388,7 +186,7 @@ static void request_headers(struct h2_conn *h, struct block *b)
 		s = stream_new(h, b->sid);
 		if (!s)
 			return;
-		known = block_message(b, false, &m);
+		known = h2_hpack_message(b, false, &m);
 		if (!known)
 			stats_inc(STAT_H2_HEADERS_UNKNOWN);
 		s->ex = exchange_request_start(h->x, h->q, &s->body[0], &m, !known,
@@ -403,7 +201,7 @@ static void request_headers(struct h2_conn *h, struct block *b)
 		stream_end(h, CAPTURE_DIR_WRITE, s);
 }
 
-static void response_headers(struct h2_conn *h, struct block *b)
+static void response_headers(struct h2_conn *h, struct h2_hpack *b)
 {
 	struct h2_stream *s = stream_find(h, b->sid);
 	struct http1_message m;
@@ -415,7 +213,7 @@ static void response_headers(struct h2_conn *h, struct block *b)
 		return;		/* even: a pushed stream, not ours to record */
 	}
 	if (!s->resp_started) {
-		known = block_message(b, true, &m);
+		known = h2_hpack_message(b, true, &m);
 		if (known && m.status < 200)
 			return;	/* interim (100, 103): the final head follows */
 		if (!known)
@@ -432,10 +230,9 @@ static void response_headers(struct h2_conn *h, struct block *b)
 static void block_end(struct h2_conn *h, int dir)
 {
 	struct h2_dir *d = &h->dirs[dir];
-	struct block *b = &d->blk;
+	struct h2_hpack *b = &d->hp;
 
-	block_feed(d, NULL, 0, true);
-	b->active = false;
+	h2_hpack_end(b);
 	if (b->push)
 		return;
 	if (dir == CAPTURE_DIR_WRITE)
@@ -454,8 +251,8 @@ static void dir_lost(struct h2_conn *h, int dir)
 
 	d->state = ST_LOST;
 	d->fh_len = 0;
-	d->blk.active = false;
-	hpack_reset(d);		/* lost bytes may have held header blocks */
+	h2_hpack_lost(&d->hp);	/* lost bytes may have held header blocks */
+	d->hp.active = false;
 	for (s = h->streams; s; s = next) {
 		next = s->next;
 		if (!s->ex)
@@ -555,12 +352,7 @@ static void on_setting(struct h2_conn *h, int dir, __u16 id, __u32 val)
 	struct h2_dir *o = &h->dirs[!dir];
 
 	if (id == SET_HEADER_TABLE_SIZE) {
-		/* Kept only when larger: a larger bound decodes everything a
-		 * smaller one does, and the encoder announces the size it uses. */
-		if (val > H2_MAX_HPACK_TABLE)
-			val = H2_MAX_HPACK_TABLE;
-		if (val > o->table_want)
-			o->table_want = val;
+		h2_hpack_allow_table(&o->hp, val < H2_MAX_HPACK_TABLE ? val : H2_MAX_HPACK_TABLE);
 	} else if (id == SET_MAX_FRAME_SIZE) {
 		if (val >= DEFAULT_MAX_FRAME && val <= MAX_FRAME_LIMIT && val > o->max_frame)
 			o->max_frame = val;
@@ -581,7 +373,7 @@ static void frame_content(struct h2_conn *h, int dir, const __u8 *p, size_t n)
 	case F_HEADERS:
 	case F_CONTINUATION:
 	case F_PUSH_PROMISE:
-		block_feed(d, p, n, false);
+		h2_hpack_feed(&d->hp, p, n);
 		break;
 	case F_SETTINGS:
 		for (size_t i = 0; i < n; i++) {
@@ -684,17 +476,17 @@ static size_t feed_head(struct h2_conn *h, int dir, const char *data, size_t len
 	d->ctl_len = 0;
 	d->skip = false;
 	/* A header block goes on only in CONTINUATION frames of its stream. */
-	if ((d->blk.active && (d->type != F_CONTINUATION || d->sid != d->blk.sid)) ||
-	    (!d->blk.active && d->type == F_CONTINUATION) ||
+	if ((d->hp.active && (d->type != F_CONTINUATION || d->sid != d->hp.sid)) ||
+	    (!d->hp.active && d->type == F_CONTINUATION) ||
 	    frame_check(d->type, d->flags, d->len, d->sid, dir == CAPTURE_DIR_WRITE,
 			d->max_frame, &d->prefix) < 0) {
 		protocol_error(h, dir);
 		return n;
 	}
 	if (d->type == F_HEADERS)
-		block_begin(d, d->sid, d->flags & FL_END_STREAM, false);
+		h2_hpack_begin(&d->hp, d->sid, d->flags & FL_END_STREAM, false);
 	else if (d->type == F_PUSH_PROMISE)
-		block_begin(d, d->sid, false, true);
+		h2_hpack_begin(&d->hp, d->sid, false, true);
 	d->state = ST_PAYLOAD;
 	if (d->len == 0)
 		frame_end(h, dir);
@@ -755,8 +547,7 @@ struct h2_conn *h2_conn_new(bool midway)
 		d->max_frame = DEFAULT_MAX_FRAME;
 		/* Joined mid-way, the SETTINGS were missed: allow what any
 		 * table size update may say. */
-		d->table_max = d->table_want = midway ? H2_MAX_HPACK_TABLE : DEFAULT_HPACK_TABLE;
-		hpack_reset(d);
+		h2_hpack_init(&d->hp, midway ? H2_MAX_HPACK_TABLE : DEFAULT_HPACK_TABLE);
 	}
 	h->dirs[CAPTURE_DIR_WRITE].state = midway ? ST_HEAD : ST_PREFACE;
 	h->dirs[CAPTURE_DIR_READ].state = midway ? ST_LOST : ST_HEAD;
@@ -824,8 +615,7 @@ void h2_conn_gap(struct h2_conn *h, struct exchange_ctx *x, struct exchange_queu
 	case F_HEADERS:
 	case F_CONTINUATION:
 	case F_PUSH_PROMISE:
-		d->blk.failed = true;
-		hpack_reset(d);
+		h2_hpack_lost(&d->hp);
 		break;
 	default:
 		break;
@@ -844,9 +634,7 @@ void h2_conn_free(struct h2_conn *h, struct exchange_ctx *x, struct exchange_que
 	while (h->streams)
 		stream_free(h, h->streams);
 	for (int i = 0; i < 2; i++) {
-		if (h->dirs[i].hpack)
-			nghttp2_hd_inflate_del(h->dirs[i].hpack);
-		free(h->dirs[i].blk.buf);
+		h2_hpack_free(&h->dirs[i].hp);
 	}
 	free(h);
 }
