@@ -23,6 +23,7 @@ struct shim_client {
 	int fd;			/* -1: slot free (shim_server.c) */
 	bool active;		/* attached: hello accepted, ring mapped */
 	__u32 pid, uid;		/* SO_PEERCRED */
+	__u64 accepted_ns;	/* a client silent past the hello timeout goes */
 	__u64 cgroup_id;
 	char comm[CAPTURE_COMM_LEN];
 	unsigned int malformed;	/* bad messages on the socket */

@@ -21,6 +21,7 @@
 #define DEFAULT_MAX_CLIENTS	1024
 #define DEFAULT_MAX_MAP		(1ull << 30)
 #define DEFAULT_MAX_USER_MAP	(256ull << 20)
+#define DEFAULT_HELLO_MS	5000
 #define DRAIN_MIN_MS		10	/* ring drain timer while data flows */
 #define DRAIN_MAX_MS		100	/* ... backing off to this while idle */
 #define MSGS_PER_WAKE		16
@@ -232,6 +233,30 @@ static bool uid_allowed(const struct shim_server *s, __u32 uid)
 	return s->opts.any_user || uid == 0 || uid == geteuid();
 }
 
+/* On the system daemon one user cannot take every slot from the others. */
+static bool uid_has_room(const struct shim_server *s, __u32 uid)
+{
+	size_t n = 0;
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (size_t i = 0; i < s->opts.max_clients; i++)
+		if (s->clients[i].fd >= 0 && s->clients[i].uid == uid)
+			n++;
+	return n < s->opts.max_user_clients;
+}
+
+/* A connection that never says hello only holds a slot. */
+static void expire_if_silent(struct shim_server *s, struct shim_client *c, __u64 now)
+{
+	if (now - c->accepted_ns <= (__u64)s->opts.hello_timeout_ms * 1000000)
+		return;
+	stats_inc(STAT_SHIM_CLIENTS_REJECTED);
+	p_warn("shim client pid %u uid %u refused: no hello in %d ms", c->pid, c->uid,
+	       s->opts.hello_timeout_ms);
+	client_free(s, c);
+}
+
 /* Out of descriptors: refuse one connection rather than spin on a
  * listener that stays readable. */
 static void refuse_one(struct shim_server *s)
@@ -268,7 +293,7 @@ static void accept_pending(struct shim_server *s)
 			return;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.pid <= 0 || (__u32)cred.pid >= PID_LIMIT || !uid_allowed(s, cred.uid) ||
-		    s->nclients >= s->opts.max_clients) {
+		    s->nclients >= s->opts.max_clients || !uid_has_room(s, cred.uid)) {
 			stats_inc(STAT_SHIM_CLIENTS_REJECTED);
 			p_warn("shim client pid %d uid %u refused: %s", (int)cred.pid,
 			       (unsigned int)cred.uid, !uid_allowed(s, cred.uid) ?
@@ -282,6 +307,7 @@ static void accept_pending(struct shim_server *s)
 		c->fd = fd;
 		c->pid = (__u32)cred.pid;
 		c->uid = cred.uid;
+		c->accepted_ns = s->accepted_ns;
 		s->nclients++;
 		ev.data.ptr = c;
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -322,9 +348,14 @@ int shim_server_poll(struct shim_server *s, int timeout_ms)
 			client_read(s, c);
 	}
 	now = mono_ns();
-	for (size_t i = 0; i < s->opts.max_clients; i++)
-		if (s->clients[i].fd >= 0 && s->clients[i].active)
-			delivered += client_drain(s, &s->clients[i], now);
+	for (size_t i = 0; i < s->opts.max_clients; i++) {
+		struct shim_client *c = &s->clients[i];
+
+		if (c->fd >= 0 && c->active)
+			delivered += client_drain(s, c, now);
+		else if (c->fd >= 0)
+			expire_if_silent(s, c, now);
+	}
 	/* Short ticks while data flows, longer ones while every ring idles:
 	 * a ring filling up faster than that kicks us awake anyway. */
 	if (delivered)
@@ -362,6 +393,10 @@ int shim_server_open(const struct shim_server_opts *opts, shim_event_fn cb, void
 		s->opts.max_map_bytes = DEFAULT_MAX_MAP;
 	if (!s->opts.max_user_map_bytes)
 		s->opts.max_user_map_bytes = DEFAULT_MAX_USER_MAP;
+	if (!s->opts.max_user_clients)
+		s->opts.max_user_clients = s->opts.max_clients / 4 ? s->opts.max_clients / 4 : 1;
+	if (!s->opts.hello_timeout_ms)
+		s->opts.hello_timeout_ms = DEFAULT_HELLO_MS;
 	s->cb = cb;
 	s->cb_ctx = ctx;
 	s->lfd = s->epfd = s->spare_fd = -1;

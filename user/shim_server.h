@@ -26,6 +26,9 @@ struct shim_server_opts {
 	size_t max_clients;	/* 0 = 1024 */
 	size_t max_map_bytes;	/* ring bytes mapped at once; 0 = 1 GiB */
 	size_t max_user_map_bytes; /* of which one uid other than ours; 0 = 256 MiB */
+	size_t max_user_clients;   /* of which one uid other than ours and root;
+				    * 0 = a quarter of max_clients */
+	int hello_timeout_ms;	/* connected without a hello; 0 = 5000 */
 };
 
 /* ev->tgid, uid, cgroup_id, comm and source are the daemon's, not the

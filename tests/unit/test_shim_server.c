@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include "../../preload/ring.h"
@@ -551,6 +552,81 @@ static void test_hostile_ring(void **state)
 	poll_until(1, 3);
 }
 
+/* Connections that never say hello are let go; one user cannot hold every
+ * slot of the system daemon. */
+static void test_slots(void **state)
+{
+	struct shim_server_opts o = { .path = sock_path, .max_clients = 8,
+				      .hello_timeout_ms = 50 };
+	int socks[8];
+	struct fake f;
+
+	shim_server_close(server);
+	assert_int_equal(shim_server_open(&o, on_event, NULL, &server), 0);
+	for (int i = 0; i < 8; i++)
+		socks[i] = connect_sock();
+	assert_true(shim_server_poll(server, 0) >= 0);
+	assert_int_equal(shim_server_clients(server), 8);
+	usleep(80 * 1000);
+	assert_true(shim_server_poll(server, 0) >= 0);
+	assert_int_equal(shim_server_clients(server), 0);
+	assert_int_equal(stats[STAT_SHIM_CLIENTS_REJECTED], 8);
+	for (int i = 0; i < 8; i++)
+		close(socks[i]);
+	/* The slots are free again for a real shim. */
+	fake_open(&f, SHIM_RING_MIN_BYTES);
+	assert_true(fake_write(&f, 1, 0, 0, "ok", 2));
+	poll_until(1, 0);
+	assert_int_equal(ngot, 1);
+	fake_close(&f);
+	poll_until(1, 1);
+}
+
+static void test_user_slots(void **state)
+{
+	struct shim_server_opts o = { .path = sock_path, .max_clients = 8, .any_user = true };
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	shim_server_close(server);
+	assert_int_equal(shim_server_open(&o, on_event, NULL, &server), 0);
+	chmod(dir, 0755);
+	{
+		char p[64];
+
+		snprintf(p, sizeof(p), "%s/s", dir);
+		chmod(p, 0755);
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		int n = 0;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
+		for (int i = 0; i < 8; i++) {
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+			n += connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		}
+		pause();
+		_exit(n);
+	}
+	for (int i = 0; i < 100 && shim_server_clients(server) + stats[STAT_SHIM_CLIENTS_REJECTED] < 8;
+	     i++)
+		assert_true(shim_server_poll(server, 10) >= 0);
+	/* A quarter of the slots for uid 65534, the rest refused. */
+	assert_int_equal(shim_server_clients(server), 2);
+	assert_int_equal(stats[STAT_SHIM_CLIENTS_REJECTED], 6);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
 /* Another user's process is refused by a user's daemon. */
 static void test_other_user_refused(void **state)
 {
@@ -603,6 +679,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_junk_after_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_user_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_slots, setup, teardown),
 	};
 
 	log_verbosity = LOG_ERROR - 1;	/* the refusals are expected */
