@@ -432,6 +432,55 @@ static void test_stream(void **state)
 	strs_free(&v);
 }
 
+/* Random bytes, biased towards what the patterns branch on (letters of
+ * each case, digits, spaces and line breaks, apostrophes, UTF-8 leads and
+ * continuations, broken sequences): no over-read (each input in an exact
+ * heap block under ASan), at most one token per byte, and the stream count
+ * equal to the whole count. */
+static void test_random_bytes(void **state)
+{
+	static const char alphabet[] = "aZ9 \n\r\t's/.,-_\x80\xbf\xc3\xa9\xe2\x82\xac"
+				       "\xf0\x9f\x98\x80\xed\xa0\xcc\x81";
+	unsigned int seed = 99;
+
+	if (skip_unavailable())
+		return;
+	for (int it = 0; it < 3000; it++) {
+		size_t len, i;
+		char *s;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 8) % 300;
+		s = malloc(len ? len : 1);
+		assert_non_null(s);
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			s[i] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+		}
+		for (int e = 0; e < BPE__MAX; e++) {
+			struct bpe_stream st = { 0 };
+			long whole = bpe_count((enum bpe_encoding)e, s, len), got;
+			size_t off = 0;
+
+			assert_true(whole >= 0 && (size_t)whole <= len);
+			while (off < len) {
+				size_t n = 1 + (off * 7 + (size_t)it) % 13;
+
+				if (n > len - off)
+					n = len - off;
+				assert_int_equal(bpe_stream_feed(&st, (enum bpe_encoding)e,
+								 s + off, n), 0);
+				off += n;
+			}
+			got = bpe_stream_finish(&st, (enum bpe_encoding)e);
+			if (!st.overflowed && got != whole)
+				fail_msg("random input %d (%zu bytes), %s: stream %ld, whole %ld",
+					 it, len, bpe_encoding_name((enum bpe_encoding)e), got, whole);
+		}
+		free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_random_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
