@@ -5,11 +5,26 @@
  * reads it. Run it bare, under LD_PRELOAD=libllmobs.so or with uprobes
  * attached, and compare the ns per iteration (tools/bench/run.sh).
  *
- *   tls_roundtrip [--bytes N] [--iterations N] [--repeat N] [--opaque]
- *                 [--model-seqpacket]
+ *   tls_roundtrip [--bytes N] [--resp-bytes N] [--sse-events N]
+ *                 [--event-bytes N] [--iterations N | --min-ms T]
+ *                 [--repeat N] [--opaque] [--model-seqpacket]
  *
- * Prints one line per repeat: "ns_per_iter <wall ns> cpu_ns_per_iter <ns>",
- * then "median <wall ns> cpu <ns>". The CPU time is this thread's own
+ * --bytes is the request (a prompt: up to 1 MiB, written by one SSL_write,
+ * read in 16 KiB records), --resp-bytes the response (default the same).
+ * --sse-events N makes the response a chunked SSE stream instead: a head,
+ * then N events of --event-bytes (default 100), each one SSL_write by the
+ * server and one SSL_read by the client, as a token stream is read.
+ * --min-ms calibrates the iterations on the warm-up so that each repeat
+ * takes about T ms: a uprobe trap costs ~28 us on a VM, so one iteration
+ * count cannot suit every variant.
+ *
+ * Prints one line per repeat: "ns_per_iter <wall ns> cpu_ns_per_iter <ns>
+ * calls_per_iter <SSL_read/SSL_write calls, both ends> probed <n>", then
+ * "median <wall ns> cpu <ns>". probed counts the SSL_read/SSL_write entry
+ * points of libssl that held a breakpoint (a uprobe's int3) before or
+ * after the repeat: a probe attached by someone else on a shared host
+ * (another llmobsd, one being killed, whose probes no longer show in
+ * bpftool) would otherwise pass for the observer under test. The CPU time is this thread's own
  * (CLOCK_THREAD_CPUTIME_ID): on a shared host, other load stretches wall
  * time but not the CPU the loop itself uses, which is what an observer
  * adds to the application.
@@ -20,6 +35,7 @@
  * SOCK_SEQPACKET socket would cost (one send per SSL call, a thread
  * draining the other end): the design the shim's ring was measured
  * against. */
+#include <dlfcn.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -119,14 +135,20 @@ static void make_message(char *buf, size_t n, int response, int opaque)
 /* --model-seqpacket: the socket a per-call design would send on. */
 static int model_fd = -1;
 static char model_msg[80 + 16384];	/* a capture_event header + the bytes */
+static long ssl_calls;
 
 static void model_send(const void *buf, size_t n)
 {
 	if (model_fd < 0)
 		return;
-	memcpy(model_msg + 80, buf, n);
-	/* Full socket: dropped, as the shim would. */
-	send(model_fd, model_msg, 80 + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* One message per 16 KiB, as the shim's chunks. */
+	for (size_t off = 0; off < n; off += 16384) {
+		size_t k = n - off < 16384 ? n - off : 16384;
+
+		memcpy(model_msg + 80, (const char *)buf + off, k);
+		/* Full socket: dropped, as the shim would. */
+		send(model_fd, model_msg, 80 + k, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
 }
 
 static void *model_drain(void *arg)
@@ -152,6 +174,7 @@ static void model_start(void)
 
 static void write_all(SSL *ssl, const char *buf, size_t n)
 {
+	ssl_calls++;
 	if (SSL_write(ssl, buf, (int)n) != (int)n)
 		die("SSL_write");
 	model_send(buf, n);
@@ -164,6 +187,7 @@ static void read_all(SSL *ssl, char *buf, size_t n)
 	while (got < n) {
 		int r = SSL_read(ssl, buf + got, (int)(n - got));
 
+		ssl_calls++;
 		if (r <= 0)
 			die("SSL_read");
 		model_send(buf + got, r);
@@ -177,6 +201,74 @@ static double now_ns(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* --sse-events: the stream's head, events and end as HTTP/1.1 chunks. */
+struct sse {
+	char head[160], end[8];
+	char *event;		/* one chunk; every event is alike */
+	size_t head_len, event_len, end_len;
+	long n;
+};
+
+static void make_sse(struct sse *e, long n, size_t event_bytes)
+{
+	size_t data = event_bytes > 16 ? event_bytes - 16 : 1;
+	int h;
+
+	e->n = n;
+	e->head_len = (size_t)snprintf(e->head, sizeof(e->head),
+				       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				       "Transfer-Encoding: chunked\r\n\r\n");
+	e->end_len = (size_t)snprintf(e->end, sizeof(e->end), "0\r\n\r\n");
+	e->event = malloc(data + 64);
+	if (!e->event)
+		die("malloc");
+	/* "data: " + filler + "\n\n", framed as one chunk */
+	h = snprintf(e->event, 64, "%zx\r\ndata: ", data + 8);
+	memset(e->event + h, 'x', data);
+	memcpy(e->event + h + data, "\n\n\r\n", 4);
+	e->event_len = (size_t)h + data + 4;
+}
+
+/* One iteration: the request there, the response (or stream) back. */
+static void exchange(SSL *c, SSL *s, const char *req, size_t req_len, const char *resp,
+		     size_t resp_len, const struct sse *e, char *in)
+{
+	write_all(c, req, req_len);
+	read_all(s, in, req_len);
+	if (!e) {
+		write_all(s, resp, resp_len);
+		read_all(c, in, resp_len);
+		return;
+	}
+	write_all(s, e->head, e->head_len);
+	read_all(c, in, e->head_len);
+	for (long i = 0; i < e->n; i++) {
+		write_all(s, e->event, e->event_len);
+		read_all(c, in, e->event_len);
+	}
+	write_all(s, e->end, e->end_len);
+	read_all(c, in, e->end_len);
+}
+
+/* How many of libssl's own SSL_write, SSL_read (and _ex) entries hold an
+ * int3: x86 uprobes put one on the first instruction. */
+static int probed(void)
+{
+	static const char *const syms[] = { "SSL_write", "SSL_read", "SSL_write_ex",
+					    "SSL_read_ex" };
+	static void *lib;
+	int n = 0;
+
+	if (!lib)
+		lib = dlopen("libssl.so.3", RTLD_NOW | RTLD_NOLOAD);
+	for (size_t i = 0; lib && i < sizeof(syms) / sizeof(syms[0]); i++) {
+		const unsigned char *p = dlsym(lib, syms[i]);
+
+		n += p && *p == 0xcc;
+	}
+	return n;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -194,11 +286,16 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "opaque", no_argument, NULL, 'o' },
 		{ "model-seqpacket", no_argument, NULL, 's' },
+		{ "resp-bytes", required_argument, NULL, 'R' },
+		{ "sse-events", required_argument, NULL, 'E' },
+		{ "event-bytes", required_argument, NULL, 'B' },
+		{ "min-ms", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	size_t bytes = 1024;
-	long iterations = 200000, repeat = 5;
+	size_t bytes = 1024, resp_bytes = 0, event_bytes = 100, bio_bytes;
+	long iterations = 200000, repeat = 5, sse_events = 0, min_ms = 0, calls = 0;
 	int opaque = 0, seqpacket = 0, opt;
+	struct sse sse = {};
 	SSL_CTX *sctx, *cctx;
 	SSL *c, *s;
 	BIO *cb, *sb;
@@ -214,25 +311,37 @@ int main(int argc, char **argv)
 		case 'r': repeat = strtol(optarg, NULL, 10); break;
 		case 'o': opaque = 1; break;
 		case 's': seqpacket = 1; break;
+		case 'R': resp_bytes = strtoul(optarg, NULL, 10); break;
+		case 'E': sse_events = strtol(optarg, NULL, 10); break;
+		case 'B': event_bytes = strtoul(optarg, NULL, 10); break;
+		case 'm': min_ms = strtol(optarg, NULL, 10); break;
 		default:
-			fprintf(stderr, "usage: tls_roundtrip [--bytes N] [--iterations N] "
-					"[--repeat N] [--opaque] [--model-seqpacket]\n");
+			fprintf(stderr, "usage: tls_roundtrip [--bytes N] [--resp-bytes N] "
+					"[--sse-events N] [--event-bytes N] [--iterations N | "
+					"--min-ms T] [--repeat N] [--opaque] [--model-seqpacket]\n");
 			return 2;
 		}
 	}
-	if (bytes < 1 || bytes > 16384 || iterations < 1 || repeat < 1 || repeat > 1000) {
-		fprintf(stderr, "tls_roundtrip: --bytes 1..16384, --iterations and --repeat > 0\n");
+	if (!resp_bytes)
+		resp_bytes = bytes;
+	if (bytes < 1 || bytes > (1 << 20) || resp_bytes > (1 << 20) || iterations < 1 ||
+	    repeat < 1 || repeat > 1000 || sse_events < 0 || event_bytes < 1 ||
+	    event_bytes > 16000 || min_ms < 0) {
+		fprintf(stderr, "tls_roundtrip: --bytes and --resp-bytes 1..1048576, "
+				"--event-bytes 1..16000, --iterations and --repeat > 0\n");
 		return 2;
 	}
+	if (sse_events)
+		make_sse(&sse, sse_events, event_bytes);
 	req = malloc(bytes);
-	resp = malloc(bytes);
-	in = malloc(bytes);
+	resp = malloc(resp_bytes);
+	in = malloc((bytes > resp_bytes ? bytes : resp_bytes) + 16384);
 	res = calloc(repeat, sizeof(*res));
 	cpu = calloc(repeat, sizeof(*cpu));
 	if (!req || !resp || !in || !res || !cpu)
 		die("malloc");
 	make_message(req, bytes, 0, opaque);
-	make_message(resp, bytes, 1, opaque);
+	make_message(resp, resp_bytes, 1, opaque);
 
 	make_cert(&pkey, &cert);
 	sctx = SSL_CTX_new(TLS_server_method());
@@ -243,7 +352,10 @@ int main(int argc, char **argv)
 	SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION);
 	c = SSL_new(cctx);
 	s = SSL_new(sctx);
-	if (!c || !s || !BIO_new_bio_pair(&cb, 0, &sb, 0))
+	/* A whole message fits in the pair (records add ~22 bytes per 16 KiB),
+	 * so one SSL_write never waits for the reader. */
+	bio_bytes = (bytes > resp_bytes ? bytes : resp_bytes) * 2 + 65536;
+	if (!c || !s || !BIO_new_bio_pair(&cb, bio_bytes, &sb, bio_bytes))
 		die("SSL_new / BIO pair");
 	SSL_set_bio(c, cb, cb);
 	SSL_set_bio(s, sb, sb);
@@ -253,20 +365,35 @@ int main(int argc, char **argv)
 	if (seqpacket)
 		model_start();
 
-	for (long r = -1; r < repeat; r++) {	/* r == -1: warm-up */
+	if (min_ms) {
+		/* Warm-up until a tenth of the target has passed, then size
+		 * the repeats from its pace. */
+		double t0 = now_ns(CLOCK_MONOTONIC), el;
+		long done = 0;
+
+		do {
+			exchange(c, s, req, bytes, resp, resp_bytes, sse_events ? &sse : NULL, in);
+			done++;
+		} while ((el = now_ns(CLOCK_MONOTONIC) - t0) < min_ms * 1e5);
+		iterations = (long)(min_ms * 1e6 / (el / done));
+		if (iterations < 1)
+			iterations = 1;
+	}
+	for (long r = min_ms ? 0 : -1; r < repeat; r++) {	/* r == -1: warm-up */
 		long n = r < 0 ? iterations / 10 + 1 : iterations;
 		double t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+		int p0 = probed(), p1;
 
-		for (long i = 0; i < n; i++) {
-			write_all(c, req, bytes);
-			read_all(s, in, bytes);
-			write_all(s, resp, bytes);
-			read_all(c, in, bytes);
-		}
+		ssl_calls = 0;
+		for (long i = 0; i < n; i++)
+			exchange(c, s, req, bytes, resp, resp_bytes, sse_events ? &sse : NULL, in);
+		calls = ssl_calls / n;
 		if (r >= 0) {
 			res[r] = (now_ns(CLOCK_MONOTONIC) - t0) / n;
 			cpu[r] = (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / n;
-			printf("ns_per_iter %.1f cpu_ns_per_iter %.1f\n", res[r], cpu[r]);
+			p1 = probed();
+			printf("ns_per_iter %.1f cpu_ns_per_iter %.1f calls_per_iter %ld probed %d\n",
+			       res[r], cpu[r], calls, p0 > p1 ? p0 : p1);
 			fflush(stdout);
 		}
 	}
@@ -285,5 +412,6 @@ int main(int argc, char **argv)
 	free(in);
 	free(res);
 	free(cpu);
+	free(sse.event);
 	return 0;
 }
