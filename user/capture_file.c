@@ -192,6 +192,12 @@ int capture_file_next(const struct capture_file_map *m, size_t *off,
 	return 1;
 }
 
+void capture_file_drop_pages(const struct capture_file_map *m)
+{
+	if (m->data)
+		madvise((void *)m->data, m->size, MADV_DONTNEED);
+}
+
 void capture_file_unmap(struct capture_file_map *m)
 {
 	if (m->data)

@@ -55,6 +55,9 @@ int capture_file_open(const char *path, struct capture_file_map *m);
  * cut short or malformed (the file ends there). */
 int capture_file_next(const struct capture_file_map *m, size_t *off,
 		      const struct capture_event **ev, size_t *size);
+/* Drops the mapping's pages from our RSS (they come back from the page
+ * cache if read again): a replay's memory figures are then the pipeline's. */
+void capture_file_drop_pages(const struct capture_file_map *m);
 void capture_file_unmap(struct capture_file_map *m);
 
 #endif

@@ -63,6 +63,7 @@ int replay_run(const struct capture_file_map *m, unsigned int loops, struct conn
 	out->exchanges = stats[STAT_EXCHANGES] - exch0;
 	out->non_llm = stats[STAT_NON_LLM_EXCHANGES] - non0;
 	out->conns_open = conn_table_count(t);
+	capture_file_drop_pages(m);
 	read_rss(&out->rss_kb, &out->hwm_kb, &out->anon_kb);
 	return r < 0 ? r : 0;
 }

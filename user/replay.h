@@ -18,8 +18,10 @@ struct replay_result {
 	double wall_s;
 	double cpu_s;		/* this thread's CPU time */
 	size_t conns_open;	/* at the end, before the table is freed */
-	/* /proc/self/status at the end, kB: the file is mapped, so it counts
-	 * in rss (as file pages) but not in anon. */
+	/* /proc/self/status at the end, kB, the file's pages dropped first:
+	 * rss is the pipeline's with the connections still open (for files
+	 * that leave them open, its peak); hwm, the peak, also counts the
+	 * file's pages read meanwhile. */
 	long rss_kb, hwm_kb, anon_kb;
 	long anon_start_kb;	/* before the first event */
 };
