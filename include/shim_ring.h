@@ -31,9 +31,9 @@ struct shim_hello {
 	__u32 version;		/* SHIM_VERSION */
 	__u32 ring_bytes;	/* power of two, MIN..MAX; memfd >= HDR + ring */
 	__u32 flags;		/* 0 */
-	__u64 start_pos;	/* producer_pos when connecting: records from
-				 * there on are this daemon's, earlier ones were
-				 * for a daemon that went away */
+	__u64 start_pos;	/* consumer_pos when connecting: what a daemon
+				 * that went away did not read is read by the
+				 * next one */
 };
 
 /* The shim's counters, cumulative for the process (a fork child starts at

@@ -193,10 +193,10 @@ static int connect_one(const char *path)
 		errno = EPERM;
 		goto fail;
 	}
-	/* What a daemon that went away left unread is dropped: the new one
-	 * starts here, and a kick it never answered must not silence ours. */
-	hello.start_pos = __atomic_load_n(&conn.ring.hdr->producer_pos, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&conn.ring.hdr->consumer_pos, hello.start_pos, __ATOMIC_RELEASE);
+	/* What a daemon that went away left unread (written before we saw
+	 * it go) is the new one's to read; a kick it never answered must not
+	 * silence ours. */
+	hello.start_pos = __atomic_load_n(&conn.ring.hdr->consumer_pos, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&conn.ring.hdr->kick_pending, 0, __ATOMIC_RELEASE);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;

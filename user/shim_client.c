@@ -107,6 +107,7 @@ int shim_client_attach(struct shim_client *c, const struct shim_hello *h, int me
 	size_t bytes = SHIM_HDR_BYTES + (size_t)h->ring_bytes;
 	char path[64], exe[256];
 	struct stat st;
+	__u64 prod, cur;
 	void *map;
 	ssize_t n;
 	int seals;
@@ -133,10 +134,16 @@ int shim_client_attach(struct shim_client *c, const struct shim_hello *h, int me
 	c->size = h->ring_bytes;
 	c->map_bytes = bytes;
 	c->cons = h->start_pos;
-	if (__atomic_load_n(&c->hdr->producer_pos, __ATOMIC_ACQUIRE) - c->cons > c->size) {
+	prod = __atomic_load_n(&c->hdr->producer_pos, __ATOMIC_ACQUIRE);
+	if (prod - c->cons > c->size) {
 		munmap(map, bytes);
 		return -EPROTO;
 	}
+	/* A daemon may have read on since the shim looked (this one, finishing
+	 * the process's previous connection): never deliver a record twice. */
+	cur = __atomic_load_n(&c->hdr->consumer_pos, __ATOMIC_ACQUIRE);
+	if (cur - c->cons <= prod - c->cons && !(cur & (SHIM_REC_ALIGN - 1)))
+		c->cons = cur;
 	c->active = true;
 	if (read_comm(c->pid, c->pid, c->comm))
 		memset(c->comm, 0, sizeof(c->comm));

@@ -112,7 +112,8 @@ static void client_finish(struct shim_server *s, struct shim_client *c)
 /* A new client for a pid that still has one: after exec the old socket is
  * closed (CLOEXEC) before the new image connects, so its end of file is
  * there already; finishing it first keeps its EXIT from ending the new
- * image's connections. */
+ * image's connections, and a reconnecting shim's ring from being read
+ * twice. */
 static void finish_same_pid(struct shim_server *s, struct shim_client *nc)
 {
 	char b;
@@ -143,8 +144,12 @@ static size_t budget_for(const struct shim_server *s, __u32 uid)
 static int client_hello(struct shim_server *s, struct shim_client *c,
 			const struct shim_hello *h, int memfd)
 {
-	int err = shim_client_attach(c, h, memfd, budget_for(s, c->uid));
+	int err;
 
+	/* The same process's previous connection first: its last records,
+	 * then its EXIT, before anything of the new one. */
+	finish_same_pid(s, c);
+	err = shim_client_attach(c, h, memfd, budget_for(s, c->uid));
 	if (err) {
 		stats_inc(STAT_SHIM_CLIENTS_REJECTED);
 		if (err == -EPROTO)
@@ -158,7 +163,6 @@ static int client_hello(struct shim_server *s, struct shim_client *c,
 	s->pid_count[c->pid]++;
 	stats_inc(STAT_SHIM_CLIENTS);
 	p_debug("shim client pid %u uid %u: ring of %u bytes", c->pid, c->uid, h->ring_bytes);
-	finish_same_pid(s, c);
 	return 0;
 }
 

@@ -301,6 +301,50 @@ static void test_tid_checked(void **state)
 	poll_until(3, 1);
 }
 
+/* What a daemon that went away left unread is the next one's: the shim's
+ * hello starts at the ring's consumer position. */
+static void test_unread_by_previous(void **state)
+{
+	struct shim_hello h = { .magic = SHIM_MAGIC, .version = SHIM_VERSION,
+				.ring_bytes = SHIM_RING_MIN_BYTES };
+	struct fake f;
+	void *map;
+
+	f.bytes = SHIM_HDR_BYTES + SHIM_RING_MIN_BYTES;
+	f.memfd = make_memfd(f.bytes, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	map = mmap(NULL, f.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd, 0);
+	assert_true(map != MAP_FAILED);
+	shim_ring_init(&f.ring, map, SHIM_RING_MIN_BYTES);
+	for (int i = 0; i < 3; i++)	/* written while the old daemon died */
+		assert_true(fake_write(&f, 9, 0, i, "u", 1));
+	h.start_pos = f.ring.hdr->consumer_pos;
+	f.sock = connect_sock();
+	send_msg(f.sock, &h, sizeof(h), &f.memfd, 1);
+	assert_true(fake_write(&f, 9, 0, 3, "n", 1));
+	poll_until(4, 0);
+	assert_int_equal(ngot, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(got[i].ev.stream_pos, i);
+	/* Reconnecting to the same daemon: the old connection is finished
+	 * (and its EXIT sent) first, nothing is delivered twice. */
+	{
+		int old = f.sock;
+
+		f.sock = connect_sock();
+		close(old);
+		assert_true(fake_write(&f, 9, 0, 4, "m", 1));
+		h.start_pos = f.ring.hdr->consumer_pos - 64;	/* stale view */
+		send_msg(f.sock, &h, sizeof(h), &f.memfd, 1);
+	}
+	poll_until(5, 1);
+	assert_int_equal(ngot, 5);
+	assert_int_equal(got[4].ev.stream_pos, 4);
+	assert_int_equal(nexit, 1);
+	assert_true(shim_server_owns(server, (__u32)getpid(), 0));
+	fake_close(&f);
+	poll_until(5, 2);
+}
+
 /* Everything a process wrote before it exited is delivered, then EXIT. */
 static void test_last_words(void **state)
 {
@@ -673,6 +717,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_records_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tid_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_by_previous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shim_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_hellos, setup, teardown),
