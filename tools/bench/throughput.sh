@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# make bench, part 2: the daemon's pipeline alone, on one core. Synthetic
+# capture files (gen_events.c: OpenAI chat calls as the BPF side delivers
+# them, 8 keep-alive connections taking turns, 10 calls each) of 1, 10 and
+# 100 KiB prompts, JSON responses or SSE streams of 100 events, replayed
+# by `llmobsd --replay` at full speed: exchanges and MB of capture per
+# second of the replaying thread's CPU time (other load on a shared host
+# stretches wall time, not this). One more line stores every record in
+# SQLite (a DB in $TMP) as the daemon does. Files take turns in every
+# round; each figure is the median over rounds, [min-max] beside it.
+# Goal: >= 30,000 exchanges/s/core with 10 KiB prompts.
+# Env: BENCH_SHORT=1, BENCH_ROUNDS, OUTPUT.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUTPUT:-$ROOT/.output}
+case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+GEN=$OUT/bench/gen_events
+D=$OUT/llmobsd
+if [ -n "${BENCH_SHORT:-}" ]; then ROUNDS=${BENCH_ROUNDS:-1} SCALE=1; else ROUNDS=${BENCH_ROUNDS:-5} SCALE=4; fi
+for f in "$GEN" "$D"; do [ -x "$f" ] || { echo "throughput: $f missing"; exit 1; }; done
+TMP=$(mktemp -d /tmp/llmobs-throughput.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# name|gen_events args|loops (about 0.3 s of CPU each at SCALE=1)
+CASES=(
+  "1KiB-json|--prompt-bytes 1024 --exchanges 2000|5"
+  "1KiB-stream|--prompt-bytes 1024 --exchanges 500 --stream|3"
+  "10KiB-json|--prompt-bytes 10240 --exchanges 2000|4"
+  "10KiB-stream|--prompt-bytes 10240 --exchanges 500 --stream|3"
+  "100KiB-json|--prompt-bytes 102400 --exchanges 400|3"
+  "100KiB-stream|--prompt-bytes 102400 --exchanges 300 --stream|3"
+  "10KiB-json+sqlite|--prompt-bytes 10240 --exchanges 2000|4"
+)
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name args _ <<<"$c"
+  $GEN --out "$TMP/$name.cap" $args >/dev/null || exit 1
+done
+
+declare -A EXS MBS
+echo "throughput: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    IFS='|' read -r name _ loops <<<"$c"
+    db=()
+    [ "${name%+sqlite}" != "$name" ] && { rm -f "$TMP"/replay.db*; db=(--db "$TMP/replay.db"); }
+    line=$("$D" --replay "$TMP/$name.cap" --replay-loops $((loops * SCALE)) "${db[@]}" 2>&1 |
+           grep '^replay:')
+    [ -n "$line" ] || { echo "throughput: $name failed"; exit 1; }
+    EXS[$name]="${EXS[$name]:-} $(awk '{ for (i = 2; i < NF; i += 2) if ($i == "exchanges_per_cpu_s") print $(i + 1) }' <<<"$line")"
+    MBS[$name]="${MBS[$name]:-} $(awk '{ for (i = 2; i < NF; i += 2) if ($i == "mb_per_cpu_s") print $(i + 1) }' <<<"$line")"
+  done
+done
+echo "throughput: load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
+
+stat3() {
+  tr ' ' '\n' | grep . | sort -g |
+    awk '{ a[NR] = $1 } END { printf "%s %s %s", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+printf '%-20s %14s %17s %10s\n' case "exchanges/s" "[min-max]" "MB/s"
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name _ _ <<<"$c"
+  read -r e lo hi <<<"$(echo "${EXS[$name]}" | stat3)"
+  read -r mb _ <<<"$(echo "${MBS[$name]}" | stat3)"
+  printf '%-20s %14.0f %17s %10.1f\n' "$name" "$e" "[$lo-$hi]" "$mb"
+  [ "$name" = 10KiB-json ] && goal=$e
+done
+echo "goal: 10KiB-json >= 30000 exchanges/s/core: $(awk -v e="$goal" 'BEGIN { print (e >= 30000 ? "met" : "NOT met") }')"
