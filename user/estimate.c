@@ -466,9 +466,22 @@ bool estimate_usage(const struct llm_request_info *req,
 {
 	long out;
 
-	if (resp->usage_present || resp->no_estimate || resp->error[0] ||
-	    !llm_api_billed(req->api) || status < 200 || status > 299 ||
-	    req->est_input_tokens < 0 || resp->est_failed)
+	if (resp->no_estimate || resp->error[0] || !llm_api_billed(req->api) ||
+	    status < 200 || status > 299 || resp->est_failed)
+		return false;
+	if (resp->usage_present && resp->usage_partial && resp->est_started) {
+		/* A Claude stream cut before its message_delta: the input
+		 * counts are the provider's, the output is what was seen. */
+		out = bpe_stream_finish(&resp->est_output, (enum bpe_encoding)resp->est_enc);
+		if (out < 0)
+			return false;
+		out = estimate_scale(req->provider, req->api, out, true);
+		if (out > resp->usage.output_tokens)
+			resp->usage.output_tokens = out;
+		resp->usage_estimated = true;
+		return true;
+	}
+	if (resp->usage_present || req->est_input_tokens < 0)
 		return false;
 	out = bpe_stream_finish(&resp->est_output, (enum bpe_encoding)resp->est_enc);
 	if (out < 0)

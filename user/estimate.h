@@ -33,9 +33,10 @@ void estimate_response_text(enum llm_api api, const char *type,
 
 /* When a successful billed response carried no usage, fills resp->usage
  * from the request's and the output's estimates (input, and output without
- * the reasoning no one sees) and sets resp->usage_estimated. A response
- * that bills nothing yet (background, blocked prompt) is left alone.
- * Returns whether it estimated. */
+ * the reasoning no one sees) and sets resp->usage_estimated; a Claude
+ * stream cut after message_start keeps its input counts and gets the
+ * output seen. A response that bills nothing yet (background, blocked
+ * prompt) is left alone. Returns whether it estimated. */
 bool estimate_usage(const struct llm_request_info *req,
 		    struct llm_response_info *resp, int status);
 

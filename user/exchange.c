@@ -254,8 +254,10 @@ static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	exchange_count_prompt(ex);
 	estimate_usage(&ex->req, &ex->resp, ex->rec.status);
 	r->usage = ex->resp.usage;
-	r->usage_source = ex->resp.usage_present ? USAGE_PROVIDER :
-			  ex->resp.usage_estimated ? USAGE_ESTIMATED : USAGE_NONE;
+	/* Estimated when any count is ours (a cut Claude stream keeps the
+	 * provider's input counts beside our output count). */
+	r->usage_source = ex->resp.usage_estimated ? USAGE_ESTIMATED :
+			  ex->resp.usage_present ? USAGE_PROVIDER : USAGE_NONE;
 	r->latency_ms = ex->resp_started ? ms_between(ex->ts_first_req, ex->ts_last_resp)
 					 : RECORD_NULL_MS;
 	r->ttft_ms = r->stream && ex->resp_started ?

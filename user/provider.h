@@ -85,6 +85,8 @@ struct llm_response_info {
 	bool est_started, est_exact, est_failed;
 	uint8_t est_enc;	/* enum bpe_encoding */
 	bool no_estimate;	/* nothing billed yet: a background response */
+	bool usage_partial;	/* only Anthropic's message_start usage came:
+				 * its output count is a placeholder */
 	bool not_llm;		/* a file download that held no batch results */
 	int batch_results;	/* results (JSONL lines) with usage, summed */
 	bool usage_estimated;	/* set by estimate_usage() */

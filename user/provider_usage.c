@@ -446,8 +446,12 @@ static void stream_messages(const char *type, const cJSON *root,
 	} else if (strcmp(type, "message_stop") == 0) {
 		out->stream_done = true;
 	}
-	if (u && provider_usage_anthropic(u, &out->usage))
+	if (u && provider_usage_anthropic(u, &out->usage)) {
 		out->usage_present = true;
+		/* message_start's output count is a placeholder until a
+		 * message_delta brings the real one. */
+		out->usage_partial = strcmp(type, "message_start") == 0;
+	}
 }
 
 int provider_stream_event(enum llm_api api, const char *event, size_t event_len,

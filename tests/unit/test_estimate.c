@@ -140,6 +140,44 @@ static void test_when(void **state)
 	assert_false(estimate_usage(&ri, &r, 200));
 }
 
+/* A Claude stream cut after message_start: its input counts stay, its
+ * placeholder output becomes the output seen (o200k x 1.27); once a
+ * message_delta came, the provider's counts stand. */
+static void test_cut_claude_stream(void **state)
+{
+	static const char start[] =
+		"{\"type\":\"message_start\",\"message\":{\"model\":\"claude-haiku-4-5\","
+		"\"usage\":{\"input_tokens\":50,\"cache_read_input_tokens\":200,\"output_tokens\":1}}}";
+	static const char delta[] =
+		"{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\","
+		"\"text\":\"The quick brown fox jumps over the lazy dog.\"}}";
+	static const char final[] =
+		"{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":12}}";
+	struct llm_request_info ri = { .api = LLM_API_MESSAGES, .est_input_tokens = 9 };
+	struct llm_response_info r = { 0 };
+	long text;
+
+	if (skip_unavailable())
+		return;
+	snprintf(ri.provider, sizeof(ri.provider), "anthropic");
+	text = bpe_count(BPE_O200K_BASE, S("The quick brown fox jumps over the lazy dog."));
+	assert_int_equal(provider_stream_event(ri.api, S("message_start"), S(start), &r), 0);
+	assert_int_equal(provider_stream_event(ri.api, S("content_block_delta"), S(delta), &r), 0);
+	assert_true(r.usage_present && r.usage_partial);
+	assert_true(estimate_usage(&ri, &r, 200));
+	assert_int_equal(r.usage.input_tokens, 250);	/* the provider's, not 9 */
+	assert_int_equal(r.usage.cached_input_tokens, 200);
+	assert_int_equal(r.usage.output_tokens, (int64_t)(text * 1.27 + 0.5));
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(provider_stream_event(ri.api, S("message_start"), S(start), &r), 0);
+	assert_int_equal(provider_stream_event(ri.api, S("content_block_delta"), S(delta), &r), 0);
+	assert_int_equal(provider_stream_event(ri.api, S("message_delta"), S(final), &r), 0);
+	assert_false(r.usage_partial);
+	assert_false(estimate_usage(&ri, &r, 200));
+	assert_int_equal(r.usage.output_tokens, 12);
+}
+
 /* ---- the corpus: estimate vs actual ---- */
 
 enum { FAM_OPENAI, FAM_ANTHROPIC, FAM_GOOGLE, FAM_OTHER, FAM_HIDDEN, FAM__MAX };
@@ -374,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_chat_overhead),
 		cmocka_unit_test(test_when),
+		cmocka_unit_test(test_cut_claude_stream),
 		cmocka_unit_test(test_corpus_accuracy),
 	};
 
