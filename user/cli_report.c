@@ -120,6 +120,21 @@ static int report_totals(sqlite3 *db, int64_t since_ns, int64_t *n)
 			       col64(st, 5));
 		rc = SQLITE_DONE;
 	}
+	if ((err = finish(db, st, rc)))
+		return err;
+	/* Estimated counts are not the provider's: say how much rests on them. */
+	if ((err = prepare(db, "SELECT count(*), sum(CASE WHEN priced THEN cost_usd ELSE 0 END)"
+			   " FROM exchanges WHERE ts_start_ns >= ?1 AND usage_source = 'estimated'",
+			   since_ns, &st)))
+		return err;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (col64(st, 0))
+			printf("  ~ %lld exchanges with estimated usage ($%.6f of the cost): their "
+			       "responses had none, the tokens were counted from the text\n",
+			       col64(st, 0), sqlite3_column_double(st, 1));
+		rc = SQLITE_DONE;
+	}
 	return finish(db, st, rc);
 }
 

@@ -187,6 +187,8 @@ static void test_report_sections(void **state)
 	assert_non_null(strstr(r.out, "leaves out 3 unpriced"));
 	assert_non_null(strstr(r.out, "unpriced  mystery-?[31m-model (anthropic)"));
 	assert_non_null(strstr(r.out, "Incomplete/errors"));
+	/* Odd fixtures have estimated usage: 6 of 12. */
+	assert_non_null(strstr(r.out, "~ 6 exchanges with estimated usage"));
 	assert_non_null(strstr(r.out, "error truncated"));	/* i = 3, 7, 11 */
 	assert_non_null(strstr(r.out, "http_parse_errors"));
 	assert_null(strstr(r.out, "stream_gaps"));		/* zero: not shown */
