@@ -41,13 +41,10 @@ struct stream_slot {
 };
 
 static struct stream_slot streams[STREAM_SLOTS];
-static __u32 max_call_bytes = CAPTURE_MAX_CHUNKS_DEFAULT * CAPTURE_CHUNK_BYTES;
 
-enum real_fn { FN_WRITE, FN_READ, FN_WRITE_EX, FN_READ_EX, FN_FREE, FN_SHUTDOWN, FN__MAX };
 static const char *const fn_names[FN__MAX] = {
 	"SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free", "SSL_shutdown",
 };
-static void *real_fns[FN__MAX];
 
 typedef int (*rw_fn)(void *ssl, void *buf, int num);
 typedef int (*rw_ex_fn)(void *ssl, void *buf, size_t num, size_t *done);
@@ -59,6 +56,9 @@ typedef int (*shutdown_fn)(void *ssl);
  * SSL_write) is the same bytes and is passed through uncaptured. */
 static __thread void *active_ssl __attribute__((tls_model("initial-exec")));
 static __thread __u32 cached_tid __attribute__((tls_model("initial-exec")));
+/* Calls left before this thread, not connected, looks again whether a
+ * connection attempt is due (a clock read and another cache line). */
+static __thread __u32 retry_skip __attribute__((tls_model("initial-exec")));
 
 SHIM_API int SSL_write(void *ssl, const void *buf, int num);
 SHIM_API int SSL_read(void *ssl, void *buf, int num);
@@ -93,13 +93,11 @@ static void *lookup_from(void *caller, const char *name)
 	return p;
 }
 
-static void *resolve(enum real_fn f, void *caller)
+/* Once per function: kept out of line so the calls after pay for a load. */
+static __attribute__((noinline, cold)) void *resolve_slow(enum shim_real f, void *caller)
 {
-	void *p = __atomic_load_n(&real_fns[f], __ATOMIC_ACQUIRE);
-	void *h;
+	void *p, *h;
 
-	if (p)
-		return p;
 	p = dlsym(RTLD_NEXT, fn_names[f]);
 	if (!p || p == own_fns[f])
 		p = lookup_from(caller, fn_names[f]);
@@ -111,8 +109,15 @@ static void *resolve(enum real_fn f, void *caller)
 		shim_log("cannot find the real %s", fn_names[f]);
 		return NULL;
 	}
-	__atomic_store_n(&real_fns[f], p, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_hot.real[f], p, __ATOMIC_RELEASE);
 	return p;
+}
+
+static inline void *resolve(enum shim_real f, void *caller)
+{
+	void *p = __atomic_load_n(&shim_hot.real[f], __ATOMIC_ACQUIRE);
+
+	return p ? p : resolve_slow(f, caller);
 }
 
 /* ---- stream positions ------------------------------------------------- */
@@ -226,14 +231,19 @@ static void event_fill(struct capture_event *ev, __u64 now, void *ssl, __u8 kind
 
 /* The bytes a call moved: chunked like the BPF side, up to the same cap;
  * the position advances by the whole call, so every lost byte shows. */
-static void capture(void *ssl, int dir, const void *buf, size_t len)
+static void capture_send(struct shim_ring *ring, void *ssl, int dir, const void *buf,
+			 size_t len, size_t keep, __u64 pos);
+
+/* Inlined into each interposer: the steady states that send nothing (a
+ * server-side connection, no daemon) cost no more than this. */
+static inline __attribute__((always_inline)) void capture(void *ssl, int dir,
+						      const void *buf, size_t len)
 {
-	__u64 now, pos, rpos, used = 0, sent = 0, nev = 0;
-	size_t keep = len < max_call_bytes ? len : max_call_bytes;
+	size_t keep = len < shim_hot.max_call_bytes ? len : shim_hot.max_call_bytes;
 	struct stream_slot *slot;
 	struct shim_ring *ring;
-	bool kick = false;
 	__u32 role;
+	__u64 pos;
 
 	if (len > 0xffffffffu)
 		return;		/* call_len is 32 bits, as on the BPF side */
@@ -266,7 +276,15 @@ static void capture(void *ssl, int dir, const void *buf, size_t len)
 		shim_count_fast(SHIM_STAT_DROP_NO_DAEMON_BYTES, keep);
 		return;
 	}
-	now = shim_now_ns();
+	capture_send(ring, ssl, dir, buf, len, keep, pos);
+}
+
+static void capture_send(struct shim_ring *ring, void *ssl, int dir, const void *buf,
+			 size_t len, size_t keep, __u64 pos)
+{
+	__u64 now = shim_now_ns(), rpos, used = 0, sent = 0, nev = 0;
+	bool kick = false;
+
 	for (size_t off = 0; off < keep; off += CAPTURE_CHUNK_BYTES) {
 		__u32 n = keep - off < CAPTURE_CHUNK_BYTES ? keep - off : CAPTURE_CHUNK_BYTES;
 		struct capture_event *ev = shim_ring_reserve(ring, sizeof(*ev) + n, &rpos, &used);
@@ -334,8 +352,12 @@ static bool call_enter(void *ssl, void **prev)
 	if (active_ssl == ssl)
 		return false;
 	active_ssl = ssl;
-	if (!shim_conn_ring())
+	/* A thread's first call always looks (a shim connects before the
+	 * call, see shim_conn_retry), then one call in 64. */
+	if (!shim_conn_ring() && !retry_skip--) {
+		retry_skip = 63;
 		shim_conn_retry();
+	}
 	return true;
 }
 
@@ -462,6 +484,7 @@ SHIM_API int SSL_shutdown(void *ssl)
 static void on_fork_child(void)
 {
 	cached_tid = 0;
+	retry_skip = 0;
 	active_ssl = NULL;
 	shim_conn_fork_child();
 }
@@ -475,7 +498,7 @@ __attribute__((constructor)) static void shim_init(void)
 	if (cap) {
 		v = strtoul(cap, NULL, 10);
 		if (v >= 1 && v <= CAPTURE_MAX_CHUNKS_LIMIT * CAPTURE_CHUNK_BYTES)
-			max_call_bytes = (__u32)v;
+			shim_hot.max_call_bytes = (__u32)v;
 		else
 			shim_log("LLMOBS_MAX_CALL_BYTES=%s ignored (1..%u)", cap,
 				 CAPTURE_MAX_CHUNKS_LIMIT * CAPTURE_CHUNK_BYTES);

@@ -19,9 +19,23 @@ enum shim_state {
 	SHIM_OFF,		/* cannot work in this process (no memfd, fd lost) */
 };
 
-/* Process-wide counters (enum shim_stat); a fork child starts at zero. */
-extern __u64 shim_stats[SHIM_STAT__MAX];
-extern bool shim_debug;		/* LLMOBS_DEBUG=1: the only way the shim prints */
+/* Process-wide counters (enum shim_stat); a fork child starts at zero.
+ * The per-call ones share the first cache line. */
+extern __u64 shim_stats[SHIM_STAT__MAX] __attribute__((aligned(64)));
+
+enum shim_real { FN_WRITE, FN_READ, FN_WRITE_EX, FN_READ_EX, FN_FREE, FN_SHUTDOWN, FN__MAX };
+
+/* What every call reads, in one cache line: between two SSL calls OpenSSL's
+ * own working set evicts ours, and each line we touch is a miss. */
+struct shim_hot {
+	struct shim_ring *live_ring;	/* the ring while connected, else NULL */
+	void *real[FN__MAX];		/* the real SSL functions, once found */
+	__u32 max_call_bytes;		/* LLMOBS_MAX_CALL_BYTES */
+	bool debug;			/* LLMOBS_DEBUG=1: the only way the shim prints */
+} __attribute__((aligned(64)));
+
+extern struct shim_hot shim_hot;
+#define shim_debug	(shim_hot.debug)
 
 /* For the rare counters (drops): exact under any number of threads. */
 static inline void shim_count(enum shim_stat s, __u64 n)
@@ -51,11 +65,9 @@ static inline __u64 shim_now_ns(void)
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The ring while connected, else NULL. */
-extern struct shim_ring *shim_live_ring;
-
 static inline struct shim_ring *shim_conn_ring(void)
 {
-	return __atomic_load_n(&shim_live_ring, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&shim_hot.live_ring, __ATOMIC_ACQUIRE);
 }
 
 /* Not connected: connects if an attempt is due (the first call, then once

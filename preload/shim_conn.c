@@ -26,9 +26,10 @@
 #include "shim.h"
 #include "shim_path.h"
 
-__u64 shim_stats[SHIM_STAT__MAX];
-bool shim_debug;
-struct shim_ring *shim_live_ring;
+__u64 shim_stats[SHIM_STAT__MAX] __attribute__((aligned(64)));
+struct shim_hot shim_hot = {
+	.max_call_bytes = CAPTURE_MAX_CHUNKS_DEFAULT * CAPTURE_CHUNK_BYTES,
+};
 
 struct owned_fd {
 	int fd;
@@ -253,7 +254,7 @@ static void try_connect(__u64 now)
 	conn.connected_once = true;
 	publish_stats();
 	__atomic_store_n(&conn.state, SHIM_CONNECTED, __ATOMIC_RELEASE);
-	__atomic_store_n(&shim_live_ring, &conn.ring, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_hot.live_ring, &conn.ring, __ATOMIC_RELEASE);
 }
 
 void shim_conn_retry(void)
@@ -280,7 +281,7 @@ void shim_conn_retry(void)
 static void disconnect(const char *why)
 {
 	shim_log("daemon gone (%s): dropping until it is back", why);
-	__atomic_store_n(&shim_live_ring, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_hot.live_ring, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&conn.state, SHIM_DISCONNECTED, __ATOMIC_RELEASE);
 	owned_close(&conn.sock);
 	__atomic_store_n(&conn.next_attempt_ns, shim_now_ns() + SHIM_RECONNECT_NS,
@@ -349,7 +350,7 @@ void shim_conn_fork_parent(void)
 void shim_conn_fork_child(void)
 {
 	pthread_mutex_init(&conn.lock, NULL);
-	shim_live_ring = NULL;
+	shim_hot.live_ring = NULL;
 	if (conn.map)
 		munmap(conn.map, conn.map_bytes);
 	conn.map = NULL;
