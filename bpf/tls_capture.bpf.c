@@ -145,13 +145,40 @@ event_init(__u32 slot, __u8 kind, __u64 conn, __u64 pid_tgid)
 	return ev;
 }
 
-static __always_inline void event_send(struct capture_event *ev)
+/* Waking the daemon for each event cost more than all the rest of
+ * capturing a call: an irq_work and, on a VM, an IPI to the daemon's CPU,
+ * 6-7 us of the 8 us llmobsd added to an SSL call beyond the uprobe trap
+ * (make bench, docs/performance.md). So the calls of a connection under
+ * way (WAKE_BATCH) wake it once per 1/WAKEUP_SHARE of the ring filled, and
+ * it collects the rest on its poll timeout (tls_capture_poll(), at most
+ * 100 ms). A connection's first call and its end wake it at once
+ * (WAKE_NOW): a short-lived process is then seen while it lives, which is
+ * when the daemon can tell whether an LD_PRELOAD shim reports it; and exec
+ * and exit events wake it as they always did (WAKE_ADAPTIVE): an exec
+ * wants its libraries attached before its first call. */
+#define WAKEUP_SHARE	16
+
+enum wake { WAKE_ADAPTIVE, WAKE_BATCH, WAKE_NOW };
+
+static __always_inline void event_send(struct capture_event *ev, enum wake wake)
 {
+	__u64 size, flags = 0, step, avail;
 	__u32 n = ev->data_len;
 
 	if (n > CAPTURE_CHUNK_BYTES)	/* never true; bounds for the verifier */
 		n = CAPTURE_CHUNK_BYTES;
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + n, 0))
+	size = sizeof(*ev) + n;
+	if (wake == WAKE_NOW) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	} else if (wake == WAKE_BATCH) {
+		/* Crossing a multiple of step wakes: one wakeup per step of
+		 * data, even when producers on other CPUs race past one. */
+		step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKEUP_SHARE;
+		avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		flags = step && avail / step != (avail + size) / step ? BPF_RB_FORCE_WAKEUP
+									: BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, ev, size, flags))
 		count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
 }
 
@@ -235,7 +262,7 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 		return 0;
 	}
 	ev->data_len = n;
-	event_send(ev);
+	event_send(ev, c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH);
 	return 0;
 }
 
@@ -340,7 +367,7 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 		return 0;
 	ev = event_init(SCRATCH_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
 	if (ev)
-		event_send(ev);
+		event_send(ev, WAKE_NOW);
 	return 0;
 }
 
@@ -376,7 +403,7 @@ static __always_inline int emit_exec(const void *filename)
 	ev->data_len = n > 1 ? n - 1 : 0;
 	if (ev->data_len > CAPTURE_PATH_LEN)
 		ev->data_len = CAPTURE_PATH_LEN;
-	event_send(ev);
+	event_send(ev, WAKE_ADAPTIVE);
 	return 0;
 }
 
@@ -395,7 +422,7 @@ static __always_inline int emit_exit(void)
 		return 0;
 	ev = event_init(SCRATCH_TP, CAPTURE_EXIT, 0, id);
 	if (ev)
-		event_send(ev);
+		event_send(ev, WAKE_ADAPTIVE);
 	return 0;
 }
 

@@ -554,8 +554,12 @@ int main(int argc, char **argv)
 	err = 0;
 
 cleanup:
-	/* What the shims' rings still hold goes in first; then in-flight
-	 * exchanges are recorded as incomplete rather than lost. */
+	/* What the BPF ring buffer still holds goes in first (data events do
+	 * not wake the poll), while live shims still claim their processes;
+	 * then what the shims' rings hold; then in-flight exchanges are
+	 * recorded as incomplete rather than lost. */
+	if (d.capture)
+		tls_capture_drain(d.capture);
 	shim_ran = d.shim != NULL;
 	shim_server_close(d.shim);
 	conn_table_free(d.conns);

@@ -539,7 +539,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 int tls_capture_poll(struct tls_capture *c, int timeout_ms)
 {
 	uint64_t now = now_ms(), next = c->next_full_ms;
-	int i, n;
+	int i, n, m;
 
 	for (i = 0; i < c->nr_rescans; i++)
 		if (c->rescans[i].due_ms < next)
@@ -551,8 +551,18 @@ int tls_capture_poll(struct tls_capture *c, int timeout_ms)
 	n = ring_buffer__poll(c->rb, timeout_ms);
 	if (n < 0)
 		return n;
+	/* Data events do not wake us (event_send() in the BPF side): what
+	 * came while we slept is taken here. */
+	m = ring_buffer__consume(c->rb);
+	if (m < 0)
+		return m;
 	run_due_scans(c);
-	return n;
+	return n + m;
+}
+
+int tls_capture_drain(struct tls_capture *c)
+{
+	return ring_buffer__consume(c->rb);
 }
 
 int tls_capture_drops(struct tls_capture *c,

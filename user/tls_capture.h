@@ -30,6 +30,10 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
  * rescans (new processes, libraries loaded late). Returns events handled
  * or -errno (-EINTR when interrupted). */
 int tls_capture_poll(struct tls_capture *c, int timeout_ms);
+/* Delivers the events already in the ring buffer, without waiting or
+ * scanning (at exit: data events do not wake the poll). Returns events
+ * handled or -errno. */
+int tls_capture_drain(struct tls_capture *c);
 /* Looks at one process (pid > 0) or every process (pid == 0) for TLS
  * libraries not attached yet. Returns how many it attached, or -errno. */
 int tls_capture_rescan(struct tls_capture *c, pid_t pid);

@@ -22,7 +22,9 @@
 # but no longer shows in bpftool), and bpftool shows the probes of live
 # processes that are not ours.
 # Env: BENCH_SHORT=1 (one round, short repeats), BENCH_ROUNDS, BENCH_REPEAT,
-#      BENCH_MS (per repeat), OUTPUT.
+#      BENCH_MS (per repeat), BENCH_VARIANTS, BENCH_SHAPES (subsets, by name;
+#      bare always runs), BENCH_DAEMON_B (another llmobsd build, measured
+#      as variant llmobsd-bpf-b: an A/B of a BPF change in one run), OUTPUT.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUTPUT:-$ROOT/.output}
@@ -55,9 +57,18 @@ SHAPES=(
   "sse-500-reads|--bytes 2048 --sse-events 500 --event-bytes 100"
 )
 VARIANTS=(bare empty-uprobe llmobsd-bpf shim+daemon shim,no-daemon model:seqpacket-per-call)
+[ -n "${BENCH_DAEMON_B:-}" ] && VARIANTS+=(llmobsd-bpf-b)
+pick() {	# pick "WANTED NAMES" NAME...: the NAMEs among the wanted, in order
+  local want=" $1 " n
+  shift
+  for n in "$@"; do [[ $want == *" ${n%%|*} "* ]] && echo "$n"; done
+}
+[ -n "${BENCH_SHAPES:-}" ] && mapfile -t SHAPES < <(pick "$BENCH_SHAPES" "${SHAPES[@]}")
+[ -n "${BENCH_VARIANTS:-}" ] && mapfile -t VARIANTS < <(pick "bare $BENCH_VARIANTS" "${VARIANTS[@]}")
 if [ "$(id -u)" -ne 0 ]; then
   echo "probes: not root: empty-uprobe and llmobsd-bpf skipped"
-  VARIANTS=(bare shim+daemon shim,no-daemon model:seqpacket-per-call)
+  mapfile -t VARIANTS < <(pick "bare shim+daemon shim,no-daemon model:seqpacket-per-call" \
+    "${VARIANTS[@]}")
 fi
 
 # Uprobes on libssl that are not ours: every variant would pay them.
@@ -91,9 +102,11 @@ setup() {
     EPID=$!
     for _ in $(seq 100); do grep -q '^ready' "$TMP/empty.out" && return 0; sleep 0.05; done
     echo "probes: empty_probe did not attach:"; cat "$TMP/empty.out"; exit 1 ;;
-  llmobsd-bpf)
+  llmobsd-bpf|llmobsd-bpf-b)
     rm -f "$TMP"/bpf.db*
-    "$OUT/llmobsd" --db "$TMP/bpf.db" --socket "$TMP/bpf.sock" 2>>"$TMP/bpf.log" >/dev/null &
+    local d=$OUT/llmobsd
+    [ "$1" = llmobsd-bpf-b ] && d=$BENCH_DAEMON_B
+    "$d" --db "$TMP/bpf.db" --socket "$TMP/bpf.sock" 2>>"$TMP/bpf.log" >/dev/null &
     BPID=$!
     for _ in $(seq 600); do grep -q 'ready:' "$TMP/bpf.log" && return 0; sleep 0.05; done
     echo "probes: llmobsd did not start:"; tail "$TMP/bpf.log"; exit 1 ;;
@@ -103,7 +116,7 @@ setup() {
 teardown() {
   case $1 in
   empty-uprobe) stop EPID ;;
-  llmobsd-bpf) stop BPID; : >"$TMP/bpf.log" ;;
+  llmobsd-bpf|llmobsd-bpf-b) stop BPID; : >"$TMP/bpf.log" ;;
   esac
 }
 
@@ -128,7 +141,7 @@ for r in $(seq "$ROUNDS"); do
     for s in "${SHAPES[@]}"; do
       shape=${s%%|*}
       want=0
-      case $v in empty-uprobe|llmobsd-bpf) want=4 ;; esac
+      case $v in empty-uprobe|llmobsd-bpf*) want=4 ;; esac
       for try in $(seq 20); do
         wait_quiet
         got=$($(prefix "$v") "$BIN" ${s#*|} --min-ms "$MS" --repeat "$REPEAT" "${args[@]}")
@@ -174,13 +187,18 @@ for s in "${SHAPES[@]}"; do
       "[$(calc %.1f "$lo / 1000")-$(calc %.1f "$hi / 1000")]" \
       "$(calc %.3f "$m / $base")" "$(calc %.1f "$w / 1000")"
   done
-  if [ -n "${M[llmobsd-bpf]:-}" ]; then
+  if [ -n "${M[llmobsd-bpf]:-}" ] && [ -n "${M[empty-uprobe]:-}" ]; then
     echo "ratio (c)/(b) llmobsd-bpf / empty-uprobe: $(calc %.3f "${M[llmobsd-bpf]} / ${M[empty-uprobe]}")   (goal <= 1.10)"
     echo "  per call: the trap (b)-(a) $(calc %.2f "(${M[empty-uprobe]} - $base) / 1000 / $calls") us," \
       "llmobsd beyond it (c)-(b) $(calc %.2f "(${M[llmobsd-bpf]} - ${M[empty-uprobe]}) / 1000 / $calls") us"
   fi
-  echo "ratio (d)/(a) shim+daemon / bare:         $(calc %.3f "${M[shim+daemon]} / $base")   (goal <= 1.05)"
-  echo "  per call: the shim with its daemon adds $(calc %.3f "(${M[shim+daemon]} - $base) / 1000 / $calls") us"
+  if [ -n "${M[llmobsd-bpf-b]:-}" ] && [ -n "${M[empty-uprobe]:-}" ]; then
+    echo "ratio llmobsd-bpf-b / empty-uprobe:       $(calc %.3f "${M[llmobsd-bpf-b]} / ${M[empty-uprobe]}")"
+  fi
+  if [ -n "${M[shim+daemon]:-}" ]; then
+    echo "ratio (d)/(a) shim+daemon / bare:         $(calc %.3f "${M[shim+daemon]} / $base")   (goal <= 1.05)"
+    echo "  per call: the shim with its daemon adds $(calc %.3f "(${M[shim+daemon]} - $base) / 1000 / $calls") us"
+  fi
   unset M
 done
 if ls "$TMP"/bpf.db >/dev/null 2>&1; then
