@@ -524,8 +524,12 @@ int main(int argc, char **argv)
 		} else {
 			err = shim_server_poll(d.shim, 100);
 		}
+		/* SIGTERM and SIGINT set exiting; a SIGSTOP and SIGCONT
+		 * (a debugger, a job control stop) make epoll_wait fail with
+		 * EINTR too (signal(7)), and took the daemon down: make bench's
+		 * loss part stops it to fill the ring buffer. */
 		if (err == -EINTR)
-			break;
+			continue;
 		if (err < 0) {
 			p_err("polling for events: %s", strerror(-err));
 			break;
