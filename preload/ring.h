@@ -19,8 +19,6 @@ struct shim_ring {
  * the position a record is expected at (0), so untouched space cannot pass
  * for a committed record. */
 #define SHIM_RING_START_POS(size)	((__u64)(size))
-/* The part of the ring a drained ring restarts from; past it a shim kicks. */
-#define SHIM_RING_HOT(size)		((__u64)(size) / 8)
 
 static inline void shim_ring_init(struct shim_ring *r, void *map, __u32 size)
 {
@@ -52,12 +50,6 @@ static inline struct capture_event *shim_ring_reserve(struct shim_ring *r, __u32
 		cons = __atomic_load_n(&r->hdr->consumer_pos, __ATOMIC_ACQUIRE);
 		off = prod & (r->size - 1);
 		pad = off + need > r->size ? r->size - off : 0;
-		/* A daemon that keeps up leaves the ring (nearly) empty: start
-		 * over at its head then, so that its first eighth is what
-		 * cycles through the caches, not all of it; bursts still have
-		 * the whole ring. */
-		if (!pad && off >= SHIM_RING_HOT(r->size) && prod - cons < SHIM_RING_HOT(r->size) / 2)
-			pad = r->size - off;
 		/* Unsigned: a consumer_pos past prod reads as full, not as room. */
 		if (prod + pad + need - cons > r->size)
 			return NULL;

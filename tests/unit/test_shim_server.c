@@ -284,6 +284,39 @@ static void test_records_exact(void **state)
 	assert_false(shim_server_owns(server, (__u32)getpid(), 0));
 }
 
+/* A daemon that keeps up leaves the whole ring to the next burst, wherever
+ * in the ring the writing has got to: a call up to the per-call cap, copied
+ * faster than any daemon wakes, fits without the consumer running. */
+static void test_burst_after_drain(void **state)
+{
+	static char chunk[CAPTURE_CHUNK_BYTES];
+	struct fake f;
+	__u64 pos = 0;
+
+	fake_open(&f, SHIM_RING_DEFAULT_BYTES);
+	memset(chunk, 'x', sizeof(chunk));
+	for (int round = 0; round < 24; round++) {
+		int want;
+
+		/* Small traffic, drained: the burst starts elsewhere each time. */
+		for (int i = 0; i < 2 * (round % 12); i++) {
+			assert_true(fake_write(&f, 0xabc, (__u32)gettid(), pos, chunk, 16000));
+			pos += 16000;
+			poll_until(ngot + 1, 0);
+		}
+		/* Then a 1 MiB prompt with the daemon asleep. */
+		want = ngot + CAPTURE_MAX_CHUNKS_DEFAULT;
+		for (int i = 0; i < CAPTURE_MAX_CHUNKS_DEFAULT; i++) {
+			assert_true(fake_write(&f, 0xabc, (__u32)gettid(), pos, chunk, sizeof(chunk)));
+			pos += sizeof(chunk);
+		}
+		poll_until(want, 0);
+		assert_int_equal(ngot, want);
+	}
+	fake_close(&f);
+	poll_until(ngot, 1);
+}
+
 static void test_tid_checked(void **state)
 {
 	struct fake f;
@@ -715,6 +748,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_after_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tid_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_by_previous, setup, teardown),
