@@ -160,25 +160,32 @@ event_init(__u32 slot, __u8 kind, __u64 conn, __u64 pid_tgid)
 
 enum wake { WAKE_ADAPTIVE, WAKE_BATCH, WAKE_NOW };
 
+/* The flags that commit an event of size bytes as wake says. */
+static __always_inline __u64 wake_flags(enum wake wake, __u64 size)
+{
+	__u64 step, avail;
+
+	if (wake == WAKE_NOW)
+		return BPF_RB_FORCE_WAKEUP;
+	if (wake != WAKE_BATCH)
+		return 0;
+	/* Crossing a multiple of step wakes: one wakeup per step of data,
+	 * even when producers on other CPUs race past one. */
+	step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKEUP_SHARE;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return step && avail / step != (avail + size) / step ? BPF_RB_FORCE_WAKEUP
+							     : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void event_send(struct capture_event *ev, enum wake wake)
 {
-	__u64 size, flags = 0, step, avail;
 	__u32 n = ev->data_len;
+	__u64 size;
 
 	if (n > CAPTURE_CHUNK_BYTES)	/* never true; bounds for the verifier */
 		n = CAPTURE_CHUNK_BYTES;
 	size = sizeof(*ev) + n;
-	if (wake == WAKE_NOW) {
-		flags = BPF_RB_FORCE_WAKEUP;
-	} else if (wake == WAKE_BATCH) {
-		/* Crossing a multiple of step wakes: one wakeup per step of
-		 * data, even when producers on other CPUs race past one. */
-		step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKEUP_SHARE;
-		avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-		flags = step && avail / step != (avail + size) / step ? BPF_RB_FORCE_WAKEUP
-									: BPF_RB_NO_WAKEUP;
-	}
-	if (bpf_ringbuf_output(&events, ev, size, flags))
+	if (bpf_ringbuf_output(&events, ev, size, wake_flags(wake, size)))
 		count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
 }
 
@@ -257,6 +264,29 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 		n = CAPTURE_CHUNK_BYTES;
 	ev->offset = off;
 	ev->stream_pos = c->pos + off;
+	if (n == CAPTURE_CHUNK_BYTES) {
+		/* A full chunk is read straight into the ring: copying it to
+		 * the scratch and then to the ring was half of what llmobsd
+		 * added to a 64 KiB call beyond the trap (make bench). A
+		 * shorter one goes through the scratch, which reserves no more
+		 * of the ring than it fills. */
+		struct capture_event *r = bpf_ringbuf_reserve(&events, EVENT_MAX_BYTES, 0);
+
+		if (!r) {
+			count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
+			return 0;
+		}
+		__builtin_memcpy(r, ev, sizeof(*ev));
+		r->data_len = CAPTURE_CHUNK_BYTES;
+		if (bpf_probe_read_user(r->data, CAPTURE_CHUNK_BYTES, (const void *)(c->buf + off))) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			count_drop(CAPTURE_DROP_READ_FAILED, n);
+			return 0;
+		}
+		bpf_ringbuf_submit(r, wake_flags(c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH,
+						 EVENT_MAX_BYTES));
+		return 0;
+	}
 	if (bpf_probe_read_user(ev->data, n, (const void *)(c->buf + off))) {
 		count_drop(CAPTURE_DROP_READ_FAILED, n);
 		return 0;
