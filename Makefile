@@ -161,13 +161,16 @@ unit: $(UNIT_BINS)
 e2e: all $(HELPER_BINS)
 	$(Q)tests/e2e/run.sh
 
-# The README's test command: installs what is missing, builds, runs every test.
+# The README's test command: installs what is missing, builds, runs every
+# test, then the benchmarks in short mode (they fail only if one breaks: its
+# goals are figures to read, never a timed test).
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
+	$(Q)$(MAKE) --no-print-directory bench BENCH_SHORT=1
 
 # The README's run command: installs, builds, starts the daemon with the default DB.
 run: deps
