@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "capture.h"
+#include "tls_stream.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -65,20 +66,23 @@ struct {
 	__type(value, struct call_args);
 } calls SEC(".maps");
 
-struct stream_key {
-	__u64 ssl;
-	__u32 tgid;
-	__u32 dir;
-};
-
 /* Bytes moved so far per (tgid, SSL*, dir): stream_pos lets userspace see
- * every lost byte. LRU, so connections never freed cannot fill it. */
+ * every lost byte; TLS_STREAM_IGNORED in it, set by the daemon, stops the
+ * copying. LRU, so connections never freed cannot fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct stream_key);
+	__type(key, struct tls_stream_key);
 	__type(value, __u64);
 } stream_pos SEC(".maps");
+
+/* Calls and bytes of ignored connections, not copied (not a loss). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct capture_drop_count);
+} ignored SEC(".maps");
 
 /* Event scratch, too big for the stack. Slot 0 for the uprobes, slot 1 for
  * the tracepoints, so a tracepoint program running while a uprobe program
@@ -301,7 +305,7 @@ SEC("uretprobe")
 int BPF_KRETPROBE(ssl_call_exit, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct stream_key key = {};
+	struct tls_stream_key key = {};
 	struct call_args *a;
 	struct capture_event *ev;
 	struct chunk_ctx c = {};
@@ -352,6 +356,18 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	}
 	/* Advance by the whole call, copied or not, so every loss shows. */
 	c.pos = __sync_fetch_and_add(pos, len);
+	if (c.pos & TLS_STREAM_IGNORED) {
+		/* A server side (an HTTPS server on the host) or not HTTP:
+		 * copying it would cost it the most for nothing. */
+		__u32 zero_key = 0;
+		struct capture_drop_count *n = bpf_map_lookup_elem(&ignored, &zero_key);
+
+		if (n) {
+			__sync_fetch_and_add(&n->events, 1);
+			__sync_fetch_and_add(&n->bytes, len);
+		}
+		goto out;
+	}
 	c.buf = a->buf;
 
 	ev = event_init(SCRATCH_UPROBE, CAPTURE_DATA, a->ssl, id);
@@ -383,7 +399,7 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct stream_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+	struct tls_stream_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
 	struct capture_event *ev;
 	bool seen;
 

@@ -281,8 +281,12 @@ static void conn_data(struct conn_table *t, struct conn *c,
 	if (ev->stream_pos - ev->offset + ev->call_len > d->call_end)
 		d->call_end = ev->stream_pos - ev->offset + ev->call_len;
 
-	if (c->role == ROLE_UNKNOWN)
+	if (c->role == ROLE_UNKNOWN) {
 		conn_decide_role(c, ev);
+		/* Decided for good: its capture may stop copying it. */
+		if (c->role == ROLE_IGNORED && t->opts.on_ignore)
+			t->opts.on_ignore(t->opts.ignore_ctx, ev);
+	}
 	c->peer.tid = ev->tid;
 	if (c->role == ROLE_H2) {
 		h2_conn_data(c->h2, &t->xctx, &c->queue, ev->dir & 1, &c->peer, ev->ts_ns,

@@ -22,6 +22,10 @@ struct conn_table_opts {
 	size_t max_pending;	/* requests awaiting a response; 0 = 32 */
 	int64_t idle_timeout_ns;/* 0 = 10 min */
 	int64_t realtime_offset_ns; /* added to event timestamps */
+	/* Told, with its first event, of each connection found to be a server
+	 * side or not HTTP, which it ignores from then on; may be NULL. */
+	void (*on_ignore)(void *ctx, const struct capture_event *ev);
+	void *ignore_ctx;
 };
 
 /* r is complete except cost (the caller prices it); it is only valid during

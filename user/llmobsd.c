@@ -88,6 +88,22 @@ static void print_live_line(const struct exchange_record *r)
 	fflush(stdout);
 }
 
+/* A connection the table ignores (server side, not HTTP): its uprobes stop
+ * copying it, which spares an HTTPS server on the host most of what being
+ * observed costs it. */
+static void on_ignore(void *ctx, const struct capture_event *ev)
+{
+	struct daemon *d = ctx;
+	int err;
+
+	if (ev->source != CAPTURE_SOURCE_UPROBE || !d->capture)
+		return;
+	err = tls_capture_ignore(d->capture, ev->tgid, ev->conn);
+	if (err)
+		p_debug("cannot mark connection %d/%llx ignored: %s", (int)ev->tgid,
+			(unsigned long long)ev->conn, strerror(-err));
+}
+
 static void on_exchange(void *ctx, struct exchange_record *r)
 {
 	struct daemon *d = ctx;
@@ -192,9 +208,9 @@ static void persist_counters(struct daemon *d)
 		[CAPTURE_DROP_NO_ENTRY] = { "bpf_drop_no_entry_events",
 					    "bpf_drop_no_entry_bytes" },
 	};
-	const char *names[STAT__MAX + 2 * CAPTURE_DROP__MAX];
-	uint64_t values[STAT__MAX + 2 * CAPTURE_DROP__MAX];
-	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {};
+	const char *names[STAT__MAX + 2 * CAPTURE_DROP__MAX + 2];
+	uint64_t values[STAT__MAX + 2 * CAPTURE_DROP__MAX + 2];
+	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {}, ignored = {};
 	int n = 0;
 
 	for (int i = 0; i < STAT__MAX; i++) {
@@ -208,6 +224,12 @@ static void persist_counters(struct daemon *d)
 			names[n] = drop_names[i][1];
 			values[n++] = drops[i].bytes;
 		}
+	}
+	if (d->capture && tls_capture_ignored(d->capture, &ignored) == 0) {
+		names[n] = "bpf_ignored_calls";
+		values[n++] = ignored.events;
+		names[n] = "bpf_ignored_bytes";
+		values[n++] = ignored.bytes;
 	}
 	if (d->store)
 		store_put_counters(d->store, names, values, n);	/* counts its errors */
@@ -444,6 +466,8 @@ int main(int argc, char **argv)
 	copts.max_body_bytes = d.opts.max_body_bytes;
 	copts.max_conns = d.opts.max_conns;
 	copts.realtime_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	copts.on_ignore = on_ignore;
+	copts.ignore_ctx = &d;
 	d.conns = conn_table_new(&copts, on_exchange, &d);
 	if (!d.conns) {
 		err = -ENOMEM;

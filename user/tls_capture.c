@@ -35,6 +35,7 @@
 #include "log.h"
 #include "stats.h"
 #include "tls_capture.h"
+#include "tls_stream.h"
 #include "tls_libs.h"
 #include "tls_capture.skel.h"
 
@@ -565,10 +566,10 @@ int tls_capture_drain(struct tls_capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-int tls_capture_drops(struct tls_capture *c,
-		      struct capture_drop_count out[CAPTURE_DROP__MAX])
+/* Sums n per-CPU counters of a map of struct capture_drop_count. */
+static int sum_counts(int fd, __u32 n, struct capture_drop_count *out)
 {
-	int ncpus = libbpf_num_possible_cpus(), fd, err = 0, cpu;
+	int ncpus = libbpf_num_possible_cpus(), err = 0, cpu;
 	struct capture_drop_count *vals;
 	__u32 key;
 
@@ -577,9 +578,8 @@ int tls_capture_drops(struct tls_capture *c,
 	vals = calloc(ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out) * CAPTURE_DROP__MAX);
-	fd = bpf_map__fd(c->skel->maps.drops);
-	for (key = 0; key < CAPTURE_DROP__MAX; key++) {
+	memset(out, 0, sizeof(*out) * n);
+	for (key = 0; key < n; key++) {
 		if (bpf_map_lookup_elem(fd, &key, vals)) {
 			err = -errno;
 			break;
@@ -591,6 +591,31 @@ int tls_capture_drops(struct tls_capture *c,
 	}
 	free(vals);
 	return err;
+}
+
+int tls_capture_drops(struct tls_capture *c,
+		      struct capture_drop_count out[CAPTURE_DROP__MAX])
+{
+	return sum_counts(bpf_map__fd(c->skel->maps.drops), CAPTURE_DROP__MAX, out);
+}
+
+int tls_capture_ignored(struct tls_capture *c, struct capture_drop_count *out)
+{
+	return sum_counts(bpf_map__fd(c->skel->maps.ignored), 1, out);
+}
+
+int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl)
+{
+	struct tls_stream_key key = { .ssl = ssl, .tgid = tgid };
+	__u64 mark = TLS_STREAM_IGNORED;
+	int fd = bpf_map__fd(c->skel->maps.stream_pos);
+
+	/* Both directions, whether or not they moved bytes yet; a call
+	 * under way adds to the mark, which it keeps. */
+	for (key.dir = CAPTURE_DIR_WRITE; key.dir <= CAPTURE_DIR_READ; key.dir++)
+		if (bpf_map_update_elem(fd, &key, &mark, BPF_ANY))
+			return -errno;
+	return 0;
 }
 
 int tls_capture_attached(const struct tls_capture *c)

@@ -233,6 +233,14 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
     fast = exit_ms.isdigit() and int(exit_ms) <= limit_ms and not args.daemon_slow_exit
     res.check(rc == "0" and fast, f"llmobsd exits 0 on SIGTERM within {limit_ms} ms",
               f"rc={rc}, {exit_ms} ms" + (", needed SIGKILL" if args.daemon_slow_exit else ""))
+    # The test's TLS server (Python, libssl) is observed too: once the daemon
+    # sees a connection is its server side, the uprobes stop copying it.
+    counters = read_counters(os.path.join(t, "e2e.db"))
+    res.check(counters.get("server_side_conns", 0) > 0 and counters.get("bpf_ignored_calls", 0) > 0,
+              "server-side TLS calls are not copied once the daemon has seen which side they are",
+              f"server_side_conns={counters.get('server_side_conns')}, "
+              f"bpf_ignored_calls={counters.get('bpf_ignored_calls')}, "
+              f"bpf_ignored_bytes={counters.get('bpf_ignored_bytes')}")
     erc = open(os.path.join(t, "export.rc")).read().strip() if os.path.exists(os.path.join(t, "export.rc")) else "?"
     records = load_jsonl(os.path.join(t, "export.jsonl"))
     bad = [r for r in records if "_bad_line" in r]
@@ -346,6 +354,14 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
     res.check(not extra, "no extra records for the test's requests (each exchange exactly once)",
               "; ".join(f"pid {r.get('pid')} {r.get('method')} {r.get('host')}{r.get('path')} "
                         f"model={r.get('model')}" for r in extra[:8]))
+
+
+def read_counters(db):
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        return dict(con.execute("SELECT name, value FROM counters"))
+    except sqlite3.Error:
+        return {}
 
 
 def dropped_counters(db):

@@ -135,12 +135,29 @@ static void feed_simple(struct conn_table *t, struct side *s, int kind)
 	conn_table_event(t, &ev);
 }
 
+/* What the table told its capture to stop copying. */
+static struct {
+	int n;
+	__u32 tgid;
+	__u64 conn;
+} ignores;
+
+static void on_ignore(void *ctx, const struct capture_event *ev)
+{
+	assert_ptr_equal(ctx, &ignores);
+	ignores.n++;
+	ignores.tgid = ev->tgid;
+	ignores.conn = ev->conn;
+}
+
 static struct conn_table *new_table(size_t max_conns)
 {
-	struct conn_table_opts o = { .max_conns = max_conns };
+	struct conn_table_opts o = { .max_conns = max_conns, .on_ignore = on_ignore,
+				     .ignore_ctx = &ignores };
 	struct conn_table *t;
 
 	nrecords = 0;
+	memset(&ignores, 0, sizeof(ignores));
 	memset(stats, 0, sizeof(stats));
 	t = conn_table_new(&o, collect, NULL);
 	assert_non_null(t);
@@ -248,6 +265,7 @@ static void test_corpus_keepalive(void **state)
 	feed_simple(run.t, &run.side, CAPTURE_CLOSE);
 	conn_table_free(run.t);
 
+	assert_int_equal(ignores.n, 0);	/* a client's calls are always copied */
 	assert_int_equal(nrecords, run.n);
 	for (int i = 0; i < run.n && i < nrecords; i++) {
 		const cJSON *line = run.lines[i];
@@ -466,26 +484,29 @@ static void test_complete_stream_not_summed(void **state)
 	free(resp.p);
 }
 
-/* Connections we must not record, each with the counter that says why. */
+/* Connections we must not record, each with the counter that says why, and
+ * whether its capture is told to stop copying it: only a server side or
+ * another protocol, never a client, whose next request may be an LLM's. */
 static void test_ignored_connections(void **state)
 {
 	static const struct {
 		const char *write, *read;
 		enum stats_counter counter;
+		int ignored;
 	} cases[] = {
 		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		  "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-		  STAT_SERVER_SIDE_CONNS },
+		  STAT_SERVER_SIDE_CONNS, 1 },
 		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", "\x00\x00\x00\x04\x01",
-		  STAT_HTTP2_CONNS },
+		  STAT_HTTP2_CONNS, 0 },
 		{ "\x16\x03\x01\xff\xfe garbage \x00\x01\x02", "\xde\xad\xbe\xef",
-		  STAT_UNSUPPORTED_PROTOCOL_CONNS },
+		  STAT_UNSUPPORTED_PROTOCOL_CONNS, 1 },
 		{ "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n",
 		  "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"data\":[]}",
-		  STAT_NON_LLM_EXCHANGES },
+		  STAT_NON_LLM_EXCHANGES, 0 },
 		{ "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n",
 		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-		  STAT_NON_LLM_EXCHANGES },
+		  STAT_NON_LLM_EXCHANGES, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -499,6 +520,11 @@ static void test_ignored_connections(void **state)
 		feed_simple(t, &s, CAPTURE_CLOSE);
 		assert_int_equal(nrecords, 0);
 		assert_int_equal(stats[cases[i].counter], 1);
+		assert_int_equal(ignores.n, cases[i].ignored);
+		if (cases[i].ignored) {
+			assert_int_equal(ignores.tgid, s.tgid);
+			assert_int_equal(ignores.conn, s.conn);
+		}
 		conn_table_free(t);
 	}
 }
