@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "estimate.h"
 #include "provider.h"
+#include "provider_json.h"
 
 static const char *const api_names[LLM_API__MAX] = {
 	[LLM_API_NONE]			  = "none",
@@ -42,14 +43,14 @@ bool llm_api_name_billed(const char *name)
 	return !name || strcmp(name, api_names[LLM_API_COUNT_TOKENS]) != 0;
 }
 
-static bool is_gemini(enum llm_api api)
+bool provider_is_gemini(enum llm_api api)
 {
 	return api == LLM_API_GENERATE_CONTENT ||
 	       api == LLM_API_STREAM_GENERATE_CONTENT || api == LLM_API_GEMINI_EMBED;
 }
 
 /* Copies at most n bytes of s into a dst of size sz, always terminated. */
-static void copy_n(char *dst, size_t sz, const char *s, size_t n)
+void provider_copy_n(char *dst, size_t sz, const char *s, size_t n)
 {
 	if (n >= sz)
 		n = sz - 1;
@@ -196,7 +197,7 @@ static enum llm_api classify_model_path(const char *p, size_t len,
 	} else {
 		return LLM_API_NONE;
 	}
-	copy_n(out->model, sizeof(out->model), seg, colon - seg);
+	provider_copy_n(out->model, sizeof(out->model), seg, colon - seg);
 	return api;
 }
 
@@ -286,7 +287,7 @@ static void take_deployment(const char *path, size_t len,
 	for (e = s; e < path + len && *e != '/' && *e != '?'; e++)
 		;
 	if (e > s)
-		copy_n(out->deployment, sizeof(out->deployment), s, e - s);
+		provider_copy_n(out->deployment, sizeof(out->deployment), s, e - s);
 }
 
 /* Counted now, while the body is parsed, in case the response brings no
@@ -344,7 +345,7 @@ static int classify_request(const char *method, size_t method_len,
 	if (cJSON_IsObject(root)) {
 		m = cJSON_GetObjectItemCaseSensitive(root, "model");
 		/* Gemini's path names the model; a body "model" is not its field. */
-		if (!is_gemini(api) && cJSON_IsString(m) && m->valuestring[0])
+		if (!provider_is_gemini(api) && cJSON_IsString(m) && m->valuestring[0])
 			snprintf(out->model, sizeof(out->model), "%s", m->valuestring);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream")))
 			out->stream = true;

@@ -1,13 +1,18 @@
-/* Readers shared by provider_usage.c and provider_batch.c: pieces of
- * response JSON in the usage convention of record.h. Internal to the
- * provider module. */
+/* Internal to the provider module: helpers shared by provider.c,
+ * provider_usage.c and provider_batch.c, and readers of pieces of response
+ * JSON in the usage convention of record.h. */
 #ifndef LLMOBS_PROVIDER_JSON_H
 #define LLMOBS_PROVIDER_JSON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <cjson/cJSON.h>
 #include "provider.h"
 
+/* A Gemini API (generateContent, streamGenerateContent, embedContent). */
+bool provider_is_gemini(enum llm_api api);
+/* Copies at most n bytes of s into a dst of size sz, always terminated. */
+void provider_copy_n(char *dst, size_t sz, const char *s, size_t n);
 /* obj[key] when it is an object, else NULL. */
 const cJSON *provider_get_obj(const cJSON *obj, const char *key);
 /* out->model = obj[key] when it is a non-empty string. */

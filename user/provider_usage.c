@@ -12,21 +12,6 @@
 #include "provider.h"
 #include "provider_json.h"
 
-static bool is_gemini(enum llm_api api)
-{
-	return api == LLM_API_GENERATE_CONTENT ||
-	       api == LLM_API_STREAM_GENERATE_CONTENT || api == LLM_API_GEMINI_EMBED;
-}
-
-/* Copies at most n bytes of s into a dst of size sz, always terminated. */
-static void copy_n(char *dst, size_t sz, const char *s, size_t n)
-{
-	if (n >= sz)
-		n = sz - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 /* A token count: a non-negative finite number small enough to be exact. */
 static bool get_count(const cJSON *obj, const char *key, int64_t *v)
 {
@@ -102,7 +87,7 @@ static bool error_from_object(enum llm_api api, const cJSON *err,
 
 	if (api == LLM_API_MESSAGES)
 		keys = anthropic_keys;
-	else if (is_gemini(api))
+	else if (provider_is_gemini(api))
 		keys = google_keys;
 	for (i = 0; i < 3; i++)
 		if (try_error_field(out, err, keys[i]))
@@ -315,7 +300,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 	}
 
 	/* streamGenerateContent without alt=sse answers a JSON array of chunks. */
-	if (cJSON_IsArray(root) && is_gemini(api)) {
+	if (cJSON_IsArray(root) && provider_is_gemini(api)) {
 		cJSON_ArrayForEach(it, root) {
 			if (!cJSON_IsObject(it))
 				continue;
@@ -489,7 +474,7 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	if (cJSON_IsString(t))
 		snprintf(type, sizeof(type), "%s", t->valuestring);
 	else
-		copy_n(type, sizeof(type), event ? event : "", event_len);
+		provider_copy_n(type, sizeof(type), event ? event : "", event_len);
 
 	if (strcmp(type, "error") == 0 || (api != LLM_API_RESPONSES &&
 					   provider_get_obj(root, "error"))) {
