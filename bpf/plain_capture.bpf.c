@@ -19,6 +19,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "capture.h"
+#include "capture_event.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -30,16 +31,10 @@ const volatile long nr_recvfrom = -1;
 const volatile long nr_sendto = -1;
 const volatile long nr_close = -1;
 
-#define EVENT_MAX_BYTES	(sizeof(struct capture_event) + CAPTURE_CHUNK_BYTES)
 #define MODE_FMT	0170000		/* S_IFMT */
 #define MODE_SOCK	0140000		/* S_IFSOCK */
 #define FAMILY_INET	2
 #define FAMILY_INET6	10
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
 
 /* Peer ports of interest (host order), filled before attach. */
 struct {
@@ -87,34 +82,6 @@ struct {
 	__type(key, struct stream_key);
 	__type(value, __u64);
 } stream_pos SEC(".maps");
-
-struct scratch {
-	__u8 raw[EVENT_MAX_BYTES];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CAPTURE_DROP__MAX);
-	__type(key, __u32);
-	__type(value, struct capture_drop_count);
-} drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 cause, __u64 bytes)
-{
-	struct capture_drop_count *d = bpf_map_lookup_elem(&drops, &cause);
-
-	if (!d)
-		return;
-	__sync_fetch_and_add(&d->events, 1);
-	__sync_fetch_and_add(&d->bytes, bytes);
-}
 
 static __always_inline bool loopback6(const struct in6_addr *a)
 {
@@ -194,33 +161,6 @@ int BPF_PROG(plain_sock_state, const struct sock *sk, int oldstate, int newstate
 	return 0;
 }
 
-static __always_inline struct capture_event *event_init(__u8 kind, __u64 conn, __u64 pid_tgid)
-{
-	__u32 slot = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
-	struct capture_event *ev;
-
-	if (!s)
-		return NULL;
-	ev = (struct capture_event *)s->raw;
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->conn = conn;
-	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->stream_pos = 0;
-	ev->tgid = pid_tgid >> 32;
-	ev->tid = (__u32)pid_tgid;
-	ev->uid = (__u32)bpf_get_current_uid_gid();
-	ev->call_len = 0;
-	ev->offset = 0;
-	ev->data_len = 0;
-	ev->kind = kind;
-	ev->dir = 0;
-	ev->source = CAPTURE_SOURCE_SYSCALL;
-	ev->flags = 0;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	return ev;
-}
-
 static __always_inline void event_send(struct capture_event *ev)
 {
 	__u32 n = ev->data_len;
@@ -263,7 +203,7 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 		bpf_map_delete_elem(&stream_pos, &key);
 		key.dir = CAPTURE_DIR_READ;
 		bpf_map_delete_elem(&stream_pos, &key);
-		ev = event_init(CAPTURE_CLOSE, sk, pid_tgid);
+		ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_SYSCALL, CAPTURE_CLOSE, sk, pid_tgid);
 		if (ev)
 			event_send(ev);
 		return 0;
@@ -354,7 +294,7 @@ int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
 	/* Advance by the whole call, copied or not, so every loss shows. */
 	c.pos = __sync_fetch_and_add(pos, ret);
 	c.buf = args.buf;
-	ev = event_init(CAPTURE_DATA, args.sk, pid_tgid);
+	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_SYSCALL, CAPTURE_DATA, args.sk, pid_tgid);
 	if (!ev)
 		return 0;
 	ev->call_len = ret;

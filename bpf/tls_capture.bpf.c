@@ -12,19 +12,12 @@
 #include <bpf/bpf_core_read.h>
 #include "capture.h"
 #include "tls_stream.h"
+#include "capture_event.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 targ_self_tgid = 0;	/* the daemon: never captured */
 const volatile __u32 targ_max_chunks = CAPTURE_MAX_CHUNKS_DEFAULT;
-
-#define EVENT_MAX_BYTES	(sizeof(struct capture_event) + CAPTURE_CHUNK_BYTES)
-
-/* Userspace sets the size (tls_capture_opts.ringbuf_bytes) before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
 
 /* Internal to user/tls_capture.c, not part of the capture_event contract:
  * the tgids of processes whose dlopen just returned, so that a library
@@ -84,69 +77,9 @@ struct {
 	__type(value, struct capture_drop_count);
 } ignored SEC(".maps");
 
-/* Event scratch, too big for the stack. Slot 0 for the uprobes, slot 1 for
- * the tracepoints, so a tracepoint program running while a uprobe program
- * is preempted on the same CPU cannot clobber its half-built event. */
-#define SCRATCH_UPROBE	0
-#define SCRATCH_TP	1
-struct scratch {
-	__u8 raw[EVENT_MAX_BYTES];	/* struct capture_event + one chunk */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CAPTURE_DROP__MAX);
-	__type(key, __u32);
-	__type(value, struct capture_drop_count);
-} drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 cause, __u64 bytes)
-{
-	struct capture_drop_count *d = bpf_map_lookup_elem(&drops, &cause);
-
-	if (!d)
-		return;
-	__sync_fetch_and_add(&d->events, 1);
-	__sync_fetch_and_add(&d->bytes, bytes);
-}
-
 static __always_inline bool is_self(__u64 pid_tgid)
 {
 	return targ_self_tgid && (__u32)(pid_tgid >> 32) == targ_self_tgid;
-}
-
-static __always_inline struct capture_event *
-event_init(__u32 slot, __u8 kind, __u64 conn, __u64 pid_tgid)
-{
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
-	struct capture_event *ev;
-
-	if (!s)
-		return NULL;
-	ev = (struct capture_event *)s->raw;
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->conn = conn;
-	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->stream_pos = 0;
-	ev->tgid = pid_tgid >> 32;
-	ev->tid = (__u32)pid_tgid;
-	ev->uid = (__u32)bpf_get_current_uid_gid();
-	ev->call_len = 0;
-	ev->offset = 0;
-	ev->data_len = 0;
-	ev->kind = kind;
-	ev->dir = 0;
-	ev->source = CAPTURE_SOURCE_UPROBE;
-	ev->flags = 0;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	return ev;
 }
 
 /* Waking the daemon for each event cost more than all the rest of
@@ -253,7 +186,7 @@ struct chunk_ctx {
 
 static long copy_chunk(__u32 i, struct chunk_ctx *c)
 {
-	__u32 slot = SCRATCH_UPROBE;
+	__u32 slot = SCRATCH_PROBE;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
 	/* 64-bit on purpose: clang bounds-checks a zero-extended copy of a
 	 * 32-bit value and then passes the unchecked register on. */
@@ -370,7 +303,7 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	}
 	c.buf = a->buf;
 
-	ev = event_init(SCRATCH_UPROBE, CAPTURE_DATA, a->ssl, id);
+	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_UPROBE, CAPTURE_DATA, a->ssl, id);
 	if (!ev)
 		goto out;
 	ev->call_len = len;
@@ -411,7 +344,7 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	seen |= !bpf_map_delete_elem(&stream_pos, &key);
 	if (!seen)
 		return 0;
-	ev = event_init(SCRATCH_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
+	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
 	if (ev)
 		event_send(ev, WAKE_NOW);
 	return 0;
@@ -441,7 +374,7 @@ static __always_inline int emit_exec(const void *filename)
 
 	if (is_self(id))
 		return 0;
-	ev = event_init(SCRATCH_TP, CAPTURE_EXEC, 0, id);
+	ev = event_init(SCRATCH_TP, CAPTURE_SOURCE_UPROBE, CAPTURE_EXEC, 0, id);
 	if (!ev)
 		return 0;
 	n = bpf_probe_read_kernel_str(ev->data, CAPTURE_PATH_LEN, filename);
@@ -466,7 +399,7 @@ static __always_inline int emit_exit(void)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	ev = event_init(SCRATCH_TP, CAPTURE_EXIT, 0, id);
+	ev = event_init(SCRATCH_TP, CAPTURE_SOURCE_UPROBE, CAPTURE_EXIT, 0, id);
 	if (ev)
 		event_send(ev, WAKE_ADAPTIVE);
 	return 0;
