@@ -28,7 +28,7 @@ STEP_SHAPE = {
     "urllib-system": (5, r"^/usr/bin/python3(\.\d+)?$"),
     "urllib-pyenv": (5, r"/\.pyenv/versions/[^/]+/bin/python3(\.\d+)?$"),
     "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
-    "node": (6, r"/node$"),
+    "node": (8, r"/node$"),
     "bad-inputs": (4, r"^/usr/bin/curl$"),
     "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
 }

@@ -84,7 +84,8 @@ done
 } >"$TMP/hosts"
 
 # --- Node SDKs ------------------------------------------------------------
-if [ ! -d "$E2E/node/node_modules/openai" ] || [ ! -d "$E2E/node/node_modules/@anthropic-ai/sdk" ]; then
+if [ ! -d "$E2E/node/node_modules/openai" ] || [ ! -d "$E2E/node/node_modules/@anthropic-ai/sdk" ] ||
+   [ ! -d "$E2E/node/node_modules/@google/genai" ]; then
   echo "e2e: installing the Node SDKs (npm ci)"
   (cd "$E2E/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || {
     echo "e2e: npm ci failed"

@@ -3,9 +3,13 @@
 // Prints one line per call and exits non-zero on the first failure.
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
+import { GoogleGenAI } from "@google/genai";
 
 const openai = new OpenAI({ apiKey: "sk-e2e-dummy", maxRetries: 0, timeout: 30000 });
 const anthropic = new Anthropic({ apiKey: "sk-ant-e2e-dummy", maxRetries: 0, timeout: 30000 });
+// Gemini's SDK calls Node's fetch: the same OpenSSL inside node, another HTTP
+// stack. v1beta, where the recorded exchanges are (the SDK's default is v1).
+const gemini = new GoogleGenAI({ apiKey: "AIza-e2e-dummy", apiVersion: "v1beta" });
 
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
@@ -76,6 +80,29 @@ const calls = {
     const m = await s.finalMessage();
     check(m.usage?.output_tokens === 85, "messages stream output_tokens");
     return `events=${n} model=${m.model} text=${JSON.stringify(m.content[0].text)} usage=${JSON.stringify(m.usage)}`;
+  },
+  async "gemini-generate"() {
+    const r = await gemini.models.generateContent({
+      model: "gemini-2.5-flash",
+      contents: "What is 6 times 7?",
+      config: { thinkingConfig: { thinkingBudget: 1024 } },
+    });
+    check(r.usageMetadata?.thoughtsTokenCount === 120, "generateContent thoughtsTokenCount");
+    return `text=${JSON.stringify(r.text)} usage=${JSON.stringify(r.usageMetadata)}`;
+  },
+  async "gemini-stream"() {
+    const s = await gemini.models.generateContentStream({
+      model: "gemini-2.5-flash-lite",
+      contents: "Name three colors.",
+    });
+    let text = "", usage = null, n = 0;
+    for await (const c of s) {
+      n++;
+      text += c.text ?? "";
+      if (c.usageMetadata) usage = c.usageMetadata;
+    }
+    check(usage?.candidatesTokenCount === 7, "streamGenerateContent candidatesTokenCount");
+    return `chunks=${n} text=${JSON.stringify(text)} usage=${JSON.stringify(usage)}`;
   },
 };
 
