@@ -342,7 +342,32 @@ static void capture_close(void *ssl)
 	__atomic_store_n(&slot->key, KEY_FREED, __ATOMIC_RELEASE);
 }
 
+/* For shim_plain.c: the same capture, for sockets it watches. */
+void shim_capture(void *conn, int dir, const void *buf, size_t len)
+{
+	capture(conn, dir, buf, len);
+}
+
+void shim_capture_close(void *conn)
+{
+	capture_close(conn);
+}
+
 /* ---- the interposers -------------------------------------------------- */
+
+/* Connects if due, as call_enter() does; false inside an SSL call of this
+ * thread, whose socket I/O is TLS records, not plaintext. */
+bool shim_capture_prepare(void)
+{
+	if (active_ssl)
+		return false;
+	if (!shim_conn_ring() && !retry_skip--) {
+		retry_skip = 63;
+		shim_conn_retry();
+	}
+	return true;
+}
+
 
 /* Before the real call: connect if due (see shim_conn_ring). Returns
  * whether this call is the outermost on ssl, i.e. the one to capture. */
@@ -504,6 +529,7 @@ __attribute__((constructor)) static void shim_init(void)
 				 CAPTURE_MAX_CHUNKS_LIMIT * CAPTURE_CHUNK_BYTES);
 	}
 	shim_conn_init();
+	shim_plain_init();
 	pthread_atfork(shim_conn_fork_prepare, shim_conn_fork_parent, on_fork_child);
 }
 

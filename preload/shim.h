@@ -1,6 +1,7 @@
-/* Internals of libllmobs.so shared by its two files: shim.c (the SSL_*
- * interposers and what they capture) and shim_conn.c (the ring and the
- * connection to llmobsd). Nothing here is exported from the library. */
+/* Internals of libllmobs.so shared by its files: shim.c (the SSL_*
+ * interposers and what they capture), shim_conn.c (the ring and the
+ * connection to llmobsd) and shim_plain.c (plain HTTP sockets, when
+ * asked). Nothing here is exported from the library. */
 #ifndef LLMOBS_PRELOAD_SHIM_H
 #define LLMOBS_PRELOAD_SHIM_H
 
@@ -88,5 +89,15 @@ void shim_conn_fork_child(void);
 void shim_conn_exit(void);
 /* Read once at load: LLMOBS_RING_KB. */
 void shim_conn_init(void);
+
+/* shim.c's capture, for shim_plain.c: conn is any id unique in the process
+ * while the connection lives. */
+void shim_capture(void *conn, int dir, const void *buf, size_t len);
+void shim_capture_close(void *conn);
+/* Before a watched socket's real call: connects if due; false when this
+ * thread is inside an interposed SSL call (the socket carries TLS). */
+bool shim_capture_prepare(void);
+/* Read once at load: LLMOBS_PLAIN_PORTS; finds the real socket calls. */
+void shim_plain_init(void);
 
 #endif

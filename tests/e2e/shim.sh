@@ -43,7 +43,8 @@ mkdir -p "$B" "$S/run" "$S/state" "$S/out"
 cp "$OUT/llmobsd" "$OUT/llmobs" "$OUT/libllmobs.so" "$E2E/fixtures.jsonl" \
   "$E2E/clients/curl.sh" "$E2E/clients/curl_h2.sh" "$E2E/clients/py_urllib.py" \
   "$E2E/clients/py_httpx.py" \
-  "$E2E/clients/py_threads_fork.py" "$E2E/clients/hostile_socket.py" "$B/"
+  "$E2E/clients/py_threads_fork.py" "$E2E/clients/hostile_socket.py" \
+  "$E2E/clients/local_models.sh" "$B/"
 cp -r "$TMP/bodies" "$B/bodies"
 if [ -n "$CORPUS" ]; then
   cp "$CORPUS" "$B/corpus.jsonl"
@@ -119,17 +120,21 @@ echo "$?" >"$S/failopen.netns-rc"
 
 # --- what the application sees: every return value and errno, same bytes -----
 PROBE=$OUT/tests/shim_probe
+# A free loopback port for the plain socket calls, watched under the shim.
+PPORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export LLMOBS_PLAIN_PORTS=$PPORT
 if [ -x "$PROBE" ]; then
-  "$PROBE" >"$S/probe-bare" 2>&1
+  "$PROBE" "$PPORT" >"$S/probe-bare" 2>&1
   echo "$?" >>"$S/probe-bare"
-  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/absent.sock" "$PROBE" >"$S/probe-absent" 2>&1
+  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/absent.sock" "$PROBE" "$PPORT" >"$S/probe-absent" 2>&1
   echo "$?" >>"$S/probe-absent"
   "$OUT/llmobsd" --no-bpf -q --socket "$S/probe.sock" --db "$S/probe.db" 2>"$S/probe.log" &
   PPID_=$!
   for _ in $(seq 100); do [ -S "$S/probe.sock" ] && break; sleep 0.05; done
-  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/probe.sock" "$PROBE" >"$S/probe-daemon" 2>&1
+  LD_PRELOAD="$B/libllmobs.so" LLMOBS_SOCKET="$S/probe.sock" "$PROBE" "$PPORT" >"$S/probe-daemon" 2>&1
   echo "$?" >>"$S/probe-daemon"
   stop $PPID_ probe
+  unset LLMOBS_PLAIN_PORTS
 else
   echo "$PROBE missing: make e2e builds it" >"$S/probe-bare"
 fi

@@ -51,7 +51,7 @@ def match(served, records, fixtures):
     one process finish in any order, e.g. two calls of /v1/messages."""
     pools = collections.defaultdict(list)
     for r in sorted(records, key=lambda r: (r.get("ts_start") or "", r.get("id") or 0)):
-        pools[(r.get("pid"), r.get("method"), r.get("host"), r.get("path"),
+        pools[(r.get("pid"), r.get("method"), check.bare_host(r.get("host")), r.get("path"),
                r.get("request_model"))].append(r)
     pairs = []
     for s in served:
@@ -163,7 +163,7 @@ def check_user(res, args):
     check_steps(res, d, "user", steps)
 
     def policy(step, s):
-        if step in ("node", "hostile"):
+        if step in ("node", "hostile", "local-models-unasked"):
             return None
         if step == "threads" and s.get("exe", "").endswith("/curl"):
             return None	# run with LD_PRELOAD taken out of its environment
@@ -248,9 +248,15 @@ def check_probe(res, args):
               "[probe] shim_probe runs without the shim", bare[-200:])
     for case, what in (("absent", "no daemon"), ("daemon", "a daemon")):
         got = read(os.path.join(d, f"probe-{case}"))
-        res.check(got == bare, f"[probe] every SSL_* return value and errno unchanged under the "
-                  f"shim with {what} (fork child included)",
+        res.check(got == bare, f"[probe] every SSL_* and plain socket call's return value and "
+                  f"errno unchanged under the shim with {what} (fork child included)",
                   "same" if got == bare else f"differs: {got[:300]!r}")
+    # Seen, too: the three TLS sessions and the plain connection (its port
+    # in LLMOBS_PLAIN_PORTS) each made one non-LLM exchange.
+    c = counters(os.path.join(d, "probe.db"))
+    res.check(c.get("non_llm_exchanges") == 4,
+              "[probe] the shim captured the probe's TLS sessions and its plain connection",
+              f"non_llm_exchanges={c.get('non_llm_exchanges')} (want 4)")
 
 
 def main():

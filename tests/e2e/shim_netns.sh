@@ -26,6 +26,7 @@ DELAY=2
 [ "$PART" = failopen ] && DELAY=15	# streams long enough to kill a daemon in
 SERVER_ARGS=()
 [ "$PART" = user ] && [ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
+[ "$PART" = user ] && SERVER_ARGS+=(--plain-port 11434 --plain-port 8000)
 : >"$SERVED"
 $PY "$E2E/llm_server.py" --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
   --fixtures "$E2E/fixtures.jsonl" --served "$SERVED" --ready-file "$S/server-$PART.ready" \
@@ -72,6 +73,10 @@ user)
   step urllib "${AS[@]}" "${PRE[@]}" $PY "$B/py_urllib.py" "$B/fixtures.jsonl"
   step httpx "${AS[@]}" "${PRE[@]}" $PY "$B/py_httpx.py" fixtures "$B/fixtures.jsonl"
   step threads "${AS[@]}" "${PRE[@]}" $PY "$B/py_threads_fork.py" "$B/fixtures.jsonl"
+  # Plain HTTP to local model servers: captured when asked, not otherwise.
+  step local-models "${AS[@]}" "${PRE[@]}" LLMOBS_PLAIN_PORTS=11434,8000 \
+    bash "$B/local_models.sh" "$B/bodies"
+  step local-models-unasked "${AS[@]}" "${PRE[@]}" bash "$B/local_models.sh" "$B/bodies"
   # Node carries OpenSSL inside: the shim sees nothing and says so.
   step node "${AS[@]}" "${PRE[@]}" LLMOBS_DEBUG=1 node -e '
     const https = require("https");
