@@ -151,7 +151,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(O
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libllmobs_core.a | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(OUTPUT)/libllmobs_core.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -lpthread -o $@
 

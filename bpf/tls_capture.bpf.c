@@ -66,7 +66,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct tls_stream_key);
-	__type(value, __u64);
+	__type(value, struct tls_stream_pos);
 } stream_pos SEC(".maps");
 
 /* Calls and bytes of ignored connections, not copied (not a loss). */
@@ -207,6 +207,9 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 		 * added to a 64 KiB call beyond the trap (make bench). A
 		 * shorter one goes through the scratch, which reserves no more
 		 * of the ring than it fills. */
+		/* Before the reservation, which AVAIL_DATA would count. */
+		__u64 flags = wake_flags(c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH,
+					 EVENT_MAX_BYTES);
 		struct capture_event *r = bpf_ringbuf_reserve(&events, EVENT_MAX_BYTES, 0);
 
 		if (!r) {
@@ -220,8 +223,7 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 			count_drop(CAPTURE_DROP_READ_FAILED, n);
 			return 0;
 		}
-		bpf_ringbuf_submit(r, wake_flags(c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH,
-						 EVENT_MAX_BYTES));
+		bpf_ringbuf_submit(r, flags);
 		return 0;
 	}
 	if (bpf_probe_read_user(ev->data, n, (const void *)(c->buf + off))) {
@@ -233,6 +235,22 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 	return 0;
 }
 
+/* A direction's first call: born now, or ignored already when the daemon
+ * marked the other direction of the same connection. */
+static __always_inline void stream_new(const struct tls_stream_key *key)
+{
+	struct tls_stream_key other = *key;
+	struct tls_stream_pos v = { .birth_ns = bpf_ktime_get_ns() }, *o;
+
+	other.dir = !key->dir;
+	o = bpf_map_lookup_elem(&stream_pos, &other);
+	if (o) {
+		v.birth_ns = o->birth_ns;
+		v.pos = o->pos & TLS_STREAM_IGNORED;
+	}
+	bpf_map_update_elem(&stream_pos, key, &v, BPF_NOEXIST);
+}
+
 /* One return probe for all four calls: the entry recorded which it was. */
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_call_exit, long ret)
@@ -242,7 +260,8 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	struct call_args *a;
 	struct capture_event *ev;
 	struct chunk_ctx c = {};
-	__u64 len = 0, zero = 0, *pos, sp;
+	struct tls_stream_pos *sp_val;
+	__u64 len = 0, sp;
 	__u32 cap, chunks, nr;
 	int rc;
 
@@ -280,18 +299,18 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	key.ssl = a->ssl;
 	key.tgid = id >> 32;
 	key.dir = a->dir;
-	pos = bpf_map_lookup_elem(&stream_pos, &key);
-	if (!pos) {
-		bpf_map_update_elem(&stream_pos, &key, &zero, BPF_NOEXIST);
-		pos = bpf_map_lookup_elem(&stream_pos, &key);
-		if (!pos)
+	sp_val = bpf_map_lookup_elem(&stream_pos, &key);
+	if (!sp_val) {
+		stream_new(&key);
+		sp_val = bpf_map_lookup_elem(&stream_pos, &key);
+		if (!sp_val)
 			goto out;
 	}
 	/* Advance by the whole call, copied or not, so every loss shows. */
-	c.pos = __sync_fetch_and_add(pos, len);
+	c.pos = __sync_fetch_and_add(&sp_val->pos, len);
 	if (c.pos & TLS_STREAM_IGNORED) {
-		/* A server side (an HTTPS server on the host) or not HTTP:
-		 * copying it would cost it the most for nothing. */
+		/* A server side (an HTTPS server on the host): copying it
+		 * would cost it the most for nothing. */
 		__u32 zero_key = 0;
 		struct capture_drop_count *n = bpf_map_lookup_elem(&ignored, &zero_key);
 

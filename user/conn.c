@@ -21,7 +21,8 @@ enum conn_role {
 	ROLE_UNKNOWN = 0,
 	ROLE_CLIENT,	/* writes HTTP/1.1 requests: what we record */
 	ROLE_H2,	/* the client of an HTTP/2 connection: recorded too */
-	ROLE_IGNORED,	/* server side or another protocol */
+	ROLE_IGNORED,	/* another protocol, or a first event we cannot read */
+	ROLE_SERVER,	/* this process serves: ignored, and certainly so */
 };
 
 struct conn {
@@ -241,7 +242,7 @@ static void conn_decide_role(struct conn *c, const struct capture_event *ev)
 			c->role = ROLE_CLIENT;
 		} else if (starts_with(d, len, "HTTP/")) {
 			stats_inc(STAT_SERVER_SIDE_CONNS);
-			c->role = ROLE_IGNORED;
+			c->role = ROLE_SERVER;
 		} else {
 			stats_inc(STAT_UNSUPPORTED_PROTOCOL_CONNS);
 			c->role = ROLE_IGNORED;
@@ -249,7 +250,7 @@ static void conn_decide_role(struct conn *c, const struct capture_event *ev)
 	} else {
 		if (starts_with(d, len, "PRI * HTTP/2") || looks_like_request(d, len)) {
 			stats_inc(STAT_SERVER_SIDE_CONNS);
-			c->role = ROLE_IGNORED;
+			c->role = ROLE_SERVER;
 		}
 		/* A response first: we joined mid-way; wait for a request. */
 	}
@@ -283,8 +284,10 @@ static void conn_data(struct conn_table *t, struct conn *c,
 
 	if (c->role == ROLE_UNKNOWN) {
 		conn_decide_role(c, ev);
-		/* Decided for good: its capture may stop copying it. */
-		if (c->role == ROLE_IGNORED && t->opts.on_ignore)
+		/* A server side for certain: its capture may stop copying it.
+		 * Not another protocol: that may be a client whose request
+		 * head was lost, and a gap later would let us see it. */
+		if (c->role == ROLE_SERVER && t->opts.on_ignore)
 			t->opts.on_ignore(t->opts.ignore_ctx, ev);
 	}
 	c->peer.tid = ev->tid;

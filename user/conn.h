@@ -23,7 +23,7 @@ struct conn_table_opts {
 	int64_t idle_timeout_ns;/* 0 = 10 min */
 	int64_t realtime_offset_ns; /* added to event timestamps */
 	/* Told, with its first event, of each connection found to be a server
-	 * side or not HTTP, which it ignores from then on; may be NULL. */
+	 * side, which it ignores from then on; may be NULL. */
 	void (*on_ignore)(void *ctx, const struct capture_event *ev);
 	void *ignore_ctx;
 };

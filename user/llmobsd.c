@@ -88,7 +88,7 @@ static void print_live_line(const struct exchange_record *r)
 	fflush(stdout);
 }
 
-/* A connection the table ignores (server side, not HTTP): its uprobes stop
+/* A connection the table found to be a server side: its uprobes stop
  * copying it, which spares an HTTPS server on the host most of what being
  * observed costs it. */
 static void on_ignore(void *ctx, const struct capture_event *ev)
@@ -98,8 +98,8 @@ static void on_ignore(void *ctx, const struct capture_event *ev)
 
 	if (ev->source != CAPTURE_SOURCE_UPROBE || !d->capture)
 		return;
-	err = tls_capture_ignore(d->capture, ev->tgid, ev->conn);
-	if (err)
+	err = tls_capture_ignore(d->capture, ev->tgid, ev->conn, ev->ts_ns);
+	if (err && err != -ENOENT)
 		p_debug("cannot mark connection %d/%llx ignored: %s", (int)ev->tgid,
 			(unsigned long long)ev->conn, strerror(-err));
 }

@@ -604,18 +604,24 @@ int tls_capture_ignored(struct tls_capture *c, struct capture_drop_count *out)
 	return sum_counts(bpf_map__fd(c->skel->maps.ignored), 1, out);
 }
 
-int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl)
+int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl, __u64 seen_ns)
 {
 	struct tls_stream_key key = { .ssl = ssl, .tgid = tgid };
-	__u64 mark = TLS_STREAM_IGNORED;
-	int fd = bpf_map__fd(c->skel->maps.stream_pos);
+	int fd = bpf_map__fd(c->skel->maps.stream_pos), marked = 0;
+	struct tls_stream_pos v;
 
-	/* Both directions, whether or not they moved bytes yet; a call
-	 * under way adds to the mark, which it keeps. */
-	for (key.dir = CAPTURE_DIR_WRITE; key.dir <= CAPTURE_DIR_READ; key.dir++)
-		if (bpf_map_update_elem(fd, &key, &mark, BPF_ANY))
-			return -errno;
-	return 0;
+	/* Only the connection the decision was about: by the time we get to
+	 * it, it may be gone and its SSL* reused by a new one, born after
+	 * seen_ns. A direction with no entry yet takes the mark from the
+	 * other when it starts (BPF side). */
+	for (key.dir = CAPTURE_DIR_WRITE; key.dir <= CAPTURE_DIR_READ; key.dir++) {
+		if (bpf_map_lookup_elem(fd, &key, &v) || v.birth_ns > seen_ns)
+			continue;
+		v.pos |= TLS_STREAM_IGNORED;
+		if (!bpf_map_update_elem(fd, &key, &v, BPF_EXIST))
+			marked++;
+	}
+	return marked ? 0 : -ENOENT;
 }
 
 int tls_capture_attached(const struct tls_capture *c)

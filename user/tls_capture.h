@@ -42,9 +42,10 @@ int tls_capture_drops(struct tls_capture *c,
 		      struct capture_drop_count out[CAPTURE_DROP__MAX]);
 /* Sums the per-CPU counters of calls of ignored connections, not copied. */
 int tls_capture_ignored(struct tls_capture *c, struct capture_drop_count *out);
-/* Stops copying the calls of connection (tgid, ssl): the daemon found it is
- * a server side or not HTTP. Its SSL_free ends the mark. 0 or -errno. */
-int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl);
+/* Stops copying the calls of connection (tgid, ssl), the one whose event of
+ * seen_ns showed it is a server side (not a later one at the same address).
+ * Its SSL_free ends the mark. 0, or -ENOENT when it is gone already. */
+int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl, __u64 seen_ns);
 /* Number of distinct TLS libraries (device, inode) attached. */
 int tls_capture_attached(const struct tls_capture *c);
 /* The events ring buffer, for another capture path to write into: one ring

@@ -243,6 +243,17 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
               f"bpf_ignored_bytes={counters.get('bpf_ignored_bytes')}")
     erc = open(os.path.join(t, "export.rc")).read().strip() if os.path.exists(os.path.join(t, "export.rc")) else "?"
     records = load_jsonl(os.path.join(t, "export.jsonl"))
+    # ssl_reuse: a client at a freed server side's SSL* address, the daemon
+    # deciding about the old one only after the new one started.
+    out = open(os.path.join(t, "ssl_reuse.out")).read() if os.path.exists(os.path.join(t, "ssl_reuse.out")) else ""
+    mine = [r for r in records if str(r.get("exe", "")).endswith("/ssl_reuse")]
+    res.check(out.startswith("reused\n") and "rc=0" in out and len(mine) == 1
+              and mine[0].get("complete") is True and mine[0].get("input_tokens") == 11
+              and mine[0].get("output_tokens") == 7,
+              "a client reusing a freed server side's SSL* address is captured in full",
+              f"helper: {out.strip()!r}; records: " + "; ".join(
+                  f"complete={r.get('complete')} in={r.get('input_tokens')} out={r.get('output_tokens')}"
+                  for r in mine))
     bad = [r for r in records if "_bad_line" in r]
     res.check(erc == "0" and not bad, "llmobs export --format jsonl works",
               f"rc={erc}, {len(records)} records" + (f", bad line {bad[0]}" if bad else ""))

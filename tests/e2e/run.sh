@@ -126,6 +126,14 @@ echo "e2e: running server and clients in a private net+mount namespace"
 unshare -m -n -- bash "$E2E/netns.sh" "$TMP" "$CORPUS"
 NS_RC=$?
 
+# A client at the SSL* address of a server side that is gone, while the
+# daemon decides late about the old one (tests/helpers/ssl_reuse.c).
+if [ -n "$DAEMON_PID" ] && [ -x "$OUT/tests/ssl_reuse" ]; then
+  timeout 30 "$OUT/tests/ssl_reuse" "$DAEMON_PID" >"$TMP/ssl_reuse.out" 2>&1
+  echo "rc=$?" >>"$TMP/ssl_reuse.out"
+  kill -CONT "$DAEMON_PID" 2>/dev/null	# whatever became of the helper
+fi
+
 # --- stop the daemon, export ----------------------------------------------------
 if [ -n "$DAEMON_PID" ]; then
   sleep "${E2E_SETTLE_S:-1}"  # the last exchanges' records may still be in flight
