@@ -257,9 +257,33 @@ static void try_connect(__u64 now)
 	__atomic_store_n(&shim_hot.live_ring, &conn.ring, __ATOMIC_RELEASE);
 }
 
+/* conn.lock, with cancellation off while it is held: connect(), close() and
+ * send() in there are cancellation points, and a thread cancelled holding
+ * the lock would leave every later attempt, and fork(), waiting for it. */
+static void conn_lock(int *cancel_state)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
+	pthread_mutex_lock(&conn.lock);
+}
+
+static bool conn_trylock(int *cancel_state)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
+	if (!pthread_mutex_trylock(&conn.lock))
+		return true;
+	pthread_setcancelstate(*cancel_state, NULL);
+	return false;
+}
+
+static void conn_unlock(int cancel_state)
+{
+	pthread_mutex_unlock(&conn.lock);
+	pthread_setcancelstate(cancel_state, NULL);
+}
+
 void shim_conn_retry(void)
 {
-	int state = __atomic_load_n(&conn.state, __ATOMIC_ACQUIRE);
+	int state = __atomic_load_n(&conn.state, __ATOMIC_ACQUIRE), cs;
 	__u64 now;
 
 	if (state != SHIM_DISCONNECTED)
@@ -269,12 +293,12 @@ void shim_conn_retry(void)
 		return;
 	/* Other threads wait for this one attempt (non-blocking syscalls
 	 * only) rather than drop the first calls of a process. */
-	pthread_mutex_lock(&conn.lock);
+	conn_lock(&cs);
 	state = __atomic_load_n(&conn.state, __ATOMIC_ACQUIRE);
 	if (state == SHIM_DISCONNECTED &&
 	    now >= __atomic_load_n(&conn.next_attempt_ns, __ATOMIC_RELAXED))
 		try_connect(now);
-	pthread_mutex_unlock(&conn.lock);
+	conn_unlock(cs);
 }
 
 /* Called with conn.lock held. */
@@ -291,13 +315,14 @@ static void disconnect(const char *why)
 void shim_conn_kick(void)
 {
 	char c = 'k';
+	int cs;
 
 	/* Read first: a full ring asks on every call until the daemon drains. */
 	if (__atomic_load_n(&conn.ring.hdr->kick_pending, __ATOMIC_RELAXED) ||
 	    __atomic_exchange_n(&conn.ring.hdr->kick_pending, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Whoever holds the lock is kicking, checking or connecting already. */
-	if (pthread_mutex_trylock(&conn.lock))
+	if (!conn_trylock(&cs))
 		return;
 	if (__atomic_load_n(&conn.state, __ATOMIC_ACQUIRE) == SHIM_CONNECTED) {
 		publish_stats();
@@ -307,7 +332,7 @@ void shim_conn_kick(void)
 			 errno != EAGAIN && errno != EWOULDBLOCK)
 			disconnect(strerror(errno));
 	}
-	pthread_mutex_unlock(&conn.lock);
+	conn_unlock(cs);
 }
 
 void shim_conn_tick(__u64 now)
@@ -315,12 +340,13 @@ void shim_conn_tick(__u64 now)
 	__u64 due = __atomic_load_n(&conn.next_tick_ns, __ATOMIC_RELAXED);
 	char c;
 	ssize_t n;
+	int cs;
 
 	if (now < due || !__atomic_compare_exchange_n(&conn.next_tick_ns, &due,
 						      now + SHIM_TICK_NS, 0,
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	if (pthread_mutex_trylock(&conn.lock))
+	if (!conn_trylock(&cs))
 		return;
 	publish_stats();
 	if (__atomic_load_n(&conn.state, __ATOMIC_ACQUIRE) == SHIM_CONNECTED) {
@@ -332,7 +358,7 @@ void shim_conn_tick(__u64 now)
 		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			disconnect(strerror(errno));
 	}
-	pthread_mutex_unlock(&conn.lock);
+	conn_unlock(cs);
 }
 
 void shim_conn_fork_prepare(void)
@@ -367,8 +393,10 @@ void shim_conn_fork_child(void)
 
 void shim_conn_exit(void)
 {
-	if (pthread_mutex_trylock(&conn.lock))
+	int cs;
+
+	if (!conn_trylock(&cs))
 		return;
 	publish_stats();
-	pthread_mutex_unlock(&conn.lock);
+	conn_unlock(cs);
 }

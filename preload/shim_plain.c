@@ -10,7 +10,11 @@
  * the connection; a socket is known by its fd number and a generation, so
  * a number reused after close() is a new connection. Sockets past
  * PLAIN_MAX_FDS, or handed over by dup2()/fork without a connect() of
- * ours, are not seen. */
+ * ours, are not seen; a number closed behind our back (fclose,
+ * close_range, a raw syscall) is let go when socket(), accept() or
+ * connect() hand it out again. Not async-signal-safe on a watched socket:
+ * a signal handler writing to one may find the shim in the middle of that
+ * thread's capture. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,10 +32,11 @@
 #define PLAIN_KEY_TAG	(1ull << 63)
 
 enum plain_real { P_CONNECT, P_CLOSE, P_SEND, P_RECV, P_SENDTO, P_RECVFROM, P_WRITE, P_READ,
-		  P__MAX };
+		  P_SOCKET, P_ACCEPT, P_ACCEPT4, P_DUP2, P_DUP3, P__MAX };
 
 static const char *const plain_names[P__MAX] = {
 	"connect", "close", "send", "recv", "sendto", "recvfrom", "write", "read",
+	"socket", "accept", "accept4", "dup2", "dup3",
 };
 
 static void *plain_fns[P__MAX];
@@ -50,6 +55,11 @@ typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockad
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef int (*socket_fn)(int, int, int);
+typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
 
 static void *plain_real(enum plain_real f)
 {
@@ -148,6 +158,10 @@ void shim_plain_init(void)
 	plain_on = plain_nports > 0;
 }
 
+/* Reads that consume no stream bytes (PEEK), or whose return value is not
+ * what buf holds (TRUNC: discarded, buf may be NULL; ERRQUEUE). */
+#define RECV_NOT_DATA	(MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
+
 /* The calls that move bytes: the real one, then the capture of what it
  * moved on a watched socket, errno as the real call left it. */
 #define PLAIN_IO(dir, call, ret_ok)						\
@@ -201,7 +215,7 @@ SHIM_API ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 	if (!real)
 		return errno = ENOSYS, -1;
-	PLAIN_IO(CAPTURE_DIR_READ, real(fd, buf, n, flags), !(flags & MSG_PEEK));
+	PLAIN_IO(CAPTURE_DIR_READ, real(fd, buf, n, flags), !(flags & RECV_NOT_DATA));
 }
 
 SHIM_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
@@ -211,7 +225,8 @@ SHIM_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockadd
 
 	if (!real)
 		return errno = ENOSYS, -1;
-	PLAIN_IO(CAPTURE_DIR_READ, real(fd, buf, n, flags, from, fromlen), !(flags & MSG_PEEK));
+	PLAIN_IO(CAPTURE_DIR_READ, real(fd, buf, n, flags, from, fromlen),
+		 !(flags & RECV_NOT_DATA));
 }
 
 SHIM_API ssize_t read(int fd, void *buf, size_t n)
@@ -234,15 +249,83 @@ SHIM_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (!plain_on || fd < 0 || fd >= PLAIN_MAX_FDS)
 		return ret;
 	saved = errno;
-	/* A non-blocking connect is under way: its first bytes are ours. */
-	if ((ret == 0 || saved == EINPROGRESS) && addr_watched(addr, len) && is_stream_socket(fd)) {
+	/* Whatever this number was before (closed in a way we did not see, or
+	 * the same socket connected again), it is this connection now. */
+	plain_forget(fd);
+	/* A connect under way (non-blocking, or interrupted: it goes on): its
+	 * first bytes are ours. */
+	if ((ret == 0 || saved == EINPROGRESS || saved == EINTR) && addr_watched(addr, len) &&
+	    is_stream_socket(fd)) {
 		__u32 gen = __atomic_add_fetch(&plain_next_gen, 1, __ATOMIC_RELAXED) & 0xffffff;
 
-		plain_forget(fd);	/* the same socket connected before */
 		__atomic_store_n(&plain_gen[fd], gen ? gen : 1, __ATOMIC_RELEASE);
 	}
 	errno = saved;
 	return ret;
+}
+
+/* A new descriptor at a number we watch means the socket there was closed
+ * without our close() (fclose, close_range, a raw syscall): that
+ * connection is over. */
+static int plain_new_fd(int fd)
+{
+	int saved = errno;
+
+	if (plain_on && fd >= 0)
+		plain_forget(fd);
+	errno = saved;
+	return fd;
+}
+
+SHIM_API int socket(int domain, int type, int protocol)
+{
+	socket_fn real = plain_real(P_SOCKET);
+
+	if (!real)
+		return errno = ENOSYS, -1;
+	return plain_new_fd(real(domain, type, protocol));
+}
+
+SHIM_API int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	accept_fn real = plain_real(P_ACCEPT);
+
+	if (!real)
+		return errno = ENOSYS, -1;
+	return plain_new_fd(real(fd, addr, len));
+}
+
+SHIM_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	accept4_fn real = plain_real(P_ACCEPT4);
+
+	if (!real)
+		return errno = ENOSYS, -1;
+	return plain_new_fd(real(fd, addr, len, flags));
+}
+
+/* dup2/dup3 close what was at newfd: its connection ends, before the call
+ * as in close(). */
+SHIM_API int dup2(int oldfd, int newfd)
+{
+	dup2_fn real = plain_real(P_DUP2);
+
+	if (!real)
+		return errno = ENOSYS, -1;
+	if (oldfd != newfd)
+		plain_new_fd(newfd);
+	return real(oldfd, newfd);
+}
+
+SHIM_API int dup3(int oldfd, int newfd, int flags)
+{
+	dup3_fn real = plain_real(P_DUP3);
+
+	if (!real)
+		return errno = ENOSYS, -1;
+	if (oldfd != newfd)
+		plain_new_fd(newfd);
+	return real(oldfd, newfd, flags);
 }
 
 /* The connection ends before the real close: right after it, another

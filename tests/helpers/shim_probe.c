@@ -149,6 +149,9 @@ static void plain_session(int port)
 	r = recv(c, buf, 8, MSG_PEEK);
 	show_io("plain recv peek", r, errno);
 	errno = MARK;
+	r = recv(c, NULL, 2, MSG_TRUNC);	/* TCP: 2 bytes discarded, no buffer */
+	show_io("plain recv trunc", r, errno);
+	errno = MARK;
 	r = recv(c, buf, 8, 0);
 	show_io("plain recv", r, errno);
 	errno = MARK;
