@@ -14,7 +14,6 @@ Prints PASS/FAIL lines and `shim e2e: N passed, N failed`.
 import argparse
 import collections
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,14 +34,6 @@ def steps_of(d, part):
         name, rc, first, last = line.split("\t")
         out.append((name, int(rc), int(first), int(last)))
     return out
-
-
-def counters(db):
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        return dict(con.execute("SELECT name, value FROM counters"))
-    except sqlite3.Error:
-        return {}
 
 
 def match(served, records, fixtures):
@@ -181,7 +172,7 @@ def check_user(res, args):
     res.check("no libssl calls seen" in node and "node status=200" in node,
               "[user] node: the shim reports 'no libssl calls seen' (OpenSSL inside node)",
               node.strip()[-200:])
-    c = counters(os.path.join(d, "state", "user.db"))
+    c = check.read_counters(os.path.join(d, "state", "user.db"))
     res.check(c.get("shim_messages_malformed", 0) > 0 and c.get("shim_clients_rejected", 0) > 0
               and c.get("shim_clients_dropped", 0) > 0,
               "[user] the hostile process is counted (malformed, rejected, dropped)",
@@ -198,7 +189,7 @@ def check_root(res, args):
     check_steps(res, d, "root", steps)
     check_records(res, args, "root", steps,
                   lambda step, s: "preload" if step.startswith("shim-") else "uprobe")
-    c = counters(os.path.join(d, "root.db"))
+    c = check.read_counters(os.path.join(d, "root.db"))
     res.check(c.get("bpf_events_deduped", 0) > 0 and c.get("shim_clients", 0) >= 2,
               "[root] BPF events of shimmed processes dropped, shims served",
               f"bpf_events_deduped={c.get('bpf_events_deduped')}, "
@@ -253,7 +244,7 @@ def check_probe(res, args):
                   "same" if got == bare else f"differs: {got[:300]!r}")
     # Seen, too: the three TLS sessions and the plain connection (its port
     # in LLMOBS_PLAIN_PORTS) each made one non-LLM exchange.
-    c = counters(os.path.join(d, "probe.db"))
+    c = check.read_counters(os.path.join(d, "probe.db"))
     res.check(c.get("non_llm_exchanges") == 4,
               "[probe] the shim captured the probe's TLS sessions and its plain connection",
               f"non_llm_exchanges={c.get('non_llm_exchanges')} (want 4)")
