@@ -36,6 +36,7 @@ struct call_args {
 	__u64 sp;		/* stack pointer at entry: pairs the return with it */
 	__u64 ts_ns;
 	__u8 dir;
+	__u8 live;		/* a call under way (task storage outlives it) */
 };
 
 /* A wrapper calling its sibling (LibreSSL's SSL_write_ex calls SSL_write;
@@ -58,6 +59,25 @@ struct {
 	__type(key, __u64);			/* pid_tgid */
 	__type(value, struct call_args);
 } calls SEC(".maps");
+
+/* The same, kept with the thread where the kernel allows task storage in
+ * uprobes: no hash update and delete per call (make bench). Userspace
+ * probes for it and loads the programs of one kind (the *_ts ones here). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call_args);
+} task_calls SEC(".maps");
+
+/* This thread's pending call, or NULL; ts: the task-storage kind. */
+static __always_inline struct call_args *call_args_get(bool ts, __u64 id, bool create)
+{
+	if (ts)
+		return bpf_task_storage_get(&task_calls, bpf_get_current_task_btf(), 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	return bpf_map_lookup_elem(&calls, &id);
+}
 
 /* Bytes moved so far per (tgid, SSL*, dir): stream_pos lets userspace see
  * every lost byte; TLS_STREAM_IGNORED in it, set by the daemon, stops the
@@ -128,7 +148,7 @@ static __always_inline void event_send(struct capture_event *ev, enum wake wake)
 
 /* ---- SSL_write / SSL_read ------------------------------------------------ */
 
-static __always_inline int call_enter(struct pt_regs *ctx, __u64 ssl, __u64 buf,
+static __always_inline int call_enter(bool ts, struct pt_regs *ctx, __u64 ssl, __u64 buf,
 				      __u64 len_ptr, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
@@ -137,8 +157,8 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u64 ssl, __u64 buf,
 
 	if (is_self(id))
 		return 0;
-	old = bpf_map_lookup_elem(&calls, &id);
-	if (old && old->ssl == ssl && old->buf == buf && old->dir == dir &&
+	old = call_args_get(ts, id, ts);
+	if (old && old->live && old->ssl == ssl && old->buf == buf && old->dir == dir &&
 	    sp < old->sp && now - old->ts_ns < NESTED_WITHIN_NS)
 		return 0;
 	/* Any other leftover is from a call whose return we never saw. */
@@ -148,35 +168,48 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u64 ssl, __u64 buf,
 	args.sp = sp;
 	args.ts_ns = now;
 	args.dir = dir;
-	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	args.live = 1;
+	if (ts) {
+		if (old)	/* else the return counts it: no entry */
+			*old = args;
+	} else {
+		bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	}
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
-{
-	return call_enter(ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_WRITE);
+/* The four entry probes, of each kind. */
+#define ENTRY_PROBES(sfx, ts)								\
+SEC("uprobe")										\
+int BPF_KPROBE(ssl_write_enter##sfx, void *ssl, const void *buf, int num)		\
+{											\
+	return call_enter(ts, ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_WRITE);	\
+}											\
+											\
+SEC("uprobe")										\
+int BPF_KPROBE(ssl_write_ex_enter##sfx, void *ssl, const void *buf, size_t num,	\
+	       size_t *written)								\
+{											\
+	return call_enter(ts, ctx, (__u64)ssl, (__u64)buf, (__u64)written,		\
+			  CAPTURE_DIR_WRITE);						\
+}											\
+											\
+SEC("uprobe")										\
+int BPF_KPROBE(ssl_read_enter##sfx, void *ssl, void *buf, int num)			\
+{											\
+	return call_enter(ts, ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_READ);	\
+}											\
+											\
+SEC("uprobe")										\
+int BPF_KPROBE(ssl_read_ex_enter##sfx, void *ssl, void *buf, size_t num,		\
+	       size_t *readbytes)							\
+{											\
+	return call_enter(ts, ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes,		\
+			  CAPTURE_DIR_READ);						\
 }
 
-SEC("uprobe")
-int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num,
-	       size_t *written)
-{
-	return call_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, CAPTURE_DIR_WRITE);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
-{
-	return call_enter(ctx, (__u64)ssl, (__u64)buf, 0, CAPTURE_DIR_READ);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num,
-	       size_t *readbytes)
-{
-	return call_enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, CAPTURE_DIR_READ);
-}
+ENTRY_PROBES(, false)
+ENTRY_PROBES(_ts, true)
 
 struct chunk_ctx {
 	__u64 buf;
@@ -252,8 +285,7 @@ static __always_inline void stream_new(const struct tls_stream_key *key)
 }
 
 /* One return probe for all four calls: the entry recorded which it was. */
-SEC("uretprobe")
-int BPF_KRETPROBE(ssl_call_exit, long ret)
+static __always_inline int call_exit(bool ts, struct pt_regs *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_stream_key key = {};
@@ -267,8 +299,8 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 
 	if (is_self(id))
 		return 0;
-	a = bpf_map_lookup_elem(&calls, &id);
-	if (!a) {
+	a = call_args_get(ts, id, false);
+	if (!a || !a->live) {
 		count_drop(CAPTURE_DROP_NO_ENTRY, 0);
 		return 0;
 	}
@@ -340,8 +372,23 @@ int BPF_KRETPROBE(ssl_call_exit, long ret)
 	nr = (c.len + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
 	bpf_loop(nr, copy_chunk, &c, 0);
 out:
-	bpf_map_delete_elem(&calls, &id);
+	if (ts)
+		a->live = 0;
+	else
+		bpf_map_delete_elem(&calls, &id);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_call_exit, long ret)
+{
+	return call_exit(false, ctx, ret);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_call_exit_ts, long ret)
+{
+	return call_exit(true, ctx, ret);
 }
 
 /* CLOSE only for connections that moved data since the capture started:

@@ -89,6 +89,7 @@ struct tls_capture {
 	int nr_rescans;
 	uint64_t next_full_ms;
 	void *dl_handles[2];
+	bool task_calls;		/* the *_ts programs: calls in task storage */
 	tls_capture_event_fn cb;
 	void *cb_ctx;
 };
@@ -219,12 +220,15 @@ static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
 static void attach_lib(struct tls_capture *c, struct tls_lib *lib, const char *path,
 		       const char *shown, pid_t pid, const struct tls_lib_syms *syms)
 {
+	__typeof__(c->skel->progs) *p = &c->skel->progs;
+	bool ts = c->task_calls;
 	struct bpf_program *enter[] = {
-		[TLS_SYM_SSL_WRITE] = c->skel->progs.ssl_write_enter,
-		[TLS_SYM_SSL_READ] = c->skel->progs.ssl_read_enter,
-		[TLS_SYM_SSL_WRITE_EX] = c->skel->progs.ssl_write_ex_enter,
-		[TLS_SYM_SSL_READ_EX] = c->skel->progs.ssl_read_ex_enter,
+		[TLS_SYM_SSL_WRITE] = ts ? p->ssl_write_enter_ts : p->ssl_write_enter,
+		[TLS_SYM_SSL_READ] = ts ? p->ssl_read_enter_ts : p->ssl_read_enter,
+		[TLS_SYM_SSL_WRITE_EX] = ts ? p->ssl_write_ex_enter_ts : p->ssl_write_ex_enter,
+		[TLS_SYM_SSL_READ_EX] = ts ? p->ssl_read_ex_enter_ts : p->ssl_read_ex_enter,
 	};
+	struct bpf_program *exit_prog = ts ? p->ssl_call_exit_ts : p->ssl_call_exit;
 	int k, ok = 0;
 
 	for (k = TLS_SYM_SSL_WRITE; k <= TLS_SYM_SSL_READ_EX; k++) {
@@ -236,8 +240,7 @@ static void attach_lib(struct tls_capture *c, struct tls_lib *lib, const char *p
 		 * spurious CAPTURE_DROP_NO_ENTRY for calls under way. */
 		if (attach_probe(lib, enter[k], false, path, off, tls_sym_names[k]))
 			continue;
-		if (attach_probe(lib, c->skel->progs.ssl_call_exit, true, path, off,
-				 tls_sym_names[k])) {
+		if (attach_probe(lib, exit_prog, true, path, off, tls_sym_names[k])) {
 			bpf_link__destroy(lib->links[--lib->nr_links]);
 			continue;
 		}
@@ -641,6 +644,26 @@ int tls_capture_drops_fd(const struct tls_capture *c)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+static void set_call_probes(struct tls_capture_bpf *skel, bool ts)
+{
+	struct bpf_program *hash[] = {
+		skel->progs.ssl_write_enter, skel->progs.ssl_read_enter,
+		skel->progs.ssl_write_ex_enter, skel->progs.ssl_read_ex_enter,
+		skel->progs.ssl_call_exit,
+	}, *task[] = {
+		skel->progs.ssl_write_enter_ts, skel->progs.ssl_read_enter_ts,
+		skel->progs.ssl_write_ex_enter_ts, skel->progs.ssl_read_ex_enter_ts,
+		skel->progs.ssl_call_exit_ts,
+	};
+
+	for (size_t i = 0; i < sizeof(hash) / sizeof(hash[0]); i++) {
+		bpf_program__set_autoload(hash[i], !ts);
+		bpf_program__set_autoload(task[i], ts);
+	}
+	bpf_map__set_autocreate(skel->maps.calls, !ts);
+	bpf_map__set_autocreate(skel->maps.task_calls, ts);
+}
+
 static bool tracefs_has(const char *event)
 {
 	static const char *const roots[] = { "/sys/kernel/tracing",
@@ -701,6 +724,15 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 	bpf_program__set_autoload(c->skel->progs.tp_exit, classic_tp);
 	bpf_program__set_autoload(c->skel->progs.raw_exec, !classic_tp);
 	bpf_program__set_autoload(c->skel->progs.raw_exit, !classic_tp);
+	/* A call's arguments in task storage where uprobes may use it, else
+	 * in the pid_tgid hash: load one set of the five call probes. */
+	c->task_calls = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0 &&
+			libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_task_storage_get,
+						NULL) > 0 &&
+			libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+						BPF_FUNC_get_current_task_btf, NULL) > 0 &&
+			!getenv("LLMOBS_NO_TASK_STORAGE");
+	set_call_probes(c->skel, c->task_calls);
 
 	err = tls_capture_bpf__load(c->skel);
 	if (err) {
@@ -732,8 +764,9 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 		p_err("failed to add the dlopen ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	p_info("tls capture: %s tracepoints, ring buffer %zu bytes, cap %u chunks of %u bytes per call",
-	       classic_tp ? "classic" : "raw", rb_bytes, chunks, CAPTURE_CHUNK_BYTES);
+	p_info("tls capture: %s tracepoints, calls in %s, ring buffer %zu bytes, cap %u chunks "
+	       "of %u bytes per call", classic_tp ? "classic" : "raw",
+	       c->task_calls ? "task storage" : "a hash", rb_bytes, chunks, CAPTURE_CHUNK_BYTES);
 
 	find_system_libssl(c);
 	err = tls_capture_rescan(c, 0);

@@ -162,6 +162,31 @@ $PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
   ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
 RC=$?
 
+# The other kind of call probes (arguments in a hash, where the kernel does
+# not allow task storage in uprobes), forced: ssl_reuse's exchange in full.
+if [ "${E2E_NO_DAEMON:-0}" != 1 ] && [ -x "$OUT/tests/ssl_reuse" ]; then
+  LLMOBS_NO_TASK_STORAGE=1 "$OUT/llmobsd" --db "$TMP/hash.db" --json >"$TMP/hash.jsonl" \
+    2>"$TMP/hash.log" &
+  HPID=$!
+  for _ in $(seq 300); do grep -q ready "$TMP/hash.log" 2>/dev/null && break; sleep 0.1; done
+  timeout 30 "$OUT/tests/ssl_reuse" "$HPID" >"$TMP/hash_reuse.out" 2>&1
+  kill -CONT "$HPID" 2>/dev/null
+  sleep 1
+  kill -TERM "$HPID" 2>/dev/null
+  wait "$HPID" 2>/dev/null
+  if grep -q "calls in a hash" "$TMP/hash.log" && grep -q '^reused$' "$TMP/hash_reuse.out" &&
+     $PY -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(not (len(r) == 1 and r[0]["complete"] and r[0]["input_tokens"] == 11
+              and r[0]["output_tokens"] == 7))' "$TMP/hash.jsonl"; then
+    echo "PASS call probes with a hash instead of task storage: an exchange in full"
+  else
+    echo "FAIL call probes with a hash instead of task storage: an exchange in full"
+    tail -n 5 "$TMP/hash.log" "$TMP/hash_reuse.out" "$TMP/hash.jsonl" | sed 's/^/  /'
+    RC=1
+  fi
+fi
+
 # The LD_PRELOAD shim, with the same CA, hosts and bodies (shim.sh).
 if [ "${E2E_SHIM:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: LD_PRELOAD shim (tests/e2e/shim.sh)"
