@@ -355,19 +355,16 @@ void shim_capture_close(void *conn)
 
 /* ---- the interposers -------------------------------------------------- */
 
-/* Connects if due, as call_enter() does; false inside an SSL call of this
- * thread, whose socket I/O is TLS records, not plaintext. */
-bool shim_capture_prepare(void)
+/* Not connected: a thread's first call always looks whether an attempt is
+ * due (a shim connects before the call, see shim_conn_retry), then one
+ * call in 64. */
+static inline void connect_if_due(void)
 {
-	if (active_ssl)
-		return false;
 	if (!shim_conn_ring() && !retry_skip--) {
 		retry_skip = 63;
 		shim_conn_retry();
 	}
-	return true;
 }
-
 
 /* Before the real call: connect if due (see shim_conn_ring). Returns
  * whether this call is the outermost on ssl, i.e. the one to capture. */
@@ -377,12 +374,17 @@ static bool call_enter(void *ssl, void **prev)
 	if (active_ssl == ssl)
 		return false;
 	active_ssl = ssl;
-	/* A thread's first call always looks (a shim connects before the
-	 * call, see shim_conn_retry), then one call in 64. */
-	if (!shim_conn_ring() && !retry_skip--) {
-		retry_skip = 63;
-		shim_conn_retry();
-	}
+	connect_if_due();
+	return true;
+}
+
+/* The same for shim_plain.c's sockets; false inside an SSL call of this
+ * thread, whose socket I/O is TLS records, not plaintext. */
+bool shim_capture_prepare(void)
+{
+	if (active_ssl)
+		return false;
+	connect_if_due();
 	return true;
 }
 

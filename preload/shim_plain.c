@@ -163,14 +163,19 @@ void shim_plain_init(void)
 #define RECV_NOT_DATA	(MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
 
 /* The calls that move bytes: the real one, then the capture of what it
- * moved on a watched socket, errno as the real call left it. */
+ * moved on a watched socket, errno as the real call left it. Any other
+ * socket or file goes straight to the real call. */
 #define PLAIN_IO(dir, call, ret_ok)						\
 	do {									\
 		void *key = plain_on ? plain_watched(fd) : NULL;		\
 		ssize_t ret;							\
-		int saved = errno;						\
-		bool take = key && shim_capture_prepare();			\
+		int saved;							\
+		bool take;							\
 										\
+		if (!key)							\
+			return call;						\
+		saved = errno;							\
+		take = shim_capture_prepare();					\
 		errno = saved;	/* a connection attempt sets it */		\
 		ret = call;							\
 		if (take && (ret_ok) && ret > 0) {				\
