@@ -38,14 +38,20 @@ struct {
 	__type(value, struct capture_drop_count);
 } drops SEC(".maps");
 
-static __always_inline void count_drop(__u32 cause, __u64 bytes)
+/* One event of bytes into slot key of a per-CPU count map. */
+static __always_inline void count_in(void *map, __u32 key, __u64 bytes)
 {
-	struct capture_drop_count *d = bpf_map_lookup_elem(&drops, &cause);
+	struct capture_drop_count *d = bpf_map_lookup_elem(map, &key);
 
 	if (!d)
 		return;
 	__sync_fetch_and_add(&d->events, 1);
 	__sync_fetch_and_add(&d->bytes, bytes);
+}
+
+static __always_inline void count_drop(__u32 cause, __u64 bytes)
+{
+	count_in(&drops, cause, bytes);
 }
 
 /* An event of the current thread in scratch slot slot, with no data yet. */

@@ -239,8 +239,8 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 		 * the scratch and then to the ring was half of what llmobsd
 		 * added to a 64 KiB call beyond the trap (make bench). A
 		 * shorter one goes through the scratch, which reserves no more
-		 * of the ring than it fills. */
-		/* Before the reservation, which AVAIL_DATA would count. */
+		 * of the ring than it fills. The wake flags come first: the
+		 * reservation would count in AVAIL_DATA. */
 		__u64 flags = wake_flags(c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH,
 					 EVENT_MAX_BYTES);
 		struct capture_event *r = bpf_ringbuf_reserve(&events, EVENT_MAX_BYTES, 0);
@@ -343,13 +343,7 @@ static __always_inline int call_exit(bool ts, struct pt_regs *ctx, long ret)
 	if (c.pos & TLS_STREAM_IGNORED) {
 		/* A server side (an HTTPS server on the host): copying it
 		 * would cost it the most for nothing. */
-		__u32 zero_key = 0;
-		struct capture_drop_count *n = bpf_map_lookup_elem(&ignored, &zero_key);
-
-		if (n) {
-			__sync_fetch_and_add(&n->events, 1);
-			__sync_fetch_and_add(&n->bytes, len);
-		}
+		count_in(&ignored, 0, len);
 		goto out;
 	}
 	c.buf = a->buf;
