@@ -15,7 +15,11 @@ ifneq ($(CI),)
 WARNINGS   += -Werror
 endif
 CFLAGS     ?= -g -O2
-ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude -Iuser \
+# user/ has one folder per pipeline stage (user/README.md); headers are
+# included by their bare names, so every stage folder is on the path and
+# tools/check-layers.py keeps includes pointing to earlier stages only.
+STAGE_DIRS := $(sort $(patsubst %/,%,$(wildcard user/*/)))
+ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude $(addprefix -I,$(STAGE_DIRS)) \
               -I$(OUTPUT) $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude \
@@ -29,10 +33,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# Userspace modules: every user/*.c except the daemon's main is library code
-# that the daemon, the CLI and the tests link.
-DAEMON_MAIN := user/llmobsd.c
-LIB_SRCS    := $(filter-out $(DAEMON_MAIN),$(wildcard user/*.c))
+# Userspace modules: every user/<stage>/*.c except the daemon's main is
+# library code that the daemon, the CLI and the tests link.
+DAEMON_MAIN := user/7-daemon/llmobsd.c
+LIB_SRCS    := $(filter-out $(DAEMON_MAIN),$(wildcard user/*/*.c))
 BLOB_OBJS   := $(OUTPUT)/prices_blob.o $(OUTPUT)/bpe_blob.o
 LIB_OBJS    := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
 SAN_OBJS    := $(patsubst %.c,$(OUTPUT)/san/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
@@ -87,28 +91,28 @@ $(OUTPUT)/bpe/ranks.stamp: tools/fetch-bpe-ranks.sh tools/bpe-ranks.mjs
 	$(call msg,BPE,$(OUTPUT)/bpe)
 	$(Q)tools/fetch-bpe-ranks.sh $(OUTPUT)/bpe && touch $@
 
-$(OUTPUT)/bpe_blob.o: user/bpe_ranks.S $(OUTPUT)/bpe/ranks.stamp | $(OUTPUT)
+$(OUTPUT)/bpe_blob.o: user/3-llm/bpe_ranks.S $(OUTPUT)/bpe/ranks.stamp | $(OUTPUT)
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c -DBPE_O200K='"$(OUTPUT)/bpe/o200k_base.bin"' \
 		-DBPE_CL100K='"$(OUTPUT)/bpe/cl100k_base.bin"' $< -o $@
 
-$(OUTPUT)/prices_blob.o: user/prices.S data/prices.json | $(OUTPUT)
+$(OUTPUT)/prices_blob.o: user/3-llm/prices.S data/prices.json | $(OUTPUT)
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c -DPRICES_JSON='"data/prices.json"' $< -o $@
 
-$(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/san/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/san/user
+$(OUTPUT)/san/user/%.o: user/%.c $(SKELS)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 # Other modules' code may trip a clang-only warning: gcc's build is the
 # -Werror gate, the fuzz build should not fail on it.
-$(OUTPUT)/fuzz/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzz/user
+$(OUTPUT)/fuzz/user/%.o: user/%.c $(SKELS)
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(CLANG) $(ALL_CFLAGS) -Wno-error $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CLANG) $(ALL_CFLAGS) -Wno-error $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(OUTPUT)/fuzz/libllmobs_core.a: $(FUZZ_OBJS)
 	$(call msg,AR,$@)
@@ -133,7 +137,7 @@ $(OUTPUT)/san/libllmobs_core.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUTPUT)/llmobsd: $(OUTPUT)/user/llmobsd.o $(OUTPUT)/libllmobs_core.a
+$(OUTPUT)/llmobsd: $(OUTPUT)/user/7-daemon/llmobsd.o $(OUTPUT)/libllmobs_core.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.o %.a,$^) $(PKG_LIBS) -o $@
 
@@ -197,16 +201,15 @@ $(OUTPUT)/bench/%: tools/bench/%.c $(OUTPUT)/libllmobs_core.a $(SKELS) | $(OUTPU
 bench: all $(HELPER_BINS) $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SHORT=$(BENCH_SHORT) tools/bench/run.sh
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/san/user $(OUTPUT)/tests $(OUTPUT)/vmlinux \
-$(OUTPUT)/fuzz $(OUTPUT)/fuzz/user $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/vmlinux $(OUTPUT)/fuzz $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/bench/*.d $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/san/user/*.d $(OUTPUT)/tests/*.d \
-	$(OUTPUT)/fuzz/*.d $(OUTPUT)/fuzz/user/*.d)
+-include $(wildcard $(OUTPUT)/bench/*.d $(OUTPUT)/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/san/user/*/*.d \
+	$(OUTPUT)/tests/*.d $(OUTPUT)/fuzz/*.d $(OUTPUT)/fuzz/user/*/*.d)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
