@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "bpe.h"
-#include "provider.h"
+#include "llm_api.h"
 
 /* How model's tokens are counted: the encoding, and whether it is the
  * model's own (exact) or o200k_base standing in for an unknown tokenizer

@@ -1,6 +1,7 @@
 /* Internal to the provider module: helpers shared by provider.c,
  * provider_usage.c and provider_batch.c, and readers of pieces of response
- * JSON in the usage convention of record.h. */
+ * JSON in the usage convention of record.h (provider_json.c, below both
+ * provider_usage.c and provider_batch.c). */
 #ifndef LLMOBS_PROVIDER_JSON_H
 #define LLMOBS_PROVIDER_JSON_H
 
@@ -13,6 +14,14 @@
 bool provider_is_gemini(enum llm_api api);
 /* Copies at most n bytes of s into a dst of size sz, always terminated. */
 void provider_copy_n(char *dst, size_t sz, const char *s, size_t n);
+/* obj[key] into *v when it is a count: a non-negative finite number small
+ * enough to be exact. */
+bool provider_get_count(const cJSON *obj, const char *key, int64_t *v);
+/* out->error = s, bounded, as the export contract's error field. */
+void provider_set_error(struct llm_response_info *out, const char *s);
+/* An error object of api's shape into out->error; false when it names none. */
+bool provider_error_from_object(enum llm_api api, const cJSON *err,
+				struct llm_response_info *out);
 /* obj[key] when it is an object, else NULL. */
 const cJSON *provider_get_obj(const cJSON *obj, const char *key);
 /* out->model = obj[key] when it is a non-empty string. */
