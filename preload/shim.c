@@ -342,15 +342,11 @@ static void capture_close(void *ssl)
 	__atomic_store_n(&slot->key, KEY_FREED, __ATOMIC_RELEASE);
 }
 
-/* For shim_plain.c: the same capture, for sockets it watches. */
-void shim_capture(void *conn, int dir, const void *buf, size_t len)
+/* For shim_plain.c (shim_capture_ops): the same capture, for sockets it
+ * watches. */
+static void plain_capture(void *conn, int dir, const void *buf, size_t len)
 {
 	capture(conn, dir, buf, len);
-}
-
-void shim_capture_close(void *conn)
-{
-	capture_close(conn);
 }
 
 /* ---- the interposers -------------------------------------------------- */
@@ -380,7 +376,7 @@ static bool call_enter(void *ssl, void **prev)
 
 /* The same for shim_plain.c's sockets; false inside an SSL call of this
  * thread, whose socket I/O is TLS records, not plaintext. */
-bool shim_capture_prepare(void)
+static bool plain_prepare(void)
 {
 	if (active_ssl)
 		return false;
@@ -530,8 +526,14 @@ __attribute__((constructor)) static void shim_init(void)
 			shim_log("LLMOBS_MAX_CALL_BYTES=%s ignored (1..%u)", cap,
 				 CAPTURE_MAX_CHUNKS_LIMIT * CAPTURE_CHUNK_BYTES);
 	}
+	static const struct shim_capture_ops plain_ops = {
+		.capture = plain_capture,
+		.close = capture_close,
+		.prepare = plain_prepare,
+	};
+
 	shim_conn_init();
-	shim_plain_init();
+	shim_plain_init(&plain_ops);
 	pthread_atfork(shim_conn_fork_prepare, shim_conn_fork_parent, on_fork_child);
 }
 

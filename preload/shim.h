@@ -90,14 +90,19 @@ void shim_conn_exit(void);
 /* Read once at load: LLMOBS_RING_KB. */
 void shim_conn_init(void);
 
-/* shim.c's capture, for shim_plain.c: conn is any id unique in the process
- * while the connection lives. */
-void shim_capture(void *conn, int dir, const void *buf, size_t len);
-void shim_capture_close(void *conn);
-/* Before a watched socket's real call: connects if due; false when this
- * thread is inside an interposed SSL call (the socket carries TLS). */
-bool shim_capture_prepare(void);
+/* shim.c's capture, handed to shim_plain.c at load (shim_plain_init), so
+ * that the plain-socket interposers use it without linking back up to the
+ * file that loads them. conn is any id unique in the process while the
+ * connection lives. */
+struct shim_capture_ops {
+	void (*capture)(void *conn, int dir, const void *buf, size_t len);
+	void (*close)(void *conn);
+	/* Before a watched socket's real call: connects if due; false when
+	 * this thread is inside an interposed SSL call (the socket carries
+	 * TLS). */
+	bool (*prepare)(void);
+};
 /* Read once at load: LLMOBS_PLAIN_PORTS; finds the real socket calls. */
-void shim_plain_init(void);
+void shim_plain_init(const struct shim_capture_ops *ops);
 
 #endif

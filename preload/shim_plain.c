@@ -41,6 +41,7 @@ static const char *const plain_names[P__MAX] = {
 
 static void *plain_fns[P__MAX];
 static bool plain_on;
+static const struct shim_capture_ops *plain_ops;	/* shim.c's capture, set before plain_on */
 static __u16 plain_ports[PLAIN_MAX_PORTS];
 static int plain_nports;
 static __u32 plain_gen[PLAIN_MAX_FDS];	/* 0: not watched; else its generation */
@@ -134,14 +135,15 @@ static void plain_forget(int fd)
 		return;
 	gen = __atomic_exchange_n(&plain_gen[fd], 0, __ATOMIC_ACQ_REL);
 	if (gen)
-		shim_capture_close(plain_key(fd, gen));
+		plain_ops->close(plain_key(fd, gen));
 }
 
-void shim_plain_init(void)
+void shim_plain_init(const struct shim_capture_ops *ops)
 {
 	const char *env = getenv("LLMOBS_PLAIN_PORTS"), *p = env;
 	char *end;
 
+	plain_ops = ops;
 	for (int f = 0; f < P__MAX; f++)
 		plain_real(f);
 	while (p && *p && plain_nports < PLAIN_MAX_PORTS) {
@@ -175,12 +177,12 @@ void shim_plain_init(void)
 		if (!key)							\
 			return call;						\
 		saved = errno;							\
-		take = shim_capture_prepare();					\
+		take = plain_ops->prepare();					\
 		errno = saved;	/* a connection attempt sets it */		\
 		ret = call;							\
 		if (take && (ret_ok) && ret > 0) {				\
 			saved = errno;						\
-			shim_capture(key, dir, buf, (size_t)ret);		\
+			plain_ops->capture(key, dir, buf, (size_t)ret);		\
 			errno = saved;						\
 		}								\
 		return ret;							\
