@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "exchange.h"
 #include "h2.h"
+#include "http1_stream.h"
 #include "log.h"
 #include "procinfo.h"
 #include "stats.h"
@@ -113,7 +114,7 @@ static void dir_note_gap(struct conn_table *t, struct conn *c, struct http_dir *
 	stats_inc(STAT_STREAM_GAPS);
 	stats_add(STAT_STREAM_GAP_BYTES, gap);
 	if (c->role == ROLE_CLIENT)
-		exchange_dir_gap(&t->xctx, &c->queue, d, &c->peer, gap);
+		http1_stream_gap(&t->xctx, &c->queue, d, &c->peer, gap);
 	else if (c->role == ROLE_H2)
 		h2_conn_gap(c->h2, &t->xctx, &c->queue, d->is_response, gap);
 }
@@ -145,7 +146,7 @@ static void conn_finish(struct conn_table *t, struct conn *c)
 	lru_unlink(c);
 	conn_check_tails(t, c, -1);
 	if (c->role == ROLE_CLIENT)
-		exchange_conn_closed(&t->xctx, &c->queue, c->dirs, &c->peer);
+		http1_stream_closed(&t->xctx, &c->queue, c->dirs, &c->peer);
 	else if (c->role == ROLE_H2)
 		h2_conn_free(c->h2, &t->xctx, &c->queue);
 	http_dir_free(&c->dirs[0]);
@@ -298,7 +299,7 @@ static void conn_data(struct conn_table *t, struct conn *c,
 	}
 	if (c->role != ROLE_CLIENT)
 		return;
-	exchange_dir_data(&t->xctx, &c->queue, c->dirs, ev->dir & 1, &c->peer,
+	http1_stream_data(&t->xctx, &c->queue, c->dirs, ev->dir & 1, &c->peer,
 			  ev->ts_ns, ev->offset == 0, data, len);
 }
 

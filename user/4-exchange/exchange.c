@@ -1,4 +1,4 @@
-/* HTTP/1.1 messages of a client connection -> exchanges -> records.
+/* Message heads and bodies of a client connection -> exchanges -> records.
  * Only a few header values are ever copied (Host, Content-Type, the framing
  * ones, and the rate-limit ones provider_response_header() lists):
  * credentials in headers never leave the capture buffers. */
@@ -7,16 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "exchange.h"
+#include "exchange_impl.h"
 #include "log.h"
 #include "estimate.h"
-#include "provider.h"
 #include "provider_sniff.h"
 #include "redact.h"
-#include "sse.h"
 #include "stats.h"
-
-#define CHUNK_SCRATCH_BYTES (64 * 1024)
 
 /* Counting a prompt's tokens (a BPE pass over all of it) was most of the
  * cost of an exchange, and it is needed only when the response brings no
@@ -25,33 +21,6 @@
  * counted at once and their bodies freed: CPU instead of memory. */
 #define DEFERRED_COUNT_BYTES	(16u << 20)
 
-struct body_buf {
-	char *data;
-	size_t len, cap, max;
-	bool over_cap;
-};
-
-struct exchange {
-	struct exchange *next;
-	struct exchange_record rec;
-	struct llm_request_info req;
-	struct llm_response_info resp;
-	struct body_buf req_body, resp_body;
-	struct sse_parser sse;
-	bool classified, is_llm;
-	bool req_done, resp_started, resp_done;
-	bool is_sse, sse_ready;
-	bool is_ndjson;		/* a stream of JSON lines (Ollama) */
-	bool lost;		/* capture lost some of its bytes */
-	bool headers_unknown;	/* HTTP/2 head not decodable (HPACK state missed) */
-	bool resp_sniff;	/* response head unknown: sniff its first bytes */
-	bool decode_error, json_error;
-	size_t deferred_bytes;	/* req_body kept to count the prompt later */
-	int64_t ts_first_req, ts_last_req, ts_first_resp, ts_last_resp;
-	struct http_dir *dirs[2];	/* directions whose d->ex is this one */
-};
-
-static char chunk_scratch[CHUNK_SCRATCH_BYTES];
 static size_t deferred_total;	/* of every exchange's deferred_bytes */
 
 /* ---- body buffers: bounded, counted when cut ---- */
@@ -223,8 +192,8 @@ static const char *exchange_error(const struct exchange *ex, bool complete)
 }
 
 /* Emits ex (if it is an LLM call) and frees it. */
-static void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
-			    struct exchange *ex, bool complete)
+void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
+		     struct exchange *ex, bool complete)
 {
 	struct exchange_record *r = &ex->rec;
 	int64_t end_ns;
@@ -343,7 +312,7 @@ static int body_sink(void *ctx, const char *data, size_t len)
 }
 
 /* Raw (transfer-decoded) body bytes of d's message. */
-static void dir_deliver(struct http_dir *d, const char *data, size_t len)
+void exchange_dir_deliver(struct http_dir *d, const char *data, size_t len)
 {
 	struct exchange *ex = d->ex;
 	int err;
@@ -366,7 +335,7 @@ static void dir_deliver(struct http_dir *d, const char *data, size_t len)
 	}
 }
 
-static void dir_reset_message(struct http_dir *d)
+void exchange_dir_reset(struct http_dir *d)
 {
 	if (d->decoding)
 		content_decoder_free(&d->dec);
@@ -381,12 +350,12 @@ static void dir_reset_message(struct http_dir *d)
 }
 
 /* The message of d ended normally. */
-static void dir_message_done(struct exchange_ctx *x, struct exchange_queue *q,
-			     struct http_dir *d)
+void exchange_dir_done(struct exchange_ctx *x, struct exchange_queue *q,
+		       struct http_dir *d)
 {
 	struct exchange *ex = d->ex;
 
-	dir_reset_message(d);
+	exchange_dir_reset(d);
 	d->state = DIR_HEAD;
 	if (!ex)
 		return;
@@ -410,12 +379,12 @@ static void dir_message_done(struct exchange_ctx *x, struct exchange_queue *q,
 }
 
 /* Bytes were lost or unparseable: drop d's message and wait for a new one. */
-static void dir_resync(struct exchange_ctx *x, struct exchange_queue *q,
-		       struct http_dir *d)
+void exchange_dir_resync(struct exchange_ctx *x, struct exchange_queue *q,
+			 struct http_dir *d)
 {
 	struct exchange *ex = d->ex;
 
-	dir_reset_message(d);
+	exchange_dir_reset(d);
 	d->state = DIR_RESYNC;
 	if (!ex)
 		return;
@@ -462,9 +431,9 @@ static void dir_start_decoder(struct http_dir *d, const struct http1_message *m,
 
 /* A new exchange for request head m, queued last; d carries its body.
  * Shared by HTTP/1.1 and the framed protocols. */
-static struct exchange *request_begin(struct exchange_ctx *x, struct exchange_queue *q,
-				      struct http_dir *d, const struct http1_message *m,
-				      const struct conn_peer *peer, __u64 ts_ns)
+struct exchange *exchange_request_begin(struct exchange_ctx *x, struct exchange_queue *q,
+					struct http_dir *d, const struct http1_message *m,
+					const struct conn_peer *peer, __u64 ts_ns)
 {
 	struct exchange *ex = calloc(1, sizeof(*ex));
 
@@ -502,38 +471,9 @@ static struct exchange *request_begin(struct exchange_ctx *x, struct exchange_qu
 	return ex;
 }
 
-static void on_request_head(struct exchange_ctx *x, struct exchange_queue *q,
-			    struct http_dir *d, const struct http1_message *m,
-			    const struct conn_peer *peer, __u64 ts_ns)
-{
-	uint64_t clen = 0;
-	int framing = http1_body_framing(m, NULL, 0, &clen);
-
-	if (framing < 0) {
-		stats_inc(STAT_HTTP_PARSE_ERRORS);
-		dir_resync(x, q, d);
-		return;
-	}
-	if (q->len >= x->max_pending) {
-		stats_inc(STAT_PENDING_REQUESTS_DROPPED);
-		exchange_finish(x, q, q->head, false);
-	}
-	if (!request_begin(x, q, d, m, peer, ts_ns)) {
-		dir_resync(x, q, d);
-		return;
-	}
-	snprintf(d->ex->rec.protocol, sizeof(d->ex->rec.protocol), "http/1.1");
-	d->framing = framing;
-	d->remaining = clen;
-	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
-		dir_message_done(x, q, d);
-	else
-		d->state = DIR_BODY;
-}
-
 /* ex's final response head m; d carries its body. */
-static void response_begin(struct exchange_ctx *x, struct http_dir *d,
-			   struct exchange *ex, const struct http1_message *m, __u64 ts_ns)
+void exchange_response_begin(struct exchange_ctx *x, struct http_dir *d,
+			     struct exchange *ex, const struct http1_message *m, __u64 ts_ns)
 {
 	char ctype[64];
 
@@ -559,249 +499,9 @@ static void response_begin(struct exchange_ctx *x, struct http_dir *d,
 		dir_start_decoder(d, m, ex);
 }
 
-static void on_response_head(struct exchange_ctx *x, struct exchange_queue *q,
-			     struct http_dir *d, const struct http1_message *m,
-			     __u64 ts_ns)
-{
-	struct exchange *ex = q->head;
-	uint64_t clen = 0;
-	int framing;
-
-	if (m->status >= 100 && m->status < 200 && m->status != 101)
-		return;	/* interim (100 Continue): the final head follows */
-	while (ex && ex->resp_started)
-		ex = ex->next;
-	if (!ex)
-		stats_inc(STAT_UNMATCHED_RESPONSES);
-	framing = http1_body_framing(m, ex ? ex->rec.method : NULL,
-				     ex ? strlen(ex->rec.method) : 0, &clen);
-	if (framing < 0 || m->status == 101) {
-		stats_inc(STAT_HTTP_PARSE_ERRORS);
-		d->ex = ex;
-		if (ex) {
-			ex->dirs[1] = d;
-			ex->resp_started = true;
-		}
-		dir_resync(x, q, d);
-		return;
-	}
-	d->ex = ex;
-	d->framing = framing;
-	d->remaining = clen;
-	if (ex)
-		response_begin(x, d, ex, m, ts_ns);
-	if (framing == HTTP1_BODY_NONE || (framing == HTTP1_BODY_LENGTH && clen == 0))
-		dir_message_done(x, q, d);
-	else
-		d->state = DIR_BODY;
-}
-
-/* Head bytes: returns how many of data were consumed. */
-static size_t dir_feed_head(struct exchange_ctx *x, struct exchange_queue *q,
-			    struct http_dir *d, const struct conn_peer *peer,
-			    __u64 ts_ns, const char *data, size_t len)
-{
-	struct http1_message m;
-	size_t prev = d->head_len, take = HTTP1_MAX_HEAD_BYTES - d->head_len;
-	int r;
-
-	if (take > len)
-		take = len;
-	if (d->head_len + take > d->head_cap) {
-		size_t cap = d->head_cap ? d->head_cap : 2048;
-		char *p;
-
-		while (cap < d->head_len + take)
-			cap *= 2;
-		if (cap > HTTP1_MAX_HEAD_BYTES)
-			cap = HTTP1_MAX_HEAD_BYTES;
-		p = realloc(d->head, cap);
-		if (!p) {
-			dir_resync(x, q, d);
-			return len;
-		}
-		d->head = p;
-		d->head_cap = cap;
-	}
-	memcpy(d->head + d->head_len, data, take);
-	d->head_len += take;
-	r = d->is_response ? http1_parse_response(d->head, d->head_len, &m, d->last_len)
-			   : http1_parse_request(d->head, d->head_len, &m, d->last_len);
-	if (r == HTTP1_PARTIAL && d->head_len < HTTP1_MAX_HEAD_BYTES) {
-		d->last_len = d->head_len;
-		return take;
-	}
-	/* http1.c calls a head that reaches the bound an error: if it was
-	 * only unfinished a byte earlier, it is too large, not malformed. */
-	if (r < 0 && d->head_len >= HTTP1_MAX_HEAD_BYTES &&
-	    (d->is_response ? http1_parse_response(d->head, d->head_len - 1, &m, 0)
-			    : http1_parse_request(d->head, d->head_len - 1, &m, 0)) == HTTP1_PARTIAL) {
-		stats_inc(STAT_HTTP_HEAD_TOO_LARGE);
-		r = HTTP1_ERROR;
-	}
-	if (r < 0 || (size_t)r <= prev) {
-		stats_inc(STAT_HTTP_PARSE_ERRORS);
-		d->head_len = 0;
-		if (d->is_response)
-			d->ex = q->head && !q->head->resp_started ? q->head : NULL;
-		if (d->ex) {
-			d->ex->dirs[1] = d;
-			d->ex->resp_started = true;
-		}
-		dir_resync(x, q, d);
-		return len;
-	}
-	d->head_len = 0;
-	d->last_len = 0;
-	if (d->is_response)
-		on_response_head(x, q, d, &m, ts_ns);
-	else
-		on_request_head(x, q, d, &m, peer, ts_ns);
-	return (size_t)r - prev;
-}
-
-/* Body bytes: returns how many of data were consumed. */
-static size_t dir_feed_body(struct exchange_ctx *x, struct exchange_queue *q,
-			    struct http_dir *d, const char *data, size_t len)
-{
-	size_t n, sz;
-	ssize_t r;
-
-	switch (d->framing) {
-	case HTTP1_BODY_LENGTH:
-		n = len < d->remaining ? len : (size_t)d->remaining;
-		dir_deliver(d, data, n);
-		d->remaining -= n;
-		if (!d->remaining)
-			dir_message_done(x, q, d);
-		return n;
-	case HTTP1_BODY_CHUNKED:
-		n = len < sizeof(chunk_scratch) ? len : sizeof(chunk_scratch);
-		memcpy(chunk_scratch, data, n);
-		sz = n;
-		r = http1_decode_chunked(&d->chunked, chunk_scratch, &sz);
-		if (r == HTTP1_ERROR) {
-			stats_inc(STAT_HTTP_PARSE_ERRORS);
-			dir_resync(x, q, d);
-			return len;
-		}
-		dir_deliver(d, chunk_scratch, sz);
-		if (r >= 0) {
-			dir_message_done(x, q, d);
-			return n - (size_t)r;
-		}
-		return n;
-	default:	/* until close */
-		dir_deliver(d, data, len);
-		return len;
-	}
-}
-
-static bool starts_message(const struct http_dir *d, const char *data, size_t len)
-{
-	static const char *const starts[] = {
-		"GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "HEAD ", "OPTIONS ",
-	};
-
-	if (d->is_response)
-		return len >= 7 && memcmp(data, "HTTP/1.", 7) == 0;
-	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
-		if (len >= strlen(starts[i]) && !memcmp(data, starts[i], strlen(starts[i])))
-			return true;
-	return false;
-}
-
-void exchange_dir_data(struct exchange_ctx *x, struct exchange_queue *q,
-		       struct http_dir dirs[2], int dir, const struct conn_peer *peer,
-		       __u64 ts_ns, bool call_start, const char *data, size_t len)
-{
-	struct http_dir *d = &dirs[dir];
-	size_t n;
-
-	if (d->state == DIR_RESYNC) {
-		if (!call_start || !starts_message(d, data, len))
-			return;
-		d->state = DIR_HEAD;
-		d->head_len = 0;
-		d->last_len = 0;
-		/* A response we lost the start of is not coming back. */
-		if (d->is_response) {
-			while (q->head && q->head->resp_started)
-				exchange_finish(x, q, q->head, false);
-		}
-	}
-	if (d->state == DIR_HEAD && d->head_len && call_start && starts_message(d, data, len)) {
-		/* A head never goes on with a line that starts a message (header
-		 * names hold no space): what was buffered was not a head. */
-		stats_inc(STAT_HTTP_PARSE_ERRORS);
-		d->head_len = 0;
-		d->last_len = 0;
-	}
-	if (d->state == DIR_HEAD && d->head_len == 0 && !d->is_response && len &&
-	    !starts_message(d, data, len) && (data[0] == '\r' || data[0] == '\n')) {
-		/* Stray CRLF between messages (RFC 9112 §2.2): skip. */
-		while (len && (*data == '\r' || *data == '\n')) {
-			data++;
-			len--;
-		}
-	}
-	if (d->ex) {
-		if (d->is_response)
-			d->ex->ts_last_resp = (int64_t)ts_ns;
-		else
-			d->ex->ts_last_req = (int64_t)ts_ns;
-	}
-	while (len) {
-		if (d->state == DIR_RESYNC)
-			return;
-		if (d->state == DIR_HEAD)
-			n = dir_feed_head(x, q, d, peer, ts_ns, data, len);
-		else
-			n = dir_feed_body(x, q, d, data, len);
-		if (d->ex) {
-			if (d->is_response)
-				d->ex->ts_last_resp = (int64_t)ts_ns;
-			else
-				d->ex->ts_last_req = (int64_t)ts_ns;
-		}
-		data += n;
-		len -= n;
-	}
-}
-
-void exchange_dir_gap(struct exchange_ctx *x, struct exchange_queue *q,
-		      struct http_dir *d, const struct conn_peer *peer, __u64 gap)
-{
-	if (d->state == DIR_BODY && d->framing == HTTP1_BODY_LENGTH &&
-	    gap <= d->remaining) {
-		/* The framing survives: only this body's content is lost. */
-		exchange_body_lost(d);
-		d->remaining -= gap;
-		if (!d->remaining)
-			dir_message_done(x, q, d);
-		return;
-	}
-	if (d->state == DIR_RESYNC)
-		return;
-	dir_resync(x, q, d);
-}
-
-void exchange_conn_closed(struct exchange_ctx *x, struct exchange_queue *q,
-			  struct http_dir dirs[2], const struct conn_peer *peer)
-{
-	struct http_dir *resp = &dirs[CAPTURE_DIR_READ];
-
-	if (resp->state == DIR_BODY && resp->framing == HTTP1_BODY_UNTIL_CLOSE)
-		dir_message_done(x, q, resp);
-	while (q->head)
-		exchange_finish(x, q, q->head, false);
-	dir_reset_message(&dirs[0]);
-	dir_reset_message(&dirs[1]);
-}
-
 void http_dir_free(struct http_dir *d)
 {
-	dir_reset_message(d);
+	exchange_dir_reset(d);
 	free(d->head);
 	d->head = NULL;
 	d->head_cap = 0;
@@ -814,7 +514,7 @@ struct exchange *exchange_request_start(struct exchange_ctx *x, struct exchange_
 					bool headers_unknown, const struct conn_peer *peer,
 					__u64 ts_ns)
 {
-	struct exchange *ex = request_begin(x, q, d, m, peer, ts_ns);
+	struct exchange *ex = exchange_request_begin(x, q, d, m, peer, ts_ns);
 
 	if (ex) {
 		ex->headers_unknown = headers_unknown;
@@ -828,7 +528,7 @@ void exchange_response_start(struct exchange_ctx *x, struct exchange_queue *q,
 			     const struct http1_message *m, bool headers_unknown,
 			     __u64 ts_ns)
 {
-	response_begin(x, d, ex, m, ts_ns);
+	exchange_response_begin(x, d, ex, m, ts_ns);
 	if (headers_unknown) {
 		ex->headers_unknown = true;
 		ex->resp_sniff = ex->is_llm;
@@ -875,7 +575,7 @@ void exchange_body(struct exchange_ctx *x, struct http_dir *d, const char *data,
 	} else {
 		ex->ts_last_req = (int64_t)ts_ns;
 	}
-	dir_deliver(d, data, len);
+	exchange_dir_deliver(d, data, len);
 }
 
 void exchange_body_lost(struct http_dir *d)
@@ -899,7 +599,7 @@ void exchange_message_end(struct exchange_ctx *x, struct exchange_queue *q,
 		else
 			d->ex->ts_last_req = (int64_t)ts_ns;
 	}
-	dir_message_done(x, q, d);
+	exchange_dir_done(x, q, d);
 }
 
 void exchange_mark_lost(struct exchange *ex)

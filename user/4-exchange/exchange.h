@@ -1,5 +1,6 @@
-/* HTTP/1.1 message streams of one client connection, paired into
- * request/response exchanges and handed out as records. Used by conn.c. */
+/* Exchanges: a request and its response, from the heads and bodies that
+ * HTTP/1.1 (http1_stream.c) or HTTP/2 (h2.c) framing found, to the record
+ * handed to conn.c's caller. Used by conn.c, h2.c and http1_stream.c. */
 #ifndef LLMOBS_EXCHANGE_H
 #define LLMOBS_EXCHANGE_H
 
@@ -60,19 +61,7 @@ struct exchange_ctx {
 	int64_t realtime_offset_ns;
 };
 
-/* Bytes of direction dir (enum capture_dir); call_start: they begin a TLS
- * call, the only place a lost stream can pick up again. */
-void exchange_dir_data(struct exchange_ctx *x, struct exchange_queue *q,
-		       struct http_dir dirs[2], int dir, const struct conn_peer *peer,
-		       __u64 ts_ns, bool call_start, const char *data, size_t len);
-/* gap bytes of direction d were lost before the next data. */
-void exchange_dir_gap(struct exchange_ctx *x, struct exchange_queue *q,
-		      struct http_dir *d, const struct conn_peer *peer, __u64 gap);
-/* The connection ended: bodies framed by close end, the rest is incomplete. */
-void exchange_conn_closed(struct exchange_ctx *x, struct exchange_queue *q,
-			  struct http_dir dirs[2], const struct conn_peer *peer);
-
-/* ---- framed protocols (HTTP/2: h2.c) ----
+/* ---- messages, as the framing finds them ----
  * Heads come whole, as the http1_message HTTP/1.1 would give (pseudo-headers
  * in method, path and status; :authority as a Host header); bodies come as
  * frame payloads whose end is told. d is the message's state of which only
