@@ -62,7 +62,7 @@ CHAOS_KILLS ?= 100
 TEST_CHAOS_KILLS ?= 10
 SEED_PYTHON ?= /usr/bin/python3
 
-.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -145,10 +145,17 @@ $(OUTPUT)/llmobs: tools/llmobs.c $(OUTPUT)/libllmobs_core.a | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -o $@
 
-$(OUTPUT)/libllmobs.so: $(wildcard preload/*.c) | $(OUTPUT)
+# The shim is built from objects of its own (never the daemon's library),
+# which the layering check also reads.
+PRELOAD_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(wildcard preload/*.c))
+$(OUTPUT)/preload/%.o: preload/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(OUTPUT)/libllmobs.so: $(PRELOAD_OBJS) | $(OUTPUT)
 	$(call msg,SHLIB,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-z,nodelete \
-		$(filter %.c,$^) -ldl -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-z,nodelete \
+		$(filter %.o,$^) -ldl -lpthread -o $@
 
 # Unit tests: cmocka, built with AddressSanitizer and UBSan.
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(OUTPUT)/tests
@@ -158,6 +165,12 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(O
 $(OUTPUT)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(OUTPUT)/libllmobs_core.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.c %.a,$^) $(PKG_LIBS) -lpthread -o $@
+
+# Includes and calls point to earlier stages only, and nothing is circular
+# (tools/check-layers.py); its own test plants a wrong include.
+layers: all
+	$(Q)python3 tools/check-layers.py --objects $(OUTPUT)
+	$(Q)tests/layers/run.sh
 
 unit: $(UNIT_BINS)
 	$(Q)CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) tests/run-unit.sh $(UNIT_BINS)
@@ -170,6 +183,7 @@ e2e: all $(HELPER_BINS)
 # goals are figures to read, never a timed test).
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
@@ -208,7 +222,7 @@ clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/bench/*.d $(OUTPUT)/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/san/user/*/*.d \
+-include $(wildcard $(OUTPUT)/bench/*.d $(OUTPUT)/*.d $(OUTPUT)/preload/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/san/user/*/*.d \
 	$(OUTPUT)/tests/*.d $(OUTPUT)/fuzz/*.d $(OUTPUT)/fuzz/user/*/*.d)
 
 .DELETE_ON_ERROR:

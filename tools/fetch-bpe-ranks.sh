@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the BPE rank files of OpenAI's o200k_base and cl100k_base for token
-# estimation (user/bpe.c) from the npm package js-tiktoken, pinned by version
+# estimation (user/3-llm/bpe.c) from the npm package js-tiktoken, pinned by version
 # and by the sha256 of its tarball. Without the npm registry (or node) the
 # files are left empty: the build goes on, with estimation disabled and a
 # clear message; `rm -rf OUTDIR` and rebuild to try again.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes user/bpe_unicode.h: the Unicode general-category classes the
+"""Writes user/3-llm/bpe_unicode.h: the Unicode general-category classes the
 o200k_base / cl100k_base pre-tokenization patterns use, as sorted ranges.
 
 Run by hand after a Unicode upgrade and commit the output; the build does not
@@ -36,4 +36,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "user/bpe_unicode.h")
+    main(sys.argv[1] if len(sys.argv) > 1 else "user/3-llm/bpe_unicode.h")

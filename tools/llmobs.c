@@ -1,4 +1,4 @@
-/* llmobs: reads what llmobsd stored (see user/cli.c). */
+/* llmobs: reads what llmobsd stored (see user/7-cli/cli.c). */
 #include "cli.h"
 
 int main(int argc, char **argv)

@@ -1,4 +1,4 @@
-/* The daemon's pipeline end to end (user/conn.c, exchange.c and every
+/* The daemon's pipeline end to end (user/4-exchange/conn.c, exchange.c and every
  * parser behind them): the input is a sequence of capture events, both
  * directions, on four connections of two processes, with the limits set
  * small so that eviction, the pending queue and the body cap all trigger.

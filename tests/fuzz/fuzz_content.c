@@ -1,4 +1,4 @@
-/* Content-Encoding decoders (user/content.c), whole and split, with the
+/* Content-Encoding decoders (user/2-http/content.c), whole and split, with the
  * decompression-bomb bound always on.
  * Input: [coding][bound selector][split seed: 2 bytes][fail sink at call N]
  * then the encoded body.

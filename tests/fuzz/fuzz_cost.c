@@ -1,4 +1,4 @@
-/* The price table parser (user/cost.c): the one configuration file the
+/* The price table parser (user/3-llm/cost.c): the one configuration file the
  * daemon reads (--prices FILE). Input: the JSON text, exactly as a file
  * would hold it (no NUL after it).
  * Checks: a table loads or fails with -EINVAL, never half-loaded; every

@@ -1,4 +1,4 @@
-/* Provider recognition and extraction (user/provider.c, provider_usage.c)
+/* Provider recognition and extraction (user/3-llm/provider.c, provider_usage.c)
  * for each API. Input: [api][mode][status: 2 bytes] then, by mode:
  *   0  classify: "METHOD\nPATH\nHOST\n" then the request body;
  *   1  a whole response body (exact-size buffer, no NUL after it);

@@ -1,4 +1,4 @@
-/* The LD_PRELOAD shim protocol, daemon side (user/shim_client.c): the hello
+/* The LD_PRELOAD shim protocol, daemon side (user/1-capture/shim_client.c): the hello
  * a shim sends and the ring it shares, whose every byte the shim controls
  * (include/shim_ring.h). The events drained go on into the connection
  * table, as in the daemon.

@@ -1,4 +1,4 @@
-/* Server-Sent Events (user/sse.c), whole and split.
+/* Server-Sent Events (user/2-http/sse.c), whole and split.
  * Input: [cap selector][split seed: 2 bytes][stop after N events] then the
  * stream. The events dispatched (name, data, truncated flag) must not
  * depend on how the stream was split; their data stays within the cap and

@@ -1,4 +1,4 @@
-/* Capture files (user/capture_file.c) and their replay (user/replay.c):
+/* Capture files (user/1-capture/capture_file.c) and their replay (user/7-daemon/replay.c):
  * events written come back byte for byte and aligned, an append keeps the
  * header, a foreign or cut file is refused or stops where it is cut, and a
  * replayed exchange comes out of the connection table as a record. */

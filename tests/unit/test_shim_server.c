@@ -1,4 +1,4 @@
-/* The daemon side of the LD_PRELOAD path (user/shim_server.c, shim_client.c)
+/* The daemon side of the LD_PRELOAD path (user/1-capture/shim_server.c, shim_client.c)
  * against the shim's own producer (preload/ring.h): records arrive exact,
  * in order, attributed by SO_PEERCRED whatever the shim claims; hostile
  * sockets and rings are counted and never crash or leak. */

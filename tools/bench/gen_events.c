@@ -1,4 +1,4 @@
-/* Synthetic capture files for `llmobsd --replay` (user/capture_file.h):
+/* Synthetic capture files for `llmobsd --replay` (user/1-capture/capture_file.h):
  * OpenAI chat completions as the BPF side would deliver them, so that the
  * daemon's throughput and memory are measured without live traffic.
  *
