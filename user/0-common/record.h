@@ -69,6 +69,31 @@ struct exchange_record {
 	/* Pricing input, not exported: the request opted into a long-context
 	 * tier that is billed only on opt-in (anthropic-beta: context-1m-...). */
 	bool long_context_opt_in;
+	/* Contract v4 (store schema v4): prompt-cache analytics (issue 9,
+	 * user/5-analysis). cache_analyzed false: all of these are null. */
+	bool cache_analyzed;
+	char cache_template[17];	/* "template": keyed hash of the call site, hex */
+	char account[17];		/* keyed hash of the API key, hex; "" null */
+	int64_t cacheable_tokens;	/* shared with an earlier call, within the TTL */
+	int64_t missed_cache_tokens;	/* cacheable - cached, >= 0 */
+	double missed_cache_usd;	/* their price difference, net of writes */
+	char cache_miss_cause[16];	/* "" null: no miss */
+	char breakers[768];		/* JSON array of {kind, segment, byte_offset,
+					 * token_offset, missed_tokens, missed_usd,
+					 * shape}; "" null */
+	/* Stored, not exported: keyed prefix hashes at segment boundaries
+	 * (8 bytes each, big-endian), and a repeat of a deterministic call. */
+	uint8_t prefix_hashes[256];
+	uint16_t prefix_hashes_len;	/* bytes */
+	bool cache_duplicate;
+	/* Capture-time input of the analysis, in memory only, never stored:
+	 * SHA-256 of the request's API key (cache_analyze.c keys it before
+	 * anything leaves memory), and the request body while the exchange
+	 * callback runs (NULL when it was not kept). */
+	bool account_seen;
+	uint8_t account_digest[32];
+	const char *request_body;
+	size_t request_body_len;
 };
 
 const char *usage_source_name(enum usage_source s);
