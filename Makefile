@@ -37,7 +37,7 @@ endif
 # library code that the daemon, the CLI and the tests link.
 DAEMON_MAIN := user/7-daemon/llmobsd.c
 LIB_SRCS    := $(filter-out $(DAEMON_MAIN),$(wildcard user/*/*.c))
-BLOB_OBJS   := $(OUTPUT)/prices_blob.o $(OUTPUT)/bpe_blob.o
+BLOB_OBJS   := $(OUTPUT)/prices_blob.o $(OUTPUT)/bpe_blob.o $(OUTPUT)/cache_rules_blob.o
 LIB_OBJS    := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
 SAN_OBJS    := $(patsubst %.c,$(OUTPUT)/san/%.o,$(LIB_SRCS)) $(BLOB_OBJS)
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -99,6 +99,11 @@ $(OUTPUT)/bpe_blob.o: user/3-llm/bpe_ranks.S $(OUTPUT)/bpe/ranks.stamp | $(OUTPU
 $(OUTPUT)/prices_blob.o: user/3-llm/prices.S data/prices.json | $(OUTPUT)
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c -DPRICES_JSON='"data/prices.json"' $< -o $@
+
+# Prompt-cache rules (issue 9), embedded like the price table.
+$(OUTPUT)/cache_rules_blob.o: user/5-analysis/cache_rules.S data/cache_rules.json | $(OUTPUT)
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c -DCACHE_RULES_JSON='"data/cache_rules.json"' $< -o $@
 
 $(OUTPUT)/user/%.o: user/%.c $(SKELS)
 	$(call msg,CC,$@)

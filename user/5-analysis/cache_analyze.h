@@ -1,0 +1,56 @@
+/* Prompt-cache analytics of one exchange. In: a finished record with its
+ * request body (record.h: request_body, account_digest), usage and time;
+ * out: the record's contract-v4 fields (template, account, cacheable and
+ * missed tokens and dollars, the miss cause, the breakers) and its keyed
+ * prefix hashes. State between exchanges lives in memory only: the prefix
+ * index (bounded, cache_index.c) and the last request of each template
+ * (hashes, span kinds and offsets; bounded in count and size). */
+#ifndef LLMOBS_CACHE_ANALYZE_H
+#define LLMOBS_CACHE_ANALYZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cost.h"
+#include "record.h"
+
+#define CACHE_MAX_TEMPLATES	512
+#define CACHE_MAX_BREAKERS	4
+/* A chunk of text between prefix points inside a long segment: 256 bytes
+ * is ~64 tokens, finer than OpenAI's 128-token steps. */
+#define CACHE_CHUNK_BYTES	256
+
+struct cache_analyzer;
+
+struct cache_analyzer_opts {
+	size_t index_bytes;		/* 0: CACHE_INDEX_DEFAULT_BYTES */
+	const char *key_path;		/* the 0600 secret; NULL: a random key in memory */
+	const char *rules_path;		/* NULL: the embedded table */
+	const struct price_table *prices;	/* NULL: missed_cache_usd is 0 */
+};
+
+struct cache_analyzer_stats {
+	uint64_t analysed;		/* records given fields */
+	uint64_t unsupported;		/* APIs without prompt segments */
+	uint64_t no_body;		/* request body not kept (over a cap) */
+	uint64_t bad_json;		/* request body not a JSON object */
+	uint64_t truncated;		/* segments or text over their caps */
+	uint64_t index_evicted;		/* prefix index entries evicted */
+	size_t index_entries, index_capacity, templates;
+};
+
+/* Returns 0 or -errno (a bad rules file, a key file of the wrong mode). */
+int cache_analyzer_new(const struct cache_analyzer_opts *o, struct cache_analyzer **out);
+void cache_analyzer_free(struct cache_analyzer *a);
+
+/* Fills r's cache fields (r->cache_analyzed) from r and r->request_body.
+ * Returns 0, -EOPNOTSUPP (no prompt to analyse: fields stay null),
+ * -ENODATA (no body kept), -EINVAL (body not JSON), -ENOMEM. */
+int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r);
+
+void cache_analyzer_get_stats(const struct cache_analyzer *a, struct cache_analyzer_stats *s);
+
+/* "claude-sonnet-4-5" for "claude-sonnet-4-5-20250929", "gpt-4o" for
+ * "gpt-4o-2024-08-06"; "models/" and "-latest" dropped. */
+void cache_model_family(const char *model, char *out, size_t size);
+
+#endif

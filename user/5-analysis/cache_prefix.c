@@ -1,0 +1,277 @@
+/* Segments -> prefix points. One pass over each segment's text: the lexer
+ * finds the spans, the norm chain absorbs the text with spans masked, the
+ * vol chain absorbs only the spans' bytes, and a point's raw hash mixes the
+ * two (raw = norm ^ f(vol)), so the text is hashed once, not twice. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cache_breaker.h"
+#include "cache_prefix.h"
+
+#define CHUNK 256	/* == CACHE_CHUNK_BYTES */
+
+struct build {
+	struct cache_prefix *p;
+	const struct cache_request *req;
+	struct cache_chain norm, vol;
+	uint64_t vol_point;	/* vol's value at the last point */
+	bool vol_dirty;
+	uint32_t blocks;
+	bool oom;
+};
+
+static uint64_t fnv(const char *d, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)d[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static bool grow(void **buf, size_t *cap, size_t need, size_t size, size_t max)
+{
+	size_t c = *cap ? *cap : 64;
+	void *n;
+
+	if (need <= *cap)
+		return true;
+	if (need > max)
+		return false;
+	while (c < need)
+		c *= 2;
+	if (c > max)
+		c = max;
+	n = realloc(*buf, c * size);
+	if (!n)
+		return false;
+	*buf = n;
+	*cap = c;
+	return true;
+}
+
+static void point(struct build *b, uint32_t seg, uint32_t off, uint64_t cum, bool end)
+{
+	struct cache_prefix *p = b->p;
+	struct cache_point *pt;
+
+	if (!grow((void **)&p->pt, &p->cappt, p->npt + 1, sizeof(*p->pt),
+		  CACHE_PREFIX_MAX_POINTS)) {
+		p->truncated = true;
+		return;
+	}
+	if (b->vol_dirty) {
+		b->vol_point = cache_chain_point(&b->vol);
+		b->vol_dirty = false;
+	}
+	pt = &p->pt[p->npt++];
+	pt->norm = cache_chain_point(&b->norm);
+	pt->raw = pt->norm ^ (b->vol_point * 0x9e3779b97f4a7c15ULL + 1);
+	pt->cum = cum;
+	pt->seg = seg;
+	pt->seg_off = off;
+	pt->block = b->blocks;
+	pt->block_end = end;
+}
+
+static void header(struct build *b, const struct cache_segment *sg)
+{
+	cache_chain_update(&b->norm, "\x01", 1);
+	cache_chain_update(&b->norm, sg->name, strlen(sg->name) + 1);
+}
+
+/* Text [from, to) of segment seg, with points at each chunk multiple. */
+static void absorb(struct build *b, uint32_t seg, const char *text, uint32_t from,
+		   uint32_t to, uint64_t cum0)
+{
+	uint32_t next = (from / CHUNK + 1) * CHUNK;
+
+	while (next < to) {
+		cache_chain_update(&b->norm, text + from, next - from);
+		point(b, seg, next, cum0 + next, false);
+		from = next;
+		next += CHUNK;
+	}
+	cache_chain_update(&b->norm, text + from, to - from);
+}
+
+static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
+{
+	struct cache_prefix *p = b->p;
+	const struct cache_segment *sg = &b->req->segs[si];
+	const char *text = b->req->text + sg->text_off;
+	size_t n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+	uint32_t pos = 0;
+
+	if (n > p->capscratch) {
+		if (!grow((void **)&p->scratch, &p->capscratch, n, sizeof(*p->scratch),
+			  CACHE_PREFIX_MAX_SPANS)) {
+			p->truncated = true;
+			n = p->capscratch;	/* the rest stays unmasked */
+		} else {
+			n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+		}
+	}
+	header(b, sg);
+	for (size_t i = 0; i < n; i++) {
+		const struct cache_span *s = &p->scratch[i];
+		struct cache_vspan *v;
+		char mark[2] = { 0, (char)s->kind };
+
+		absorb(b, si, text, pos, s->off, cum0);
+		cache_chain_update(&b->norm, mark, 2);
+		cache_chain_update(&b->vol, text + s->off, s->len);
+		cache_chain_update(&b->vol, "", 1);
+		b->vol_dirty = true;
+		pos = s->off + s->len;
+		if (!grow((void **)&p->sp, &p->capsp, p->nsp + 1, sizeof(*p->sp),
+			  CACHE_PREFIX_MAX_SPANS)) {
+			p->truncated = true;
+			continue;
+		}
+		v = &p->sp[p->nsp++];
+		*v = (struct cache_vspan){
+			.seg = si, .off = s->off, .len = s->len, .kind = s->kind,
+			.shape = s->shape, .vh = fnv(text + s->off, s->len),
+			.ivalue = s->ivalue, .cum = cum0 + s->off,
+		};
+	}
+	absorb(b, si, text, pos, sg->text_len, cum0);
+	if (!p->sys_hash && sg->group == CG_SYSTEM) {
+		/* the template's "shape": the start of the system prompt, masked */
+		uint64_t h = 0xcbf29ce484222325ULL;
+		uint32_t lim = sg->text_len < 256 ? sg->text_len : 256, q = 0;
+
+		for (size_t i = 0; i < n && p->scratch[i].off < lim; i++) {
+			h ^= fnv(text + q, p->scratch[i].off - q) ^ p->scratch[i].kind;
+			q = p->scratch[i].off + p->scratch[i].len;
+		}
+		if (q < lim)
+			h ^= fnv(text + q, lim - q) * 31;
+		p->sys_hash = h | 1;
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Tools [first, end): one point after all of them; norm sees the set of
+ * canonical tools, vol their order and exact bytes. */
+static uint32_t tools_block(struct build *b, uint32_t first, uint64_t *cum)
+{
+	struct cache_prefix *p = b->p;
+	const struct cache_request *r = b->req;
+	uint32_t i, n;
+	uint64_t *sorted;
+
+	for (i = first; i < r->n_segs && r->segs[i].group == CG_TOOLS; i++)
+		;
+	n = i - first;
+	if (!grow((void **)&p->tool_canon, &p->captools, n, sizeof(uint64_t), CACHE_SEG_MAX) ||
+	    !(p->tool_raw = realloc(p->tool_raw, p->captools * sizeof(uint64_t)))) {
+		b->oom = true;
+		return i;
+	}
+	sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted) {
+		b->oom = true;
+		return i;
+	}
+	p->tools_first_seg = first;
+	p->ntools = n;
+	for (uint32_t t = 0; t < n; t++) {
+		const struct cache_segment *sg = &r->segs[first + t];
+
+		p->tool_canon[t] = fnv(r->text + sg->canon_off, sg->canon_len);
+		p->tool_raw[t] = fnv(r->text + sg->text_off, sg->text_len);
+		sorted[t] = p->tool_canon[t];
+		*cum += sg->text_len;
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	cache_chain_update(&b->norm, "\x02tools", 7);
+	for (uint32_t t = 0; t < n; t++) {
+		const struct cache_segment *sg = &r->segs[first + t];
+
+		/* the canonical text itself, in canonical order: fnv alone
+		 * would make the norm chain only as strong as a 64-bit FNV */
+		for (uint32_t u = 0; u < n; u++)
+			if (p->tool_canon[u] == sorted[t]) {
+				sg = &r->segs[first + u];
+				break;
+			}
+		cache_chain_update(&b->norm, r->text + sg->canon_off, sg->canon_len);
+		cache_chain_update(&b->norm, "", 1);
+	}
+	for (uint32_t t = 0; t < n; t++) {
+		const struct cache_segment *sg = &r->segs[first + t];
+
+		cache_chain_update(&b->vol, r->text + sg->text_off, sg->text_len);
+		cache_chain_update(&b->vol, "", 1);
+	}
+	b->vol_dirty = true;
+	free(sorted);
+	b->blocks += n;
+	point(b, i - 1, r->segs[i - 1].text_len, *cum, true);
+	return i;
+}
+
+int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
+		       const struct cache_hash_key *k, const char *scope, size_t scope_len)
+{
+	struct build b = { .p = p, .req = req };
+	uint64_t cum = 0;
+	uint32_t i = 0;
+
+	p->npt = p->nsp = p->ntools = 0;
+	p->total_bytes = 0;
+	p->sys_hash = 0;
+	p->truncated = req->truncated;
+	if (!p->scratch && !grow((void **)&p->scratch, &p->capscratch, 256,
+				 sizeof(*p->scratch), CACHE_PREFIX_MAX_SPANS))
+		return -ENOMEM;
+	if (cache_chain_begin(&b.norm, k) || cache_chain_begin(&b.vol, k)) {
+		cache_chain_end(&b.norm);
+		return -ENOMEM;
+	}
+	cache_chain_update(&b.norm, scope, scope_len);
+	cache_chain_update(&b.vol, scope, scope_len);
+	b.vol_dirty = true;
+	while (i < req->n_segs && !b.oom) {
+		const struct cache_segment *sg = &req->segs[i];
+
+		if (sg->group == CG_TOOLS) {
+			i = tools_block(&b, i, &cum);
+			continue;
+		}
+		if (sg->group == CG_SCHEMA) {
+			cache_chain_update(&b.norm, "\x03", 1);
+			cache_chain_update(&b.norm, req->text + sg->canon_off, sg->canon_len);
+			cache_chain_update(&b.vol, req->text + sg->text_off, sg->text_len);
+			b.vol_dirty = true;
+		} else {
+			text_segment(&b, i, cum);
+		}
+		cum += sg->text_len;
+		b.blocks++;
+		point(&b, i, sg->text_len, cum, true);
+		i++;
+	}
+	p->total_bytes = cum;
+	cache_chain_end(&b.norm);
+	cache_chain_end(&b.vol);
+	return b.oom ? -ENOMEM : 0;
+}
+
+void cache_prefix_free(struct cache_prefix *p)
+{
+	free(p->pt);
+	free(p->sp);
+	free(p->tool_canon);
+	free(p->tool_raw);
+	free(p->scratch);
+	memset(p, 0, sizeof(*p));
+}

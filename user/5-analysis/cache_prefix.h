@@ -1,0 +1,62 @@
+/* Prefix points of one request: segments (cache_segment.h) -> keyed hashes
+ * at every segment end and every CACHE_CHUNK_BYTES of text, in two
+ * flavours. "norm" hashes the prompt with each breaker span (cache_breaker.h)
+ * replaced by its kind and tools in canonical order (a set, keys sorted):
+ * two requests that differ only in breakers have equal norm hashes. "raw"
+ * adds the spans' bytes and the tools' real order: what the provider sees.
+ * Also out: the spans (position, kind, a hash of their value) and the
+ * tools' hashes, which cache_analyze.c compares with the template's last
+ * request to name the breakers. Nothing here is stored as is. */
+#ifndef LLMOBS_CACHE_PREFIX_H
+#define LLMOBS_CACHE_PREFIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cache_hash.h"
+#include "cache_segment.h"
+
+#define CACHE_PREFIX_MAX_POINTS	16384
+#define CACHE_PREFIX_MAX_SPANS	65536
+
+struct cache_point {
+	uint64_t norm, raw;
+	uint64_t cum;		/* rendered prompt bytes before this point */
+	uint32_t seg;		/* segment it ends in */
+	uint32_t seg_off;	/* text offset within that segment */
+	uint32_t block;		/* block number (Anthropic lookback): segments
+				 * ended before this point */
+	bool block_end;		/* at a segment end */
+};
+
+struct cache_vspan {
+	uint32_t seg, off, len;	/* offset in the segment's text */
+	uint8_t kind, shape;	/* enum cache_breaker_kind, enum cache_shape */
+	uint64_t vh;		/* hash of the value: equality only, memory only */
+	int64_t ivalue;		/* integers: in memory only (counter) */
+	uint64_t cum;		/* rendered bytes before it */
+};
+
+struct cache_prefix {
+	struct cache_point *pt;
+	size_t npt, cappt;
+	struct cache_vspan *sp;
+	size_t nsp, capsp;
+	uint64_t *tool_canon, *tool_raw;	/* per tool, request order */
+	size_t ntools, captools;
+	uint32_t tools_first_seg;
+	uint64_t total_bytes;	/* rendered prompt bytes */
+	uint64_t sys_hash;	/* first system segment, masked, first 256 bytes */
+	bool truncated;
+	struct cache_span *scratch;	/* lexer output */
+	size_t capscratch;
+};
+
+/* Builds p (zero-filled before first use; buffers reused) for req under
+ * key; scope (provider, model, account) seeds both chains so that only
+ * calls that can share a cache share hashes. Returns 0 or -ENOMEM. */
+int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
+		       const struct cache_hash_key *k, const char *scope, size_t scope_len);
+void cache_prefix_free(struct cache_prefix *p);
+
+#endif
