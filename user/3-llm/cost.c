@@ -1,330 +1,24 @@
-/* The price table (data/prices.json, embedded) and the cost of one usage.
- * The table is validated as a whole at load: a daemon that prices with a
- * half-read table would report wrong money silently. */
+/* Model name -> the price table's entry -> the cost of one call's usage.
+ * Names are found as @pydantic/genai-prices finds them (its rules, in its
+ * order, within the call's provider, then its fallback providers; dated
+ * snapshots written -YYYYMMDD tried again as -YYYY-MM-DD), after our own
+ * exact names, which always win over a pattern. An exchange is priced with
+ * the price in force at its time where the source has a history. The table
+ * is built by prices_load.c (our format), prices_genai.c (the source's) and
+ * prices_overrides.c (our corrections on top). */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
-#include "cost.h"
+#include <strings.h>
+#include <time.h>
 #include "log.h"
+#include "price_table.h"
 #include "provider.h"
 
-extern const char llmobs_prices_json[];
-
-#define PRICES_MAX_FILE_BYTES	(4u << 20)
-/* No list price is near a cent per token; a bigger number is a price
- * written per million tokens. */
-#define PRICE_MAX_USD		0.01
-
-struct alias {
-	char *name;
-	size_t idx;		/* into prices[] */
-};
-
-struct price_table {
-	struct price *prices;
-	size_t n;
-	struct alias *aliases;
-	size_t n_aliases;
-};
-
-void price_table_free(struct price_table *t)
-{
-	size_t i;
-
-	if (!t)
-		return;
-	for (i = 0; i < t->n_aliases; i++)
-		free(t->aliases[i].name);
-	free(t->aliases);
-	free(t->prices);
-	free(t);
-}
-
-/* Reads one price field: absent -> fallback, else a number in [0, max). */
-static int read_price(const cJSON *m, const char *model, const char *key,
-		      bool required, double fallback, double *out)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(m, key);
-
-	if (!it) {
-		if (required) {
-			p_err("prices: %s: missing \"%s\"", model, key);
-			return -EINVAL;
-		}
-		*out = fallback;
-		return 0;
-	}
-	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0) {
-		p_err("prices: %s: \"%s\" must be a non-negative number (USD per token)",
-		      model, key);
-		return -EINVAL;
-	}
-	if (it->valuedouble >= PRICE_MAX_USD) {
-		p_err("prices: %s: \"%s\" is %g, which looks like USD per million tokens; "
-		      "the table is USD per token", model, key, it->valuedouble);
-		return -EINVAL;
-	}
-	*out = it->valuedouble;
-	return 0;
-}
-
-/* "long_context": {"above": N, "input": ..., "output": ..., ...}: the rates
- * of prompts above N input tokens; input and output required. */
-static int read_tier(const cJSON *m, struct price *p)
-{
-	const cJSON *lc = cJSON_GetObjectItemCaseSensitive(m, "long_context"), *above, *it;
-	struct price_tier *t = &p->long_context;
-	const char *name = m->string;
-	int err;
-
-	if (!lc)
-		return 0;
-	above = cJSON_GetObjectItemCaseSensitive(lc, "above");
-	if (!cJSON_IsObject(lc) || !cJSON_IsNumber(above) || !isfinite(above->valuedouble) ||
-	    above->valuedouble < 1 || above->valuedouble > 1e9 ||
-	    above->valuedouble != (double)(int64_t)above->valuedouble) {
-		p_err("prices: %s: \"long_context\" must be an object with \"above\": "
-		      "a whole number of input tokens", name);
-		return -EINVAL;
-	}
-	p->long_context_above = (int64_t)above->valuedouble;
-	it = cJSON_GetObjectItemCaseSensitive(lc, "opt_in");
-	if (it && !cJSON_IsBool(it)) {
-		p_err("prices: %s: \"long_context\".\"opt_in\" must be true or false", name);
-		return -EINVAL;
-	}
-	p->long_context_opt_in = cJSON_IsTrue(it);
-	if ((err = read_price(lc, name, "input", true, 0, &t->input_usd)) ||
-	    (err = read_price(lc, name, "output", true, 0, &t->output_usd)) ||
-	    (err = read_price(lc, name, "cached_input", false, t->input_usd,
-			      &t->cached_input_usd)) ||
-	    (err = read_price(lc, name, "cache_write_5m", false, t->input_usd,
-			      &t->cache_write_5m_usd)) ||
-	    (err = read_price(lc, name, "cache_write_1h", false,
-			      t->cache_write_5m_usd, &t->cache_write_1h_usd)) ||
-	    (err = read_price(lc, name, "reasoning", false, t->output_usd,
-			      &t->reasoning_usd)))
-		return err;
-	return 0;
-}
-
-/* "batch": the batch price as a fraction of the standard one (0.5). */
-static int read_batch(const cJSON *m, struct price *p)
-{
-	const cJSON *b = cJSON_GetObjectItemCaseSensitive(m, "batch");
-
-	p->batch_factor = 1;
-	if (!b)
-		return 0;
-	if (!cJSON_IsNumber(b) || !isfinite(b->valuedouble) || b->valuedouble <= 0 ||
-	    b->valuedouble > 1) {
-		p_err("prices: %s: \"batch\" must be a fraction in (0, 1] of the "
-		      "standard price", m->string);
-		return -EINVAL;
-	}
-	p->batch_factor = b->valuedouble;
-	return 0;
-}
-
-static int read_entry(const cJSON *m, struct price *p)
-{
-	const char *name = m->string;
-	const cJSON *prov;
-	int err;
-
-	if (!cJSON_IsObject(m)) {
-		p_err("prices: %s: entry must be an object", name);
-		return -EINVAL;
-	}
-	if (strlen(name) == 0 || strlen(name) >= sizeof(p->model)) {
-		p_err("prices: model name \"%.40s\" is empty or longer than %zu bytes",
-		      name, sizeof(p->model) - 1);
-		return -EINVAL;
-	}
-	snprintf(p->model, sizeof(p->model), "%s", name);
-	prov = cJSON_GetObjectItemCaseSensitive(m, "provider");
-	if (!cJSON_IsString(prov) || !prov->valuestring[0] ||
-	    strlen(prov->valuestring) >= sizeof(p->provider)) {
-		p_err("prices: %s: \"provider\" must be a short non-empty string", name);
-		return -EINVAL;
-	}
-	snprintf(p->provider, sizeof(p->provider), "%s", prov->valuestring);
-
-	if ((err = read_price(m, name, "input", true, 0, &p->input_usd)) ||
-	    (err = read_price(m, name, "output", true, 0, &p->output_usd)) ||
-	    (err = read_price(m, name, "cached_input", false, p->input_usd,
-			      &p->cached_input_usd)) ||
-	    (err = read_price(m, name, "cache_write_5m", false, p->input_usd,
-			      &p->cache_write_5m_usd)) ||
-	    (err = read_price(m, name, "cache_write_1h", false,
-			      p->cache_write_5m_usd, &p->cache_write_1h_usd)) ||
-	    (err = read_price(m, name, "reasoning", false, p->output_usd,
-			      &p->reasoning_usd)) ||
-	    (err = read_tier(m, p)) || (err = read_batch(m, p)))
-		return err;
-	return 0;
-}
-
-/* Names and aliases share one namespace: one name, one price. */
-static bool name_taken(const struct price_table *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->prices[i].model, name) == 0)
-			return true;
-	for (i = 0; i < t->n_aliases; i++)
-		if (strcmp(t->aliases[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-static int read_aliases(struct price_table *t, const cJSON *m, size_t idx)
-{
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(m, "aliases"), *a;
-	struct alias *grown;
-
-	if (!list)
-		return 0;
-	if (!cJSON_IsArray(list)) {
-		p_err("prices: %s: \"aliases\" must be an array of names", m->string);
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(a, list) {
-		if (!cJSON_IsString(a) || !a->valuestring[0] ||
-		    strlen(a->valuestring) >= sizeof(t->prices[0].model)) {
-			p_err("prices: %s: aliases must be non-empty short strings",
-			      m->string);
-			return -EINVAL;
-		}
-		if (name_taken(t, a->valuestring)) {
-			p_err("prices: %s: alias \"%s\" is already a name or alias",
-			      m->string, a->valuestring);
-			return -EINVAL;
-		}
-		grown = realloc(t->aliases, (t->n_aliases + 1) * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		t->aliases = grown;
-		grown[t->n_aliases].name = strdup(a->valuestring);
-		if (!grown[t->n_aliases].name)
-			return -ENOMEM;
-		grown[t->n_aliases++].idx = idx;
-	}
-	return 0;
-}
-
-static int build_table(const cJSON *root, struct price_table *t)
-{
-	const cJSON *models, *m;
-	int n, err;
-
-	if (!cJSON_IsObject(root)) {
-		p_err("prices: the table must be a JSON object");
-		return -EINVAL;
-	}
-	models = cJSON_GetObjectItemCaseSensitive(root, "models");
-	if (!cJSON_IsObject(models)) {
-		p_err("prices: missing \"models\" object");
-		return -EINVAL;
-	}
-	n = cJSON_GetArraySize(models);
-	if (n == 0) {
-		p_err("prices: \"models\" is empty");
-		return -EINVAL;
-	}
-	t->prices = calloc(n, sizeof(*t->prices));
-	if (!t->prices)
-		return -ENOMEM;
-	cJSON_ArrayForEach(m, models) {
-		/* cJSON keeps duplicate keys; the second would never be found. */
-		if (name_taken(t, m->string)) {
-			p_err("prices: \"%s\" is listed twice (as a name or an alias)",
-			      m->string);
-			return -EINVAL;
-		}
-		err = read_entry(m, &t->prices[t->n]);
-		if (err)
-			return err;
-		t->n++;
-		err = read_aliases(t, m, t->n - 1);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-int price_table_load_json(const char *json, size_t len, struct price_table **out)
-{
-	struct price_table *t;
-	cJSON *root;
-	int err;
-
-	*out = NULL;
-	root = cJSON_ParseWithLength(json, len);
-	if (!root) {
-		p_err("prices: not valid JSON (near byte %td)",
-		      cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : (ptrdiff_t)-1);
-		return -EINVAL;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		cJSON_Delete(root);
-		return -ENOMEM;
-	}
-	err = build_table(root, t);
-	cJSON_Delete(root);
-	if (err) {
-		price_table_free(t);
-		return err;
-	}
-	*out = t;
-	return 0;
-}
-
-int price_table_load_default(struct price_table **out)
-{
-	return price_table_load_json(llmobs_prices_json, strlen(llmobs_prices_json),
-				     out);
-}
-
-int price_table_load_file(const char *path, struct price_table **out)
-{
-	size_t len = 0, n;
-	char *buf;
-	FILE *f;
-	int err;
-
-	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f) {
-		err = -errno;
-		p_err("prices: cannot open %s: %s", path, strerror(errno));
-		return err;
-	}
-	buf = malloc(PRICES_MAX_FILE_BYTES + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	while ((n = fread(buf + len, 1, PRICES_MAX_FILE_BYTES + 1 - len, f)) > 0)
-		len += n;
-	err = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (!err && len > PRICES_MAX_FILE_BYTES) {
-		p_err("prices: %s is larger than %u bytes", path, PRICES_MAX_FILE_BYTES);
-		err = -EFBIG;
-	}
-	if (!err)
-		err = price_table_load_json(buf, len, out);
-	else if (err == -EIO)
-		p_err("prices: cannot read %s", path);
-	free(buf);
-	return err;
-}
+#define NAME_MAX_BYTES	256	/* longer model names are no model of the table */
 
 /* "-YYYY-MM-DD", "-YYYYMMDD" or "-latest": the rest of a snapshot name;
  * Vertex AI writes Claude snapshots "@YYYYMMDD". */
@@ -332,7 +26,7 @@ static bool is_snapshot_suffix(const char *s)
 {
 	size_t i, n = strlen(s);
 
-	if (strcmp(s, "-latest") == 0)
+	if (strcasecmp(s, "-latest") == 0)
 		return true;
 	if (n == 11 && s[0] == '-' && s[5] == '-' && s[8] == '-') {
 		for (i = 1; i < n; i++)
@@ -349,29 +43,42 @@ static bool is_snapshot_suffix(const char *s)
 	return false;
 }
 
-const struct price *price_lookup(const struct price_table *t, const char *model)
+/* Our exact names and aliases (entries without a rule); provider NULL: any. */
+static const struct price *exact(const struct price_table *t, const char *name,
+				 const char *provider)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct price *p = &t->prices[i];
+
+		if (!p->match && (!provider || !strcmp(p->provider, provider)) &&
+		    strcasecmp(p->model, name) == 0)
+			return p;
+	}
+	for (i = 0; i < t->n_aliases; i++) {
+		const struct price *p = &t->prices[t->aliases[i].idx];
+
+		if ((!provider || !strcmp(p->provider, provider)) &&
+		    strcasecmp(t->aliases[i].name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* A dated snapshot of an exact name; the longest, so gpt-4o-mini-2024-07-18
+ * is never gpt-4o. */
+static const struct price *snapshot(const struct price_table *t, const char *name)
 {
 	const struct price *best = NULL;
 	size_t i, n, best_len = 0;
 
-	if (!t || !model)
-		return NULL;
-	/* Gemini's modelVersion is sometimes "models/gemini-2.5-pro". */
-	if (strncmp(model, "models/", 7) == 0)
-		model += 7;
-	if (!model[0])
-		return NULL;
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->prices[i].model, model) == 0)
-			return &t->prices[i];
-	for (i = 0; i < t->n_aliases; i++)
-		if (strcmp(t->aliases[i].name, model) == 0)
-			return &t->prices[t->aliases[i].idx];
-	/* Longest family, so gpt-4o-mini-2024-07-18 is never gpt-4o. */
 	for (i = 0; i < t->n; i++) {
+		if (t->prices[i].match)
+			continue;
 		n = strlen(t->prices[i].model);
-		if (n > best_len && strncmp(model, t->prices[i].model, n) == 0 &&
-		    is_snapshot_suffix(model + n)) {
+		if (n > best_len && strncasecmp(name, t->prices[i].model, n) == 0 &&
+		    is_snapshot_suffix(name + n)) {
 			best = &t->prices[i];
 			best_len = n;
 		}
@@ -379,18 +86,167 @@ const struct price *price_lookup(const struct price_table *t, const char *model)
 	return best;
 }
 
-static const struct price *lookup_prefixed(const struct price_table *t,
-					   const char *vendor, const char *model)
+static const struct price_provider *provider_by_id(const struct price_table *t,
+						   const char *id)
 {
-	char name[sizeof(t->prices[0].model)];
-	int n;
+	size_t i;
 
-	if (!vendor)
+	for (i = 0; id && i < t->n_providers; i++)
+		if (strcmp(t->providers[i].id, id) == 0)
+			return &t->providers[i];
+	return NULL;
+}
+
+static const struct price *rules_of(const struct price_table *t, const char *provider,
+				    const char *lname)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct price *p = &t->prices[i];
+
+		if (p->match && !strcmp(p->provider, provider) &&
+		    price_match_test(p->match, lname))
+			return p;
+	}
+	return NULL;
+}
+
+/* The provider's rules, then its fallback providers' (theirs only). */
+static const struct price *rules(const struct price_table *t,
+				 const struct price_provider *pv, const char *lname)
+{
+	const struct price *p = rules_of(t, pv->id, lname);
+	size_t i;
+
+	for (i = 0; !p && i < pv->n_fallback; i++)
+		if (provider_by_id(t, pv->fallback[i]))
+			p = rules_of(t, pv->fallback[i], lname);
+	return p;
+}
+
+static bool valid_ymd(int y, int m, int d)
+{
+	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m < 1 || m > 12 || d < 1 || d > days[m - 1])
+		return false;
+	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 || y % 400 == 0));
+}
+
+/* The source's second try: every "-20YYMMDD" (a real date, followed by
+ * '-', ':' or the end) written "-20YY-MM-DD". Returns whether any was. */
+static bool normalise_dates(const char *in, char *out, size_t size)
+{
+	size_t i = 0, o = 0, n = strlen(in), k;
+	bool any = false;
+
+	while (i < n && o + 12 < size) {
+		const char *s = in + i;
+
+		if (s[0] == '-' && i + 9 <= n && s[1] == '2' && s[2] == '0') {
+			for (k = 1; k <= 8 && isdigit((unsigned char)s[k]); k++)
+				;
+			if (k == 9 && (s[9] == '-' || s[9] == ':' || !s[9]) &&
+			    valid_ymd((s[1] - '0') * 1000 + (s[2] - '0') * 100 +
+				      (s[3] - '0') * 10 + (s[4] - '0'),
+				      (s[5] - '0') * 10 + (s[6] - '0'),
+				      (s[7] - '0') * 10 + (s[8] - '0'))) {
+				o += snprintf(out + o, size - o, "-%.4s-%.2s-%.2s",
+					      s + 1, s + 5, s + 7);
+				i += 9;
+				any = true;
+				continue;
+			}
+		}
+		out[o++] = in[i++];
+	}
+	if (i < n)
+		return false;	/* no room: no second try */
+	out[o] = '\0';
+	return any;
+}
+
+static const struct price *rules_dated(const struct price_table *t,
+				       const struct price_provider *pv, const char *lname)
+{
+	char norm[NAME_MAX_BYTES + 32];
+	const struct price *p = rules(t, pv, lname);
+
+	if (!p && normalise_dates(lname, norm, sizeof(norm)))
+		p = rules(t, pv, norm);
+	return p;
+}
+
+/* The source compares lowercased, trimmed names. */
+static bool lower_name(const char *name, char *out, size_t size)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*name))
+		name++;
+	n = strlen(name);
+	while (n && isspace((unsigned char)name[n - 1]))
+		n--;
+	if (n == 0 || n >= size)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[n] = '\0';
+	return true;
+}
+
+/* Gemini's modelVersion is sometimes "models/gemini-2.5-pro". */
+static const char *strip_models(const char *model)
+{
+	return strncmp(model, "models/", 7) == 0 ? model + 7 : model;
+}
+
+const struct price *price_lookup(const struct price_table *t, const char *model)
+{
+	char lname[NAME_MAX_BYTES];
+	const struct price *p;
+	size_t i;
+
+	if (!t || !model)
 		return NULL;
-	n = snprintf(name, sizeof(name), "%s/%s", vendor, model);
-	if (n < 0 || (size_t)n >= sizeof(name))
+	model = strip_models(model);
+	if (!lower_name(model, lname, sizeof(lname)))
 		return NULL;
-	return price_lookup(t, name);
+	if ((p = exact(t, lname, NULL)))
+		return p;
+	for (i = 0; i < t->n_providers; i++) {
+		const struct price_provider *pv = &t->providers[i];
+
+		/* The first provider whose model_match takes the name, only. */
+		if (pv->model_match && price_match_test(pv->model_match, lname))
+			return (p = rules_dated(t, pv, lname)) ? p : snapshot(t, lname);
+	}
+	return snapshot(t, lname);
+}
+
+/* One name at one provider: see price_lookup_vendor(). */
+static const struct price *lookup_at(const struct price_table *t, const char *model,
+				     const char *vendor)
+{
+	char lname[NAME_MAX_BYTES], prefixed[NAME_MAX_BYTES + 40];
+	const struct price_provider *pv = provider_by_id(t, vendor);
+	const struct price *p;
+
+	if (!lower_name(model, lname, sizeof(lname)))
+		return NULL;
+	snprintf(prefixed, sizeof(prefixed), "%s/%s", vendor, lname);
+	if ((p = exact(t, prefixed, NULL)) || (p = exact(t, lname, vendor)))
+		return p;
+	if (pv && (p = rules_dated(t, pv, lname)))
+		return p;
+	if ((p = snapshot(t, prefixed)))
+		return p;
+	/* A provider of the source prices its own models only (and its
+	 * fallbacks'); beyond it, only our exact names. */
+	if (pv)
+		return (p = exact(t, lname, NULL)) ? p : snapshot(t, lname);
+	return price_lookup(t, lname);
 }
 
 const struct price *price_lookup_vendor(const struct price_table *t,
@@ -401,17 +257,65 @@ const struct price *price_lookup_vendor(const struct price_table *t,
 
 	if (!t || !model || !model[0])
 		return NULL;
-	if ((p = lookup_prefixed(t, vendor, model)) || (p = price_lookup(t, model)))
+	if (!vendor)
+		return price_lookup(t, model);
+	model = strip_models(model);
+	if ((p = lookup_at(t, model, vendor)))
 		return p;
+	/* "openai/gpt-oss-120b" at Groq, "accounts/fireworks/models/x": the
+	 * last segment, for a known vendor only (a gateway's name proves less). */
 	last = strrchr(model, '/');
 	if (!last || !last[1])
 		return NULL;
-	last++;
-	if ((p = lookup_prefixed(t, vendor, last)))
-		return p;
-	/* "openai/gpt-4o" is OpenAI's model only through a known vendor that
-	 * resells at list price (OpenRouter); a gateway's name proves less. */
-	return vendor ? price_lookup(t, last) : NULL;
+	return lookup_at(t, last + 1, vendor);
+}
+
+const char *price_provider_of(const struct price_table *t, const char *host,
+			      const char *path, const char *api_provider)
+{
+	static const struct { const char *ours, *theirs; } names[] = {
+		{ "azure_openai", "azure" },
+		{ "openai", "openai" }, { "anthropic", "anthropic" }, { "google", "google" },
+	};
+	char url[640];
+	const char *v;
+	size_t i;
+
+	if (!t)
+		return NULL;
+	if (host && host[0]) {
+		snprintf(url, sizeof(url), "https://%s%s", host, path ? path : "");
+		for (i = 0; i < t->n_providers; i++)
+			if (price_match_test(t->providers[i].api, url))
+				return t->providers[i].id;
+	}
+	v = host ? provider_vendor(host, strlen(host)) : NULL;
+	if (v)
+		return strcmp(v, "xai") == 0 ? "x-ai" : v;
+	for (i = 0; api_provider && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(api_provider, names[i].ours) == 0)
+			return names[i].theirs;
+	return NULL;
+}
+
+const struct price *price_at(const struct price *p, int64_t ts_s)
+{
+	int64_t sod = ((ts_s % 86400) + 86400) % 86400;
+	size_t i;
+
+	for (i = p ? p->n_later : 0; i-- > 0;) {
+		const struct price *q = &p->later[i];
+
+		if (q->tod_start_s >= 0) {
+			if (q->tod_end_s < q->tod_start_s ?
+			    (sod >= q->tod_start_s || sod < q->tod_end_s) :
+			    (sod >= q->tod_start_s && sod < q->tod_end_s))
+				return q;
+		} else if (ts_s >= q->from_s) {
+			return q;
+		}
+	}
+	return p;
 }
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
@@ -448,7 +352,7 @@ static double cost_at(const struct price *p, const struct llm_usage *u, bool opt
 	       (double)(cw - cw1h) * r.cache_write_5m_usd +
 	       (double)cw1h * r.cache_write_1h_usd +
 	       (double)(output - reasoning) * r.output_usd +
-	       (double)reasoning * r.reasoning_usd;
+	       (double)reasoning * r.reasoning_usd + p->request_usd;
 }
 
 double cost_usd(const struct price *p, const struct llm_usage *u)
@@ -464,8 +368,9 @@ double cost_usd_batch(const struct price *p, const struct llm_usage *u)
 const struct price *cost_price_record(const struct price_table *t,
 				      struct exchange_record *r)
 {
-	const char *vendor = provider_vendor(r->host, strnlen(r->host, sizeof(r->host)));
-	const struct price *p;
+	const char *vendor = price_provider_of(t, r->host, r->path, r->provider);
+	int64_t ts_s = r->ts_start_ns > 0 ? r->ts_start_ns / 1000000000 : (int64_t)time(NULL);
+	const struct price *p, *at;
 
 	if (!llm_api_name_billed(r->api)) {
 		r->priced = true;	/* free is a known price, whatever the model */
@@ -476,38 +381,53 @@ const struct price *cost_price_record(const struct price_table *t,
 	if (!p && r->request_model[0])
 		p = price_lookup_vendor(t, r->request_model, vendor);
 	r->priced = p != NULL;
+	at = price_at(p, ts_s);
 	if (p && !strcmp(r->api, llm_api_name(LLM_API_BATCH_RESULTS))) {
 		/* Many calls' usage, summed, at the batch price; a tier is
 		 * per call, which the sum cannot tell: base rates. */
-		struct price base = *p;
+		struct price base = *at;
 
 		base.long_context_above = 0;
-		r->cost_usd = cost_at(&base, &r->usage, false) * p->batch_factor;
+		base.request_usd = 0;	/* how many calls the sum holds is unknown */
+		r->cost_usd = cost_at(&base, &r->usage, false) * at->batch_factor;
 	} else {
-		r->cost_usd = p ? cost_at(p, &r->usage, r->long_context_opt_in) : 0;
+		r->cost_usd = p ? cost_at(at, &r->usage, r->long_context_opt_in) : 0;
 	}
 	return p;
+}
+
+size_t price_table_size(const struct price_table *t)
+{
+	return t ? t->n : 0;
+}
+
+const struct price *price_table_entry(const struct price_table *t, size_t i)
+{
+	return t && i < t->n ? &t->prices[i] : NULL;
 }
 
 void price_table_print(const struct price_table *t, FILE *out)
 {
 	const double m = 1e6;
+	int64_t now = (int64_t)time(NULL);
 	size_t i, j;
 
-	fprintf(out, "%-26s %-18s %9s %9s %9s %9s %9s %9s  ALIASES (prices: USD per million tokens)\n",
-		"MODEL", "PROVIDER", "INPUT", "CACHED", "WRITE5M", "WRITE1H",
-		"OUTPUT", "REASON");
+	fprintf(out, "%-40s %-12s %9s %9s %9s %9s %9s %9s  ALIASES (prices in force now: "
+		"USD per million tokens; table: %s)\n", "MODEL", "PROVIDER", "INPUT", "CACHED",
+		"WRITE5M", "WRITE1H", "OUTPUT", "REASON", price_table_origin(t));
 	for (i = 0; t && i < t->n; i++) {
-		const struct price *p = &t->prices[i];
+		const struct price *p = price_at(&t->prices[i], now);
 
-		fprintf(out, "%-26s %-18s %9.5f %9.5f %9.5f %9.5f %9.5f %9.5f",
-			p->model, p->provider, p->input_usd * m,
+		fprintf(out, "%-40s %-12s %9.5f %9.5f %9.5f %9.5f %9.5f %9.5f",
+			t->prices[i].model, p->provider, p->input_usd * m,
 			p->cached_input_usd * m, p->cache_write_5m_usd * m,
 			p->cache_write_1h_usd * m, p->output_usd * m,
 			p->reasoning_usd * m);
 		for (j = 0; j < t->n_aliases; j++)
 			if (t->aliases[j].idx == i)
 				fprintf(out, " %s", t->aliases[j].name);
+		if (!t->prices[i].match)
+			fputs(" [exact name]", out);
 		if (p->batch_factor != 1)
 			fprintf(out, " [batch x%g]", p->batch_factor);
 		if (p->long_context_above)
@@ -515,6 +435,8 @@ void price_table_print(const struct price_table *t, FILE *out)
 				(long long)p->long_context_above,
 				p->long_context_opt_in ? ", opted in" : "",
 				p->long_context.input_usd * m, p->long_context.output_usd * m);
+		if (t->prices[i].n_later)
+			fprintf(out, " [%zu price periods]", t->prices[i].n_later + 1);
 		fputc('\n', out);
 	}
 }
