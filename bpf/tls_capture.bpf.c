@@ -19,6 +19,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 targ_self_tgid = 0;	/* the daemon: never captured */
 const volatile __u32 targ_max_chunks = CAPTURE_MAX_CHUNKS_DEFAULT;
 
+#include "tls_call.bpf.h"
+
 /* Internal to user/tls_capture.c, not part of the capture_event contract:
  * the tgids of processes whose dlopen just returned, so that a library
  * loaded late (Python imports _ssl on first use) is attached at once rather
@@ -79,71 +81,9 @@ static __always_inline struct call_args *call_args_get(bool ts, __u64 id, bool c
 	return bpf_map_lookup_elem(&calls, &id);
 }
 
-/* Bytes moved so far per (tgid, SSL*, dir): stream_pos lets userspace see
- * every lost byte; TLS_STREAM_IGNORED in it, set by the daemon, stops the
- * copying. LRU, so connections never freed cannot fill it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct tls_stream_key);
-	__type(value, struct tls_stream_pos);
-} stream_pos SEC(".maps");
-
-/* Calls and bytes of ignored connections, not copied (not a loss). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct capture_drop_count);
-} ignored SEC(".maps");
-
 static __always_inline bool is_self(__u64 pid_tgid)
 {
 	return targ_self_tgid && (__u32)(pid_tgid >> 32) == targ_self_tgid;
-}
-
-/* Waking the daemon for each event cost more than all the rest of
- * capturing a call: an irq_work and, on a VM, an IPI to the daemon's CPU,
- * 6-7 us of the 8 us llmobsd added to an SSL call beyond the uprobe trap
- * (make bench, docs/performance.md). So the calls of a connection under
- * way (WAKE_BATCH) wake it once per 1/WAKEUP_SHARE of the ring filled, and
- * it collects the rest on its poll timeout (tls_capture_poll(), at most
- * 100 ms). A connection's first call and its end wake it at once
- * (WAKE_NOW): a short-lived process is then seen while it lives, which is
- * when the daemon can tell whether an LD_PRELOAD shim reports it; and exec
- * and exit events wake it as they always did (WAKE_ADAPTIVE): an exec
- * wants its libraries attached before its first call. */
-#define WAKEUP_SHARE	16
-
-enum wake { WAKE_ADAPTIVE, WAKE_BATCH, WAKE_NOW };
-
-/* The flags that commit an event of size bytes as wake says. */
-static __always_inline __u64 wake_flags(enum wake wake, __u64 size)
-{
-	__u64 step, avail;
-
-	if (wake == WAKE_NOW)
-		return BPF_RB_FORCE_WAKEUP;
-	if (wake != WAKE_BATCH)
-		return 0;
-	/* Crossing a multiple of step wakes: one wakeup per step of data,
-	 * even when producers on other CPUs race past one. */
-	step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKEUP_SHARE;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	return step && avail / step != (avail + size) / step ? BPF_RB_FORCE_WAKEUP
-							     : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void event_send(struct capture_event *ev, enum wake wake)
-{
-	__u32 n = ev->data_len;
-	__u64 size;
-
-	if (n > CAPTURE_CHUNK_BYTES)	/* never true; bounds for the verifier */
-		n = CAPTURE_CHUNK_BYTES;
-	size = sizeof(*ev) + n;
-	if (bpf_ringbuf_output(&events, ev, size, wake_flags(wake, size)))
-		count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
 }
 
 /* ---- SSL_write / SSL_read ------------------------------------------------ */
@@ -211,90 +151,12 @@ int BPF_KPROBE(ssl_read_ex_enter##sfx, void *ssl, void *buf, size_t num,		\
 ENTRY_PROBES(, false)
 ENTRY_PROBES(_ts, true)
 
-struct chunk_ctx {
-	__u64 buf;
-	__u64 pos;		/* stream position of the call's first byte */
-	__u64 len;		/* bytes to copy (call_len clamped to the cap) */
-};
-
-static long copy_chunk(__u32 i, struct chunk_ctx *c)
-{
-	__u32 slot = SCRATCH_PROBE;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
-	/* 64-bit on purpose: clang bounds-checks a zero-extended copy of a
-	 * 32-bit value and then passes the unchecked register on. */
-	__u64 off = (__u64)i * CAPTURE_CHUNK_BYTES, n;
-	struct capture_event *ev;
-
-	if (!s || off >= c->len)
-		return 1;
-	ev = (struct capture_event *)s->raw;
-	n = c->len - off;
-	if (n > CAPTURE_CHUNK_BYTES)
-		n = CAPTURE_CHUNK_BYTES;
-	ev->offset = off;
-	ev->stream_pos = c->pos + off;
-	if (n == CAPTURE_CHUNK_BYTES) {
-		/* A full chunk is read straight into the ring: copying it to
-		 * the scratch and then to the ring was half of what llmobsd
-		 * added to a 64 KiB call beyond the trap (make bench). A
-		 * shorter one goes through the scratch, which reserves no more
-		 * of the ring than it fills. The wake flags come first: the
-		 * reservation would count in AVAIL_DATA. */
-		__u64 flags = wake_flags(c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH,
-					 EVENT_MAX_BYTES);
-		struct capture_event *r = bpf_ringbuf_reserve(&events, EVENT_MAX_BYTES, 0);
-
-		if (!r) {
-			count_drop(CAPTURE_DROP_RINGBUF_FULL, n);
-			return 0;
-		}
-		__builtin_memcpy(r, ev, sizeof(*ev));
-		r->data_len = CAPTURE_CHUNK_BYTES;
-		if (bpf_probe_read_user(r->data, CAPTURE_CHUNK_BYTES, (const void *)(c->buf + off))) {
-			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
-			count_drop(CAPTURE_DROP_READ_FAILED, n);
-			return 0;
-		}
-		bpf_ringbuf_submit(r, flags);
-		return 0;
-	}
-	if (bpf_probe_read_user(ev->data, n, (const void *)(c->buf + off))) {
-		count_drop(CAPTURE_DROP_READ_FAILED, n);
-		return 0;
-	}
-	ev->data_len = n;
-	event_send(ev, c->pos == 0 && i == 0 ? WAKE_NOW : WAKE_BATCH);
-	return 0;
-}
-
-/* A direction's first call: born now, or ignored already when the daemon
- * marked the other direction of the same connection. */
-static __always_inline void stream_new(const struct tls_stream_key *key)
-{
-	struct tls_stream_key other = *key;
-	struct tls_stream_pos v = { .birth_ns = bpf_ktime_get_ns() }, *o;
-
-	other.dir = !key->dir;
-	o = bpf_map_lookup_elem(&stream_pos, &other);
-	if (o) {
-		v.birth_ns = o->birth_ns;
-		v.pos = o->pos & TLS_STREAM_IGNORED;
-	}
-	bpf_map_update_elem(&stream_pos, key, &v, BPF_NOEXIST);
-}
-
 /* One return probe for all four calls: the entry recorded which it was. */
 static __always_inline int call_exit(bool ts, struct pt_regs *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_stream_key key = {};
 	struct call_args *a;
-	struct capture_event *ev;
-	struct chunk_ctx c = {};
-	struct tls_stream_pos *sp_val;
 	__u64 len = 0, sp;
-	__u32 cap, chunks, nr;
 	int rc;
 
 	if (is_self(id))
@@ -328,43 +190,7 @@ static __always_inline int call_exit(bool ts, struct pt_regs *ctx, long ret)
 	if (!len || len > 0xffffffffULL)
 		goto out;
 
-	key.ssl = a->ssl;
-	key.tgid = id >> 32;
-	key.dir = a->dir;
-	sp_val = bpf_map_lookup_elem(&stream_pos, &key);
-	if (!sp_val) {
-		stream_new(&key);
-		sp_val = bpf_map_lookup_elem(&stream_pos, &key);
-		if (!sp_val)
-			goto out;
-	}
-	/* Advance by the whole call, copied or not, so every loss shows. */
-	c.pos = __sync_fetch_and_add(&sp_val->pos, len);
-	if (c.pos & TLS_STREAM_IGNORED) {
-		/* A server side (an HTTPS server on the host): copying it
-		 * would cost it the most for nothing. */
-		count_in(&ignored, 0, len);
-		goto out;
-	}
-	c.buf = a->buf;
-
-	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_UPROBE, CAPTURE_DATA, a->ssl, id);
-	if (!ev)
-		goto out;
-	ev->call_len = len;
-	ev->dir = a->dir;
-
-	chunks = targ_max_chunks;
-	if (chunks > CAPTURE_MAX_CHUNKS_LIMIT)
-		chunks = CAPTURE_MAX_CHUNKS_LIMIT;
-	cap = chunks * CAPTURE_CHUNK_BYTES;
-	c.len = len;
-	if (len > cap) {
-		count_drop(CAPTURE_DROP_OVER_CAP, len - cap);
-		c.len = cap;
-	}
-	nr = (c.len + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
-	bpf_loop(nr, copy_chunk, &c, 0);
+	tls_call_emit(id, a->ssl, a->dir, a->buf, len);
 out:
 	if (ts)
 		a->live = 0;
@@ -385,28 +211,14 @@ int BPF_KRETPROBE(ssl_call_exit_ts, long ret)
 	return call_exit(true, ctx, ret);
 }
 
-/* CLOSE only for connections that moved data since the capture started:
- * the position entries say so, and deleting them tells a wrapper's nested
- * SSL_free (an LD_PRELOAD shim calling the real one) from the first. */
+/* The connection's end (tls_call_close() says when it is told). */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_stream_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
-	struct capture_event *ev;
-	bool seen;
 
-	if (is_self(id) || !ssl)
-		return 0;
-	key.dir = CAPTURE_DIR_WRITE;
-	seen = !bpf_map_delete_elem(&stream_pos, &key);
-	key.dir = CAPTURE_DIR_READ;
-	seen |= !bpf_map_delete_elem(&stream_pos, &key);
-	if (!seen)
-		return 0;
-	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_UPROBE, CAPTURE_CLOSE, (__u64)ssl, id);
-	if (ev)
-		event_send(ev, WAKE_NOW);
+	if (!is_self(id) && ssl)
+		tls_call_close(id, (__u64)ssl);
 	return 0;
 }
 
