@@ -292,6 +292,7 @@ def corpus_seeds(outdir, lines):
         resp_body = base64.b64decode(e["resp_body_b64"])
         head = request_head(e, req_body)
         write(outdir, "http1", bytes([1, rng.randrange(256)]) + head + req_body[:64])
+        write(outdir, "detect", req_body[:MAX_SEED])
         rhead, framed = response_wire(e, resp_body)
         write(outdir, "http1", bytes([6, rng.randrange(256)]) + rhead + framed[:64])
         if len(req_body) < MAX_SEED:
@@ -344,6 +345,14 @@ HANDMADE = {
         bytes([0, 0, 0, 0, 0]) + gzip.compress(b"a" * 100000, mtime=0),
         bytes([1, 1, 0, 0, 2]) + zlib.compress(b"b" * 100000),
         bytes([0, 3, 1, 0, 0]) + gzip.compress(b"one", mtime=0) + gzip.compress(b"two", mtime=0),
+    ],
+    "detect": [
+        b"key sk-proj-4fT9aQ2LmZx8Rk1VbN7pWc3YsH6jDg0EuQ5tKiOa AKIAIOSFODNN7EXAMPLE "
+        b"ghp_1a2B3c4D5e6F7g8H9i0J1k2L3m4N5o6P7q8R AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+        b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQ",
+        b"-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA\\n-----END RSA PRIVATE KEY-----",
+        b"jane.doe+x@example.co.uk +44 20 7946 0958 (415) 555-0100 212-555-0199",
+        b"4111 1111 1111 1111 3782 822463 10005 DE89 3704 0044 0532 0130 00 GB82WEST12345698765432",
     ],
     "provider": [
         provider_seed(1, 2, 200, b'data: {"model":"m","usage":{"prompt_tokens":3}}\n\ndata: [DONE]\n\n'),

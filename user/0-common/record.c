@@ -90,6 +90,23 @@ const char *usage_source_name(enum usage_source s)
 	return "none";	/* a corrupt value must still export as a contract value */
 }
 
+const char *record_sensitive_name(enum record_sensitive_kind k)
+{
+	static const char *const names[RS__MAX] = {
+		[RS_API_KEY] = "api_key",
+		[RS_CLOUD_KEY] = "cloud_key",
+		[RS_GITHUB_TOKEN] = "github_token",
+		[RS_JWT] = "jwt",
+		[RS_PRIVATE_KEY] = "private_key",
+		[RS_EMAIL] = "email",
+		[RS_PHONE] = "phone",
+		[RS_CARD] = "card",
+		[RS_IBAN] = "iban",
+	};
+
+	return (unsigned)k < RS__MAX ? names[k] : NULL;
+}
+
 /* Length of the valid UTF-8 sequence at p (n bytes available), 0 if the
  * bytes there are not one: rejects overlongs, surrogates and > U+10FFFF. */
 static size_t utf8_seq_len(const unsigned char *p, size_t n)

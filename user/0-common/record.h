@@ -26,6 +26,22 @@ struct llm_usage {
 	int64_t reasoning_tokens;
 };
 
+/* Secrets and personal data seen in a request (user/5-analysis/detect*.c):
+ * only these kinds and their counts are kept, never the text. The order is
+ * the export's; names by record_sensitive_name(). */
+enum record_sensitive_kind {
+	RS_API_KEY,		/* LLM provider and SaaS keys (sk-..., hf_..., xoxb-...) */
+	RS_CLOUD_KEY,		/* AWS access key ids, Google API keys, Azure account keys */
+	RS_GITHUB_TOKEN,	/* ghp_, gho_, ghu_, ghs_, ghr_, github_pat_ */
+	RS_JWT,
+	RS_PRIVATE_KEY,		/* PEM / OpenSSH private key blocks */
+	RS_EMAIL,
+	RS_PHONE,
+	RS_CARD,		/* Luhn-checked, known issuer prefixes */
+	RS_IBAN,		/* mod-97 checked, known country lengths */
+	RS__MAX,
+};
+
 struct exchange_record {
 	int64_t id;			/* store rowid; 0 before insert */
 	int64_t ts_start_ns;		/* CLOCK_REALTIME, first request byte */
@@ -97,6 +113,8 @@ struct exchange_record {
 };
 
 const char *usage_source_name(enum usage_source s);
+/* "api_key", "email"...; NULL past RS__MAX. */
+const char *record_sensitive_name(enum record_sensitive_kind k);
 
 /* Writes r as one JSON object and a newline. Returns 0 or -errno. */
 int record_write_json(FILE *out, const struct exchange_record *r);

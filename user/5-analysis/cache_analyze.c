@@ -47,6 +47,7 @@ struct cache_analyzer {
 	struct tmpl *tmpl[CACHE_MAX_TEMPLATES];
 	size_t ntmpl;
 	struct cache_analyzer_stats st;
+	int64_t last_pred;
 };
 
 struct breaker {
@@ -107,6 +108,11 @@ void cache_analyzer_free(struct cache_analyzer *a)
 	cache_rules_free(a->rules);
 	cache_hash_key_free(&a->key);
 	free(a);
+}
+
+int64_t cache_analyzer_last_prediction(const struct cache_analyzer *a)
+{
+	return a->last_pred;
 }
 
 void cache_analyzer_get_stats(const struct cache_analyzer *a, struct cache_analyzer_stats *s)
@@ -192,8 +198,10 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 		if (!q || !r)
 			return;
 	}
-	memcpy(t->pt, p->pt, npt * sizeof(*t->pt));
-	memcpy(t->sp, p->sp, nsp * sizeof(*t->sp));
+	if (npt)
+		memcpy(t->pt, p->pt, npt * sizeof(*t->pt));
+	if (nsp)
+		memcpy(t->sp, p->sp, nsp * sizeof(*t->sp));
 	t->npt = npt;
 	t->nsp = nsp;
 	if (p->ntools) {
@@ -415,8 +423,12 @@ static double missed_usd(const struct cache_analyzer *a, const struct exchange_r
 				provider_vendor(r->host, strlen(r->host)));
 	if (!p)
 		return 0;
-	m1 = missed < uncached ? missed : (uncached > 0 ? uncached : 0);
-	m2 = missed - m1 < u.cache_write_tokens ? missed - m1 : u.cache_write_tokens;
+	/* the missed prefix is what was written, if anything was, then the
+	 * uncached rest */
+	m2 = missed < u.cache_write_tokens ? missed : u.cache_write_tokens;
+	if (m2 < 0)
+		m2 = 0;
+	m1 = missed - m2 < uncached ? missed - m2 : (uncached > 0 ? uncached : 0);
 	v.cached_input_tokens += m1 + m2;
 	v.cache_write_tokens -= m2;
 	if (v.cache_write_1h_tokens > v.cache_write_tokens)
@@ -518,6 +530,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	int nb = 0, err, len;
 
 	r->cache_analyzed = false;
+	a->last_pred = 0;
 	if (!r->request_body) {
 		a->st.no_body++;
 		return -ENODATA;
@@ -575,6 +588,12 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		any_pred = usable(a, rule, false, n_any, input);
 		if (!rule->implicit && !a->req.any_breakpoint)
 			pred = raw_pred = any_pred = 0;
+		a->last_pred = pred;
+		/* Token offsets are apportioned from the reported input, which
+		 * also counts the chat format's own tokens: a prediction a
+		 * little above what was cached is our rounding, not a miss. */
+		if (actual > 0 && pred > actual && pred - actual <= input / 50 + 8)
+			pred = actual;
 		cacheable = pred > actual ? pred : actual;
 		missed = cacheable - actual;
 		if (actual > 0 && missed == 0)

@@ -47,6 +47,10 @@ void cache_analyzer_free(struct cache_analyzer *a);
  * -ENODATA (no body kept), -EINVAL (body not JSON), -ENOMEM. */
 int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r);
 
+/* The last record's prediction before usage had its say (tests list where
+ * the provider cached more than the prefix model foresaw). */
+int64_t cache_analyzer_last_prediction(const struct cache_analyzer *a);
+
 void cache_analyzer_get_stats(const struct cache_analyzer *a, struct cache_analyzer_stats *s);
 
 /* "claude-sonnet-4-5" for "claude-sonnet-4-5-20250929", "gpt-4o" for

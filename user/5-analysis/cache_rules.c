@@ -70,10 +70,13 @@ static int load_rule(struct cache_rule *r, const cJSON *prov, const cJSON *rule)
 		return -EINVAL;
 	cJSON_ArrayForEach(it, np) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "key");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(it, "where");
 
 		if (!cJSON_IsString(k) || r->n_non_prompt >= CACHE_RULES_MAX_NON_PROMPT ||
 		    strlen(k->valuestring) >= sizeof(r->non_prompt[0]))
 			return -EINVAL;
+		r->non_prompt_item[r->n_non_prompt] = cJSON_IsString(w) &&
+			!strncmp(w->valuestring, "responses input", 15);
 		strcpy(r->non_prompt[r->n_non_prompt++], k->valuestring);
 	}
 	cJSON_ArrayForEach(it, npt) {
@@ -202,12 +205,14 @@ const struct cache_rule *cache_rules_lookup(const struct cache_rules *t,
 	return NULL;
 }
 
-bool cache_rule_non_prompt(const struct cache_rule *rule, const char *key, size_t len)
+bool cache_rule_non_prompt(const struct cache_rule *rule, const char *key, size_t len,
+			   bool item)
 {
 	if (!rule)
 		return false;
 	for (int i = 0; i < rule->n_non_prompt; i++)
-		if (strlen(rule->non_prompt[i]) == len && !memcmp(rule->non_prompt[i], key, len))
+		if ((item || !rule->non_prompt_item[i]) &&
+		    strlen(rule->non_prompt[i]) == len && !memcmp(rule->non_prompt[i], key, len))
 			return true;
 	return false;
 }

@@ -34,6 +34,9 @@ struct cache_rule {
 	/* Keys inside prompt segments that are not rendered. */
 	int n_non_prompt;
 	char non_prompt[CACHE_RULES_MAX_NON_PROMPT][48];
+	bool non_prompt_item[CACHE_RULES_MAX_NON_PROMPT];	/* only on an
+				 * input/message item itself ("where":
+				 * "responses input[i]"), not inside it */
 	/* Text-block prefixes a client adds that are not prompt. */
 	int n_non_prompt_text;
 	char non_prompt_text[4][48];
@@ -54,8 +57,10 @@ const struct cache_rule *cache_rules_lookup(const struct cache_rules *r,
 					    const char *provider, const char *vendor,
 					    const char *model);
 
-/* Whether key is a non-prompt key under rule (NULL rule: none are). */
-bool cache_rule_non_prompt(const struct cache_rule *rule, const char *key, size_t len);
+/* Whether key is a non-prompt key under rule (NULL rule: none are);
+ * item: the key is a member of a message / input item itself. */
+bool cache_rule_non_prompt(const struct cache_rule *rule, const char *key, size_t len,
+			   bool item);
 
 /* Rounds a shared prefix of tokens down to what rule can cache (minimum,
  * granularity). */

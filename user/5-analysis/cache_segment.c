@@ -256,13 +256,18 @@ static const struct member *find(const struct member *m, int n, const char *name
 	return NULL;
 }
 
-static bool non_prompt(struct scan *s, const struct member *m)
+static bool non_prompt_at(struct scan *s, const struct member *m, bool item)
 {
 	if (key_is(m, "cache_control") || key_is(m, "prompt_cache_breakpoint")) {
 		s->bp = true;
 		return true;
 	}
-	return cache_rule_non_prompt(s->rule, m->k + 1, (size_t)(m->ke - m->k) - 2);
+	return cache_rule_non_prompt(s->rule, m->k + 1, (size_t)(m->ke - m->k) - 2, item);
+}
+
+static bool non_prompt(struct scan *s, const struct member *m)
+{
+	return non_prompt_at(s, m, false);
 }
 
 static int cmp_member(const void *a, const void *b)
@@ -471,9 +476,10 @@ static void block_segment(struct scan *s, enum cache_group g, uint32_t msg, cons
 
 /* A message / input item / Gemini content: its content blocks are
  * segments of their own; a plain string or a parts list is one. */
-static void message_segment(struct scan *s, const char *field, uint32_t i, const char *v,
-			    const char *ve)
+static void message_segment(struct scan *s, const char *field, enum cache_group g,
+			    bool indexed, uint32_t i, const char *v, const char *ve)
 {
+	char base[40];
 	struct member m[32];
 	int n = members(v, ve, m, 32, 1);
 	const struct member *content = n > 0 ? find(m, n, "content") : NULL;
@@ -481,11 +487,12 @@ static void message_segment(struct scan *s, const char *field, uint32_t i, const
 	struct cache_segment *sg;
 	bool others = false;
 
+	if (indexed)
+		snprintf(base, sizeof(base), "%s[%u]", field, i);
+	else
+		snprintf(base, sizeof(base), "%s", field);
 	if (n < 0) {	/* a bare string in input[] or a malformed item */
-		char name[48];
-
-		snprintf(name, sizeof(name), "%s[%u]", field, i);
-		block_segment(s, CG_MESSAGES, i, v, ve, name);
+		block_segment(s, g, i, v, ve, base);
 		return;
 	}
 	if (content && *content->v == '[') {
@@ -499,8 +506,8 @@ static void message_segment(struct scan *s, const char *field, uint32_t i, const
 				s->err = true;
 				return;
 			}
-			snprintf(name, sizeof(name), "%s[%u].content[%u]", field, i, j++);
-			block_segment(s, CG_MESSAGES, i, p, q, name);
+			snprintf(name, sizeof(name), "%s.content[%u]", base, j++);
+			block_segment(s, g, i, p, q, name);
 			p = ws(q, content->ve);
 			if (p < content->ve && *p == ',')
 				p = ws(p + 1, content->ve);
@@ -508,11 +515,12 @@ static void message_segment(struct scan *s, const char *field, uint32_t i, const
 		content = NULL;	/* done */
 		for (int k = 0; k < n; k++)
 			others |= !key_is(&m[k], "content") && !key_is(&m[k], "role") &&
-				  !key_is(&m[k], "type") && !cache_rule_non_prompt(s->rule, m[k].k + 1, (size_t)(m[k].ke - m[k].k) - 2);
+				  !key_is(&m[k], "type") && !cache_rule_non_prompt(s->rule, m[k].k + 1,
+							 (size_t)(m[k].ke - m[k].k) - 2, true);
 		if (!others)
 			return;
 	}
-	sg = seg_begin(s, CG_MESSAGES, i, v, ve, "%s[%u]", field, i);
+	sg = seg_begin(s, g, i, v, ve, "%s", base);
 	if (!sg)
 		return;
 	if (content && *content->v == '"')
@@ -535,7 +543,7 @@ static void message_segment(struct scan *s, const char *field, uint32_t i, const
 	 * function_call item): compact JSON after the text. */
 	for (int k = 0; k < n; k++) {
 		if (&m[k] == content || &m[k] == parts || key_is(&m[k], "content") ||
-		    key_is(&m[k], "role") || non_prompt(s, &m[k]))
+		    key_is(&m[k], "role") || non_prompt_at(s, &m[k], true))
 			continue;
 		if (key_is(&m[k], "type") && (parts || content))
 			continue;
@@ -560,8 +568,8 @@ static void field_segments(struct scan *s, const char *field, enum cache_group g
 	if (v >= ve)
 		return;
 	if (*v != '[') {
-		if (g == CG_MESSAGES && *v == '{') {
-			message_segment(s, field, 0, v, ve);
+		if ((g == CG_MESSAGES || g == CG_SYSTEM) && *v == '{') {
+			message_segment(s, field, g, false, 0, v, ve);
 			return;
 		}
 		block_segment(s, g, 0, v, ve, field);
@@ -574,7 +582,7 @@ static void field_segments(struct scan *s, const char *field, enum cache_group g
 			return;
 		}
 		if (g == CG_MESSAGES) {
-			message_segment(s, field, i, p, q);
+			message_segment(s, field, g, true, i, p, q);
 		} else {
 			snprintf(name, sizeof(name), "%s[%u]", field, i);
 			block_segment(s, g, i, p, q, name);

@@ -1,0 +1,826 @@
+/* Prompt-cache analysis (issue 9) on synthetic workloads with known
+ * answers, at the engine: each test builds the requests, a simulated
+ * provider decides what it caches (its own prefix comparison over the
+ * prompt text, 4 bytes a token, Anthropic breakpoints and lookback or
+ * OpenAI's 1024 + 128k steps, TTL on a clock the test sets), and the
+ * expected cause, breakers and missed tokens are computed here from the
+ * workload's construction, never read back from the engine. Then the
+ * shared corpus: wherever the provider reported cached tokens, cacheable
+ * is at least that, and the cases our prefix model alone would not have
+ * predicted are listed. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "cache_analyze.h"
+#include "corpus_util.h"
+#include "cost.h"
+
+#define MIN_NS	(60LL * 1000000000LL)
+#define T0	1796000000000000000LL
+
+/* ---- text ---- */
+
+/* n bytes of static prose, no digits, no ids: nothing the lexer flags. */
+static char *prose(size_t n, unsigned seed)
+{
+	static const char *const words[] = {
+		"the", "agent", "reads", "files", "and", "answers", "questions", "about",
+		"code", "carefully", "with", "short", "clear", "sentences", "never",
+		"guessing", "when", "unsure", "it", "asks",
+	};
+	char *s = malloc(n + 1);
+	size_t len = 0;
+
+	while (len < n) {
+		const char *w = words[(seed = seed * 1103515245u + 12345u) >> 16 & 15];
+		size_t l = strlen(w);
+
+		if (len + l + 1 > n) {
+			memset(s + len, 'a', n - len);
+			len = n;
+			break;
+		}
+		memcpy(s + len, w, l);
+		len += l;
+		s[len++] = ' ';
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* ---- the simulated provider ---- */
+
+struct sim {
+	bool anthropic;
+	int64_t min_tokens, ttl_ns;
+	/* OpenAI: earlier prompts; Anthropic: prefixes written at breakpoints */
+	char *seen[256];
+	int64_t seen_ns[256];
+	uint64_t account[256];
+	size_t n;
+};
+
+/* One request as the provider renders it: blocks of text in prefix order. */
+struct req {
+	const char *block[64];
+	bool bp[64];
+	size_t n;
+	uint64_t account;
+};
+
+static size_t upto(const struct req *r, size_t b, char *out)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < b; i++) {
+		size_t l = strlen(r->block[i]);
+
+		if (out)
+			memcpy(out + len, r->block[i], l);
+		len += l;
+	}
+	if (out)
+		out[len] = '\0';
+	return len;
+}
+
+static int64_t oa_round(int64_t t)
+{
+	return t < 1024 ? 0 : 1024 + (t - 1024) / 128 * 128;
+}
+
+/* Fills usage as the provider would: input, cache reads, cache writes. */
+static void sim_call(struct sim *s, const struct req *r, int64_t now, struct llm_usage *u)
+{
+	size_t total = upto(r, r->n, NULL);
+	char *all = malloc(total + 1);
+
+	upto(r, r->n, all);
+	memset(u, 0, sizeof(*u));
+	u->input_tokens = (int64_t)total / 4;
+	u->output_tokens = 10;
+	if (!s->anthropic) {
+		int64_t best = 0;
+
+		for (size_t i = 0; i < s->n; i++) {
+			size_t l = 0;
+
+			if (s->account[i] != r->account || now - s->seen_ns[i] > s->ttl_ns)
+				continue;
+			while (all[l] && all[l] == s->seen[i][l])
+				l++;
+			if (oa_round((int64_t)l / 4) > best)
+				best = oa_round((int64_t)l / 4);
+		}
+		u->cached_input_tokens = best;
+		s->seen[s->n] = all;
+		s->seen_ns[s->n] = now;
+		s->account[s->n++] = r->account;
+		return;
+	}
+	/* Anthropic: a read at a block end written before, within 20 blocks
+	 * before a breakpoint; writes at breakpoints at or above the minimum */
+	{
+		int64_t read = 0, wrote = 0;
+
+		for (size_t b = r->n; b > 0 && !read; b--) {
+			bool near = false;
+			char *pre = malloc(total + 1);
+
+			for (size_t k = b - 1; k < r->n && k <= b - 1 + 20; k++)
+				near |= r->bp[k];
+			upto(r, b, pre);
+			for (size_t i = 0; near && i < s->n; i++)
+				if (s->account[i] == r->account && now - s->seen_ns[i] <= s->ttl_ns &&
+				    !strcmp(s->seen[i], pre)) {
+					read = (int64_t)strlen(pre) / 4;
+					s->seen_ns[i] = now;	/* a hit refreshes */
+				}
+			free(pre);
+		}
+		for (size_t b = 1; b <= r->n; b++) {
+			char *pre;
+
+			if (!r->bp[b - 1] || (int64_t)upto(r, b, NULL) / 4 < s->min_tokens)
+				continue;
+			pre = malloc(total + 1);
+			upto(r, b, pre);
+			if ((int64_t)strlen(pre) / 4 > read) {
+				wrote = (int64_t)strlen(pre) / 4 - read;
+				s->seen[s->n] = pre;
+				s->seen_ns[s->n] = now;
+				s->account[s->n++] = r->account;
+			} else {
+				free(pre);
+			}
+		}
+		u->cached_input_tokens = read;
+		u->cache_write_tokens = wrote;
+		free(all);
+	}
+}
+
+static void sim_free(struct sim *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->seen[i]);
+}
+
+/* ---- requests as JSON ---- */
+
+static char *json_str(const char *s)
+{
+	cJSON *j = cJSON_CreateString(s);
+	char *out = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	return out;
+}
+
+/* Anthropic: tools (blocks given as raw JSON), one system block, one
+ * user message. bp flags per block as in r. */
+static char *anthropic_body(const struct req *r, size_t ntools, const char *const *tools_json,
+			    size_t nsys)
+{
+	size_t cap = 64;
+	char *b;
+
+	for (size_t i = 0; i < r->n; i++)
+		cap += strlen(r->block[i]) * 2 + 128;
+	for (size_t i = 0; i < ntools; i++)
+		cap += strlen(tools_json[i]) + 64;
+	b = malloc(cap);
+	strcpy(b, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100");
+	if (ntools) {
+		strcat(b, ",\"tools\":[");
+		for (size_t i = 0; i < ntools; i++) {
+			if (i)
+				strcat(b, ",");
+			strcat(b, tools_json[i]);
+			if (r->bp[i])
+				strcpy(b + strlen(b) - 1, ",\"cache_control\":{\"type\":\"ephemeral\"}}");
+		}
+		strcat(b, "]");
+	}
+	strcat(b, ",\"system\":[");
+	for (size_t i = ntools; i < ntools + nsys; i++) {
+		char *s = json_str(r->block[i]);
+
+		sprintf(b + strlen(b), "%s{\"type\":\"text\",\"text\":%s%s}", i > ntools ? "," : "", s,
+			r->bp[i] ? ",\"cache_control\":{\"type\":\"ephemeral\"}" : "");
+		free(s);
+	}
+	strcat(b, "],\"messages\":[");
+	for (size_t i = ntools + nsys; i < r->n; i++) {
+		char *s = json_str(r->block[i]);
+
+		sprintf(b + strlen(b), "%s{\"role\":\"%s\",\"content\":[{\"type\":\"text\",\"text\":%s%s}]}",
+			i > ntools + nsys ? "," : "", (i - ntools - nsys) % 2 ? "assistant" : "user", s,
+			r->bp[i] ? ",\"cache_control\":{\"type\":\"ephemeral\"}" : "");
+		free(s);
+	}
+	strcat(b, "]}");
+	return b;
+}
+
+/* OpenAI chat: every block a message, the first a system message. */
+static char *openai_body(const struct req *r)
+{
+	size_t cap = 64;
+	char *b;
+
+	for (size_t i = 0; i < r->n; i++)
+		cap += strlen(r->block[i]) * 2 + 64;
+	b = malloc(cap);
+	strcpy(b, "{\"model\":\"gpt-4o\",\"messages\":[");
+	for (size_t i = 0; i < r->n; i++) {
+		char *s = json_str(r->block[i]);
+
+		sprintf(b + strlen(b), "%s{\"role\":\"%s\",\"content\":%s}", i ? "," : "",
+			!i ? "system" : i % 2 ? "user" : "assistant", s);
+		free(s);
+	}
+	strcat(b, "]}");
+	return b;
+}
+
+/* ---- running a call ---- */
+
+struct run {
+	struct cache_analyzer *a;
+	struct price_table *prices;
+	struct sim sim;
+	struct exchange_record r;
+	cJSON *breakers;
+};
+
+static void run_open(struct run *x, bool anthropic, int64_t min_tokens)
+{
+	struct cache_analyzer_opts o = { 0 };
+
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(price_table_load_default(&x->prices), 0);
+	o.prices = x->prices;
+	o.index_bytes = 4 << 20;
+	assert_int_equal(cache_analyzer_new(&o, &x->a), 0);
+	x->sim.anthropic = anthropic;
+	x->sim.min_tokens = min_tokens;
+	x->sim.ttl_ns = 5 * MIN_NS;
+}
+
+static void run_close(struct run *x)
+{
+	cJSON_Delete(x->breakers);
+	cache_analyzer_free(x->a);
+	price_table_free(x->prices);
+	sim_free(&x->sim);
+}
+
+static void call(struct run *x, const struct req *q, const char *body, int64_t now)
+{
+	struct exchange_record *r = &x->r;
+
+	memset(r, 0, sizeof(*r));
+	r->ts_start_ns = now;
+	r->status = 200;
+	r->usage_source = USAGE_PROVIDER;
+	strcpy(r->exe, "/usr/bin/agent");
+	if (x->sim.anthropic) {
+		strcpy(r->provider, "anthropic");
+		strcpy(r->api, "messages");
+		strcpy(r->host, "api.anthropic.com");
+		strcpy(r->model, "claude-sonnet-4-5-20250929");
+	} else {
+		strcpy(r->provider, "openai");
+		strcpy(r->api, "chat.completions");
+		strcpy(r->host, "api.openai.com");
+		strcpy(r->model, "gpt-4o-2024-08-06");
+	}
+	r->account_seen = true;
+	memset(r->account_digest, (int)q->account + 1, 32);
+	r->request_body = body;
+	r->request_body_len = strlen(body);
+	sim_call(&x->sim, q, now, &r->usage);
+	assert_int_equal(cache_analyze_record(x->a, r), 0);
+	assert_true(r->cache_analyzed);
+	cJSON_Delete(x->breakers);
+	x->breakers = cJSON_Parse(r->breakers[0] ? r->breakers : "[]");
+	assert_non_null(x->breakers);
+	/* the account digest does not outlive the analysis */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(r->account_digest[i], 0);
+}
+
+static void want(struct run *x, const char *cause, int64_t cacheable, int64_t missed)
+{
+	if (strcmp(x->r.cache_miss_cause, cause) || x->r.cacheable_tokens != cacheable ||
+	    x->r.missed_cache_tokens != missed)
+		fail_msg("got cause \"%s\" cacheable %lld missed %lld (cached %lld of %lld), "
+			 "want \"%s\" %lld %lld; breakers %s",
+			 x->r.cache_miss_cause, (long long)x->r.cacheable_tokens,
+			 (long long)x->r.missed_cache_tokens, (long long)x->r.usage.cached_input_tokens,
+			 (long long)x->r.usage.input_tokens, cause, (long long)cacheable,
+			 (long long)missed, x->r.breakers);
+}
+
+static void want_breaker(struct run *x, int i, const char *kind, const char *segment,
+			 int64_t byte_offset, int64_t missed)
+{
+	cJSON *b = cJSON_GetArrayItem(x->breakers, i);
+
+	if (!b || strcmp(cJSON_GetObjectItem(b, "kind")->valuestring, kind) ||
+	    strcmp(cJSON_GetObjectItem(b, "segment")->valuestring, segment) ||
+	    cJSON_GetObjectItem(b, "byte_offset")->valueint != byte_offset ||
+	    (int64_t)cJSON_GetObjectItem(b, "missed_tokens")->valuedouble != missed)
+		fail_msg("breaker %d: got %s, want %s at %s+%lld missing %lld", i,
+			 x->r.breakers[0] ? x->r.breakers : "none", kind, segment,
+			 (long long)byte_offset, (long long)missed);
+}
+
+static void want_no_breakers(struct run *x)
+{
+	if (cJSON_GetArraySize(x->breakers))
+		fail_msg("clean workload, got breakers %s", x->r.breakers);
+}
+
+static void stamp(char *out, int i)
+{
+	sprintf(out, "2026-12-07T18:%02d:%02dZ", 10 + i, (i * 7) % 60);
+}
+
+/* ---- workloads ---- */
+
+/* The issue's example: twelve calls of one ~6,000-token system prompt
+ * with a new timestamp at offset 14, a breakpoint after it. */
+static void test_timestamp_top_anthropic(void **state)
+{
+	struct run x;
+	char *stat = prose(24000, 1), *sys = malloc(24100);
+	const char *user = "What changed since yesterday? Summarise for me.  ";
+	int64_t total_missed = 0;
+	double total_usd = 0;
+
+	run_open(&x, true, 1024);
+	for (int i = 0; i < 12; i++) {
+		struct req q = { .n = 2, .bp = { true, false } };
+		char ts[32];
+		char *body;
+
+		stamp(ts, i);
+		sprintf(sys, "Current time: %s\n%s", ts, stat);
+		q.block[0] = sys;
+		q.block[1] = user;
+		body = anthropic_body(&q, 0, NULL, 1);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		if (!i) {
+			want(&x, "cold", 0, 0);
+		} else {
+			/* the system block, up to the breakpoint, would have been read */
+			int64_t sys_tok = (int64_t)strlen(sys) * x.r.usage.input_tokens /
+					  (int64_t)(strlen(sys) + strlen(user));
+			const struct price *p = price_lookup(x.prices, "claude-sonnet-4-5");
+
+			want(&x, "prefix_changed", sys_tok, sys_tok);
+			want_breaker(&x, 0, "timestamp", "system[0]", 14, sys_tok);
+			assert_int_equal(cJSON_GetArraySize(x.breakers), 1);
+			/* written every call, read had it been stable */
+			assert_true(fabs(x.r.missed_cache_usd -
+					 sys_tok * (p->cache_write_5m_usd - p->cached_input_usd)) < 1e-9);
+			total_missed += x.r.missed_cache_tokens;
+			total_usd += x.r.missed_cache_usd;
+		}
+		free(body);
+	}
+	/* "about 11 x 6,000 tokens" */
+	assert_true(total_missed > 11 * 6000 && total_missed < 11 * 6100);
+	assert_true(total_usd > 0);
+	free(sys);
+	free(stat);
+	run_close(&x);
+}
+
+/* OpenAI, automatic caching: the same timestamp at the top loses the
+ * whole prompt; at the bottom only the tail after it. */
+static void test_timestamp_top_vs_bottom_openai(void **state)
+{
+	for (int bottom = 0; bottom < 2; bottom++) {
+		struct run x;
+		char *stat = prose(16000, 2), *sys = malloc(16100);
+		const char *user = "Please list the open issues for me now.  ";
+
+		run_open(&x, false, 1024);
+		for (int i = 0; i < 4; i++) {
+			struct req q = { .n = 2 };
+			char ts[32], *body;
+			size_t off;
+
+			stamp(ts, i);
+			if (bottom)
+				sprintf(sys, "%s\nCurrent time: %s", stat, ts);
+			else
+				sprintf(sys, "Current time: %s\n%s", ts, stat);
+			off = bottom ? strlen(stat) + 15 : 14;
+			q.block[0] = sys;
+			q.block[1] = user;
+			body = openai_body(&q);
+			call(&x, &q, body, T0 + i * MIN_NS);
+			if (!i) {
+				want(&x, "cold", 0, 0);
+			} else {
+				/* norm: everything equal but the stamp */
+				int64_t all = oa_round(x.r.usage.input_tokens);
+				int64_t cached = x.r.usage.cached_input_tokens;
+
+				assert_int_equal(cached, bottom ? oa_round((int64_t)(off + 15) / 4) : 0);
+				if (all > cached) {
+					want(&x, "prefix_changed", all, all - cached);
+					want_breaker(&x, 0, "timestamp", "messages[0]", (int64_t)off,
+						     all - cached);
+				} else {
+					/* at the bottom it falls in the last 128-token step:
+					 * nothing lost, so no breaker */
+					assert_true(bottom);
+					want(&x, "", all, 0);
+					want_no_breakers(&x);
+				}
+			}
+			free(body);
+		}
+		free(sys);
+		free(stat);
+		run_close(&x);
+	}
+}
+
+/* A UUID in the system prompt, before an Anthropic breakpoint. */
+static void test_uuid_before_breakpoint(void **state)
+{
+	struct run x;
+	char *stat = prose(8000, 3), *sys = malloc(8100);
+
+	run_open(&x, true, 1024);
+	for (int i = 0; i < 3; i++) {
+		struct req q = { .n = 2, .bp = { true, false } };
+		char *body;
+
+		sprintf(sys, "Session %08x-1234-4abc-8def-0123456789ab. %s", 0x1a2b3c00u + (unsigned)i, stat);
+		q.block[0] = sys;
+		q.block[1] = "Go on with the task.";
+		body = anthropic_body(&q, 0, NULL, 1);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		if (i) {
+			int64_t tok = (int64_t)strlen(sys) * x.r.usage.input_tokens /
+				      (int64_t)(strlen(sys) + strlen(q.block[1]));
+
+			want(&x, "prefix_changed", tok, tok);
+			want_breaker(&x, 0, "uuid", "system[0]", 8, tok);
+		}
+		free(body);
+	}
+	free(sys);
+	free(stat);
+	run_close(&x);
+}
+
+static const char *const tools5[] = {
+	"{\"name\":\"read_file\",\"description\":\"Reads a file from the workspace and returns it\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"}}}}",
+	"{\"name\":\"write_file\",\"description\":\"Writes a file in the workspace, replacing it\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"}}}}",
+	"{\"name\":\"search\",\"description\":\"Searches the workspace for a pattern, fast\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"pattern\":{\"type\":\"string\"}}}}",
+	"{\"name\":\"run\",\"description\":\"Runs a shell command in the sandbox and waits\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"cmd\":{\"type\":\"string\"}}}}",
+	"{\"name\":\"ask\",\"description\":\"Asks the user a question and waits for the reply\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}}",
+};
+
+/* Tools in another order on every call; the breakpoint after the system
+ * prompt. The provider sees a new prefix from byte 0. */
+static void test_tools_shuffled(void **state)
+{
+	struct run x;
+	char *sys = prose(8000, 4);
+
+	run_open(&x, true, 1024);
+	for (int i = 0; i < 4; i++) {
+		struct req q = { .n = 7 };
+		const char *t[5];
+		char *body;
+
+		for (int k = 0; k < 5; k++)
+			t[k] = tools5[(k + i) % 5];	/* rotated: position 0 changes */
+		for (int k = 0; k < 5; k++)
+			q.block[k] = t[k];
+		q.block[5] = sys;
+		q.bp[5] = true;
+		q.block[6] = "Fix the failing test.";
+		body = anthropic_body(&q, 5, t, 1);
+		/* the simulated provider's text for a tool: ours, so tokens line up */
+		call(&x, &q, body, T0 + i * MIN_NS);
+		if (i) {
+			want(&x, "prefix_changed", x.r.cacheable_tokens, x.r.cacheable_tokens);
+			assert_true(x.r.cacheable_tokens > 2000);
+			want_breaker(&x, 0, "reordered_tools", "tools[0]", 0, x.r.cacheable_tokens);
+		}
+		free(body);
+	}
+	free(sys);
+	run_close(&x);
+}
+
+/* The same tools with their schema's keys in another order every other
+ * call. */
+static void test_keys_reordered(void **state)
+{
+	static const char *const a =
+		"{\"name\":\"lookup\",\"description\":\"Looks a customer up by name and city\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}}";
+	static const char *const b =
+		"{\"name\":\"lookup\",\"description\":\"Looks a customer up by name and city\",\"input_schema\":{\"properties\":{\"city\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"}},\"type\":\"object\"}}";
+	struct run x;
+	char *sys = prose(8000, 5);
+
+	run_open(&x, true, 1024);
+	for (int i = 0; i < 3; i++) {
+		struct req q = { .n = 4 };
+		const char *t[2] = { tools5[0], i % 2 ? b : a };
+		char *body;
+
+		q.block[0] = t[0];
+		q.block[1] = t[1];
+		q.block[2] = sys;
+		q.bp[2] = true;
+		q.block[3] = "Who is Ada?";
+		body = anthropic_body(&q, 2, t, 1);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		if (i == 1) {
+			want(&x, "prefix_changed", x.r.cacheable_tokens, x.r.cacheable_tokens);
+			assert_true(x.r.cacheable_tokens > 2000);
+			want_breaker(&x, 0, "reordered_keys", "tools[1]", 0, x.r.cacheable_tokens);
+		} else if (i == 2) {
+			/* back to the first order: the provider still has it */
+			want(&x, "", x.r.usage.cached_input_tokens, 0);
+			assert_true(x.r.usage.cached_input_tokens > 2000);
+			want_no_breakers(&x);
+		}
+		free(body);
+	}
+	free(sys);
+	run_close(&x);
+}
+
+/* Anthropic: no breakpoint (above the minimum); a breakpoint below the
+ * minimum; a breakpoint above it (clean: hits, no breaker). */
+static void test_anthropic_breakpoints(void **state)
+{
+	for (int mode = 0; mode < 3; mode++) {
+		struct run x;
+		char *sys = prose(mode == 1 ? 3000 : 8000, 6);
+
+		run_open(&x, true, 1024);
+		for (int i = 0; i < 3; i++) {
+			struct req q = { .n = 2, .bp = { mode != 0, false } };
+			char *body;
+
+			q.block[0] = sys;
+			q.block[1] = "Next step please.   ";
+			body = anthropic_body(&q, 0, NULL, 1);
+			call(&x, &q, body, T0 + i * MIN_NS);
+			if (mode == 0)	/* could read all of it with a breakpoint at the end */
+				want(&x, "no_breakpoint", i ? x.r.usage.input_tokens : 0,
+				     i ? x.r.usage.input_tokens : 0);
+			else if (mode == 1)
+				want(&x, "below_minimum", 0, 0);
+			else if (i)
+				want(&x, "", (int64_t)strlen(sys) / 4, 0);
+			else
+				want(&x, "cold", 0, 0);
+			want_no_breakers(&x);
+			free(body);
+		}
+		free(sys);
+		run_close(&x);
+	}
+}
+
+/* OpenAI prompts just under and just over 1024 tokens. */
+static void test_openai_minimum(void **state)
+{
+	for (int over = 0; over < 2; over++) {
+		struct run x;
+		char *sys = prose(over ? 4400 : 4000, 7);
+
+		run_open(&x, false, 1024);
+		for (int i = 0; i < 3; i++) {
+			struct req q = { .n = 2 };
+			char *body;
+
+			q.block[0] = sys;
+			q.block[1] = "Hello there, again.   ";
+			body = openai_body(&q);
+			call(&x, &q, body, T0 + i * MIN_NS);
+			if (!over)
+				want(&x, "below_minimum", 0, 0);
+			else if (i)
+				want(&x, "", 1024, 0);
+			else
+				want(&x, "cold", 0, 0);
+			want_no_breakers(&x);
+			free(body);
+		}
+		free(sys);
+		run_close(&x);
+	}
+}
+
+/* Calls 6 minutes apart outlive the 5-minute TTL. */
+static void test_ttl(void **state)
+{
+	struct run x;
+	char *sys = prose(8000, 8);
+
+	run_open(&x, true, 1024);
+	for (int i = 0; i < 3; i++) {
+		struct req q = { .n = 2, .bp = { true, false } };
+		char *body;
+
+		q.block[0] = sys;
+		q.block[1] = "Status?";
+		body = anthropic_body(&q, 0, NULL, 1);
+		call(&x, &q, body, T0 + i * 6 * MIN_NS);
+		want(&x, i ? "ttl_expired" : "cold", 0, 0);
+		want_no_breakers(&x);
+		free(body);
+	}
+	free(sys);
+	run_close(&x);
+}
+
+/* The same prefix under two API keys: caches are per account. */
+static void test_two_keys(void **state)
+{
+	struct run x;
+	char *sys = prose(8000, 9);
+	const char *want_cause[] = { "cold", "cold", "", "" };
+
+	run_open(&x, false, 1024);
+	for (int i = 0; i < 4; i++) {
+		struct req q = { .n = 2, .account = (uint64_t)(i % 2) };
+		char *body;
+		char account[17];
+
+		q.block[0] = sys;
+		q.block[1] = "Same question again.";
+		body = openai_body(&q);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		want(&x, want_cause[i], x.r.usage.cached_input_tokens, 0);
+		want_no_breakers(&x);
+		if (i == 1)
+			assert_string_not_equal(x.r.account, account);
+		strcpy(account, x.r.account);
+		assert_int_equal(strlen(x.r.account), 16);
+		free(body);
+	}
+	free(sys);
+	run_close(&x);
+}
+
+/* A clean agent loop: each call appends the last answer and a new turn. */
+static void test_agent_loop(void **state)
+{
+	struct run x;
+	char *sys = prose(8000, 10);
+	char *turns[16];
+	struct req q = { 0 };
+
+	run_open(&x, false, 1024);
+	q.block[q.n++] = sys;
+	for (int i = 0; i < 8; i++) {
+		char *body;
+
+		turns[2 * i] = prose(400 + 40 * (size_t)i, 100 + (unsigned)i);
+		q.block[q.n++] = turns[2 * i];
+		body = openai_body(&q);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		want(&x, i ? "" : "cold", x.r.usage.cached_input_tokens, 0);
+		if (i)
+			assert_true(x.r.usage.cached_input_tokens > 2000);
+		want_no_breakers(&x);
+		turns[2 * i + 1] = prose(200, 200 + (unsigned)i);
+		q.block[q.n++] = turns[2 * i + 1];
+		free(body);
+	}
+	for (int i = 0; i < 16; i++)
+		free(turns[i]);
+	free(sys);
+	run_close(&x);
+}
+
+/* ---- the corpus ---- */
+
+struct corpus_ctx {
+	struct cache_analyzer *a;
+	struct price_table *prices;
+	int with_cache, analysed, below, lines;
+};
+
+static void corpus_line(const cJSON *line, void *ctx)
+{
+	struct corpus_ctx *c = ctx;
+	const cJSON *exp = cJSON_GetObjectItem(line, "expected");
+	struct exchange_record r = { 0 };
+	size_t len = 0;
+	char *text;
+	const char *s;
+
+	if (!exp || !cJSON_IsTrue(cJSON_GetObjectItem(exp, "usage_present")))
+		return;
+	text = (char *)corpus_b64(line, "req_body_b64", &len);
+	if (!text)
+		return;
+	s = cJSON_GetStringValue(cJSON_GetObjectItem(line, "provider"));
+	snprintf(r.provider, sizeof(r.provider), "%s", s ? s : "");
+	s = cJSON_GetStringValue(cJSON_GetObjectItem(line, "api"));
+	snprintf(r.api, sizeof(r.api), "%s", s ? s : "");
+	s = cJSON_GetStringValue(cJSON_GetObjectItem(exp, "model"));
+	snprintf(r.model, sizeof(r.model), "%s", s ? s : "");
+	s = cJSON_GetStringValue(cJSON_GetObjectItem(line, "host"));
+	snprintf(r.host, sizeof(r.host), "%s", s ? s : "");
+	r.status = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(line, "status"));
+	r.usage_source = USAGE_PROVIDER;
+	r.usage.input_tokens = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exp, "input_tokens"));
+	r.usage.cached_input_tokens =
+		(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exp, "cached_input_tokens"));
+	r.usage.cache_write_tokens =
+		(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exp, "cache_write_tokens"));
+	/* in file order, a second apart: cassettes of one test follow each other */
+	r.ts_start_ns = T0 + (int64_t)c->lines++ * 1000000000LL;
+	r.request_body = text;
+	r.request_body_len = len;
+	if (cache_analyze_record(c->a, &r) == 0) {
+		c->analysed++;
+		if (r.usage.cached_input_tokens > 0) {
+			c->with_cache++;
+			/* the property: cacheable is never below what was cached */
+			assert_true(r.cacheable_tokens >= r.usage.cached_input_tokens);
+			/* the disagreements: cached by the provider, but our prefix
+			 * model saw no earlier request it could come from (cause
+			 * says which rule it was left at) */
+			if (cache_analyzer_last_prediction(c->a) < r.usage.cached_input_tokens ||
+			    r.cache_miss_cause[0]) {
+				c->below++;
+				print_message("corpus disagreement: %s: %s cached %lld of %lld, predicted %lld; cause \"%s\"\n",
+					      cJSON_GetStringValue(cJSON_GetObjectItem(line, "id")),
+					      r.model, (long long)r.usage.cached_input_tokens,
+					      (long long)r.usage.input_tokens,
+					      (long long)cache_analyzer_last_prediction(c->a),
+					      r.cache_miss_cause);
+			}
+		}
+	}
+	free(text);
+}
+
+static void test_corpus(void **state)
+{
+	struct corpus_ctx c = { 0 };
+	struct cache_analyzer_opts o = { 0 };
+	int n;
+
+	if (!corpus_path())
+		skip();
+	assert_int_equal(price_table_load_default(&c.prices), 0);
+	o.prices = c.prices;
+	assert_int_equal(cache_analyzer_new(&o, &c.a), 0);
+	n = corpus_foreach(corpus_line, &c);
+	assert_true(n > 0);
+	print_message("corpus: %d lines, %d analysed, %d with cached tokens, %d of them not predicted\n",
+		      n, c.analysed, c.with_cache, c.below);
+	assert_true(c.analysed > 100);
+	assert_true(c.with_cache > 0);
+	cache_analyzer_free(c.a);
+	price_table_free(c.prices);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timestamp_top_anthropic),
+		cmocka_unit_test(test_timestamp_top_vs_bottom_openai),
+		cmocka_unit_test(test_uuid_before_breakpoint),
+		cmocka_unit_test(test_tools_shuffled),
+		cmocka_unit_test(test_keys_reordered),
+		cmocka_unit_test(test_anthropic_breakpoints),
+		cmocka_unit_test(test_openai_minimum),
+		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_two_keys),
+		cmocka_unit_test(test_agent_loop),
+		cmocka_unit_test(test_corpus),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
