@@ -30,6 +30,8 @@ STEP_SHAPE = {
     "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
     "node": (8, r"/node$"),
     "bad-inputs": (4, r"^/usr/bin/curl$"),
+    "go-h1": (8, r"/go_client$"),
+    "go-h2": (8, r"/go_client_stripped$"),
     "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
 }
 STEP_SHAPE["httpx-h2"] = STEP_SHAPE["httpx"]  # the same fixtures over HTTP/2

@@ -68,6 +68,11 @@ fi
 step httpx $PY "$E2E/clients/py_httpx.py" fixtures "$E2E/fixtures.jsonl"
 step httpx-h2 $PY "$E2E/clients/py_httpx.py" fixtures-h2 "$E2E/fixtures.jsonl"
 step node node "$E2E/node/sdk_clients.mjs"
+# Go's own crypto/tls (no libssl), built by run.sh: with symbols over
+# HTTP/1.1, stripped (-s -w) over HTTP/2. Each binary is new, so it waits
+# for the daemon to see its exec and attach (README, Go crypto/tls).
+step go-h1 "$TMP/go_client" h1 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
+step go-h2 "$TMP/go_client_stripped" h2 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
 step bad-inputs bash "$E2E/clients/bad_inputs.sh" "$TMP/bodies"
 if [ -n "$CORPUS" ]; then
   step corpus-replay $PY "$E2E/clients/py_httpx.py" replay "$CORPUS"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test: real clients (curl, urllib, httpx, the OpenAI and Anthropic
-# Node SDKs) talk TLS to a local server that plays LLM APIs back, inside a
-# private network+mount namespace; llmobsd watches from outside; check.py
-# compares what it recorded with what the server served.
+# Node SDKs, a Go net/http client) talk TLS to a local server that plays LLM
+# APIs back, inside a private network+mount namespace; llmobsd watches from
+# outside; check.py compares what it recorded with what the server served.
 # Needs root (BPF, namespaces). Builds nothing: `make e2e` builds first.
 # Env: E2E_NO_DAEMON=1 runs the clients only (harness check, no daemon);
 #      E2E_CORPUS=path|none (default ../shared/corpus/exchanges.jsonl);
@@ -92,6 +92,17 @@ if [ ! -d "$E2E/node/node_modules/openai" ] || [ ! -d "$E2E/node/node_modules/@a
     echo "e2e: 0 passed, 1 failed"
     exit 1
   }
+fi
+
+# --- Go client (Debian's golang-go): crypto/tls, no libssl ------------------
+# Built here, offline (standard library only), with symbols and stripped.
+GO_ENV=(GOCACHE="$OUT/go-cache" GOPATH="$TMP/gopath" GOFLAGS=-mod=mod GOPROXY=off
+  GOTOOLCHAIN=local CGO_ENABLED=0)
+if ! (cd "$E2E/clients/go" && env "${GO_ENV[@]}" go build -o "$TMP/go_client" . &&
+      env "${GO_ENV[@]}" go build -ldflags="-s -w" -o "$TMP/go_client_stripped" .) \
+      >"$TMP/go_build.log" 2>&1; then
+  echo "e2e: building the Go client failed (its steps will fail):"
+  sed 's/^/  /' "$TMP/go_build.log" | tail -n 10
 fi
 
 # --- daemon, outside the namespace ------------------------------------------

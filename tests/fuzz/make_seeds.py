@@ -365,6 +365,51 @@ HANDMADE = {
 }
 
 
+def go_pclntab(magic):
+    """A .gopclntab of Go 1.18+ (magic 0xfffffff0/1) or 1.16 (0xfffffffa)
+    listing main.main and crypto/tls.(*Conn).Write/Read/Close, as
+    tests/unit/test_go_elf.c builds it."""
+    new = magic != 0xfffffffa
+    names = [b"main.main", b"crypto/tls.(*Conn).Write", b"crypto/tls.(*Conn).Read",
+             b"crypto/tls.(*Conn).Close"]
+    entry = [0x100, 0x200, 0x480, 0x900, 0xa00]
+    names_off, pcln = 0x100, 0x300
+    entsz = 8 if new else 16
+    funcs = pcln + 5 * entsz
+    b = bytearray(funcs + 5 * 16)
+    struct.pack_into("<IxxBBQ", b, 0, magic, 1, 8, 4)
+    if new:
+        struct.pack_into("<QQ", b, 24, 0x401000, names_off)
+        struct.pack_into("<Q", b, 64, pcln)
+    else:
+        struct.pack_into("<Q", b, 24, names_off)
+        struct.pack_into("<Q", b, 56, pcln)
+    p, offs = names_off, []
+    for n in names:
+        offs.append(p - names_off)
+        b[p:p + len(n) + 1] = n + b"\0"
+        p += len(n) + 1
+    for i in range(5):
+        f = funcs + i * 16 - pcln
+        if new:
+            struct.pack_into("<II", b, pcln + i * entsz, entry[i], f)
+            if i < 4:
+                struct.pack_into("<Ii", b, pcln + f, entry[i], offs[i])
+        else:
+            struct.pack_into("<QQ", b, pcln + i * entsz, 0x401000 + entry[i], f)
+            if i < 4:
+                struct.pack_into("<Qi", b, pcln + f, 0x401000 + entry[i], offs[i])
+    return bytes(b)
+
+
+def go_seeds(outdir):
+    for magic in (0xfffffffa, 0xfffffff0, 0xfffffff1):
+        write(outdir, "go_elf", b"\x01" + go_pclntab(magic))
+    write(outdir, "go_elf", b"\x00" + go_pclntab(0xfffffff1)[:200])
+    bi = bytearray(b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16))
+    write(outdir, "go_elf", b"\x00" + bytes(bi) + bytes([8]) + b"go1.19.8" + bytes(8))
+
+
 def main():
     outdir, prices = sys.argv[1], sys.argv[2]
     corpus = sys.argv[3] if len(sys.argv) > 3 else ""
@@ -381,6 +426,7 @@ def main():
     write(outdir, "cost", b'{"models":{"m":{"provider":"p","input":1e-6,"output":2e-6,'
           b'"aliases":["a","b"]},"n":{"provider":"p","input":0,"output":0,"reasoning":1e-7}}}')
     write(outdir, "conn", CONN_HEADER)
+    go_seeds(outdir)
     if corpus and os.path.exists(corpus):
         with open(corpus) as f:
             lines = [json.loads(l) for l in f if l.strip()]

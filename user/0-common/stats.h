@@ -41,6 +41,8 @@
 	X(RECORDS_DROPPED, "records_dropped") \
 	X(TLS_LIBS_ATTACHED, "tls_libs_attached") \
 	X(ATTACH_ERRORS, "attach_errors") \
+	X(GO_TLS_ATTACHED, "go_tls_attached") \
+	X(GO_TLS_REFUSED, "go_tls_refused") \
 	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \
 	X(SHIM_CLIENTS, "shim_clients") \
 	X(SHIM_CLIENTS_REJECTED, "shim_clients_rejected") \

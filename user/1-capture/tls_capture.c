@@ -34,6 +34,7 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "stats.h"
+#include "go_capture.h"
 #include "tls_capture.h"
 #include "tls_stream.h"
 #include "tls_libs.h"
@@ -90,6 +91,7 @@ struct tls_capture {
 	uint64_t next_full_ms;
 	void *dl_handles[2];
 	bool task_calls;		/* the *_ts programs: calls in task storage */
+	struct go_tls *go;		/* Go crypto/tls probes; NULL if they failed to load */
 	tls_capture_event_fn cb;
 	void *cb_ctx;
 };
@@ -127,25 +129,29 @@ static struct {
 	size_t n, cap;
 } closing;
 
+static void closing_add(struct bpf_link *link)
+{
+	if (closing.n == closing.cap) {
+		size_t cap = closing.cap ? closing.cap * 2 : 64;
+		struct bpf_link **l = realloc(closing.links, cap * sizeof(*l));
+
+		if (!l) {
+			bpf_link__destroy(link);
+			return;
+		}
+		closing.links = l;
+		closing.cap = cap;
+	}
+	closing.links[closing.n++] = link;
+}
+
 static void lib_free(void *p)
 {
 	struct tls_lib *lib = p;
 	int i;
 
-	for (i = 0; i < lib->nr_links; i++) {
-		if (closing.n == closing.cap) {
-			size_t cap = closing.cap ? closing.cap * 2 : 64;
-			struct bpf_link **l = realloc(closing.links, cap * sizeof(*l));
-
-			if (!l) {
-				bpf_link__destroy(lib->links[i]);
-				continue;
-			}
-			closing.links = l;
-			closing.cap = cap;
-		}
-		closing.links[closing.n++] = lib->links[i];
-	}
+	for (i = 0; i < lib->nr_links; i++)
+		closing_add(lib->links[i]);
 	free(lib);
 }
 
@@ -320,6 +326,8 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	}
 	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
 		attach_lib(c, lib, path, m->path, pid, &syms);
+	else if (c->go && go_tls_attach(c->go, path, m->path, pid, m->dev, m->ino) == -ENOMEM)
+		return -ENOMEM;
 	if (syms.offset[TLS_SYM_DLOPEN] && is_loader_lib(m->path) &&
 	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
@@ -629,7 +637,7 @@ int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl, __u64 seen_
 
 int tls_capture_attached(const struct tls_capture *c)
 {
-	return c->nr_attached;
+	return c->nr_attached + go_tls_attached(c->go);
 }
 
 int tls_capture_ringbuf_fd(const struct tls_capture *c)
@@ -686,6 +694,7 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 						      : DEFAULT_RINGBUF_BYTES;
 	uint32_t chunks = opts && opts->max_chunks ? opts->max_chunks
 						   : CAPTURE_MAX_CHUNKS_DEFAULT;
+	struct go_tls_opts gopts = {};
 	bool classic_tp;
 	struct tls_capture *c;
 	int err;
@@ -768,6 +777,16 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 	       "of %u bytes per call", classic_tp ? "classic" : "raw",
 	       c->task_calls ? "task storage" : "a hash", rb_bytes, chunks, CAPTURE_CHUNK_BYTES);
 
+	/* Go's crypto/tls: without it the rest still works, so a failure
+	 * only costs those programs (and says so). */
+	gopts.ringbuf_fd = bpf_map__fd(c->skel->maps.events);
+	gopts.drops_fd = bpf_map__fd(c->skel->maps.drops);
+	gopts.stream_pos_fd = bpf_map__fd(c->skel->maps.stream_pos);
+	gopts.ignored_fd = bpf_map__fd(c->skel->maps.ignored);
+	gopts.max_chunks = chunks;
+	if (go_tls_open(&gopts, &c->go))
+		p_warn("go crypto/tls capture unavailable: Go programs are not seen");
+
 	find_system_libssl(c);
 	err = tls_capture_rescan(c, 0);
 	if (err < 0)
@@ -788,6 +807,7 @@ void tls_capture_close(struct tls_capture *c)
 		return;
 	ring_buffer__free(c->rb);
 	tdestroy(c->libs, lib_free);
+	go_tls_close(c->go, closing_add);
 	links_destroy_all();
 	tdestroy(c->procs, free);
 	bpf_link__destroy(c->exec_link);

@@ -1,0 +1,3 @@
+module llmobs/e2e/goclient
+
+go 1.19
