@@ -16,6 +16,8 @@ static const char *const contract_fields[] = {
 	"output_tokens", "reasoning_tokens", "usage_source", "cost_usd",
 	"priced", "latency_ms", "ttft_ms", "complete", "error",
 	"deployment", "ratelimit", "provider_cost_usd", "protocol", "headers_unknown",
+	"uid", "app", "cmdline_hash", "container_id", "container_runtime", "container_image",
+	"k8s_pod_uid", "k8s_namespace", "k8s_pod", "k8s_container", "project",
 };
 #define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
 
@@ -61,6 +63,17 @@ static inline void fixture_record(struct exchange_record *r, int i)
 	r->provider_cost_known = true;
 	snprintf(r->protocol, sizeof(r->protocol), "%s", i % 2 ? "h2" : "http/1.1");
 	r->headers_unknown = i % 3 == 1;
+	r->uid = 1000 + i;
+	snprintf(r->app, sizeof(r->app), "agent-%d", i);
+	snprintf(r->cmdline_hash, sizeof(r->cmdline_hash), "%016x", 0xabc00 + i);
+	snprintf(r->container_id, sizeof(r->container_id), "%064x", 0xc0ffee + i);
+	snprintf(r->container_runtime, sizeof(r->container_runtime), "containerd");
+	snprintf(r->container_image, sizeof(r->container_image), "registry.local/agent:%d", i);
+	snprintf(r->k8s_pod_uid, sizeof(r->k8s_pod_uid), "1f2e3d4c-5b6a-4978-8695-%012x", i);
+	snprintf(r->k8s_namespace, sizeof(r->k8s_namespace), "ns-%d", i % 5);
+	snprintf(r->k8s_pod, sizeof(r->k8s_pod), "agent-%d-7d9f", i);
+	snprintf(r->k8s_container, sizeof(r->k8s_container), "main");
+	snprintf(r->project, sizeof(r->project), "project-%d", i % 3);
 }
 
 #endif

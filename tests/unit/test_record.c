@@ -109,6 +109,7 @@ static void test_json_fields_order_and_types(void **state)
 		{ "error", cJSON_NULL }, { "deployment", cJSON_String },
 		{ "ratelimit", cJSON_String }, { "provider_cost_usd", cJSON_Number },
 		{ "protocol", cJSON_String }, { "headers_unknown", cJSON_True },
+		{ "uid", cJSON_Number }, { "app", cJSON_String }, { "project", cJSON_String },
 	};
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		it = cJSON_GetObjectItemCaseSensitive(j, types[k].name);
@@ -341,7 +342,7 @@ static int csv_parse(const char *s, char fields[][600], int max, const char **en
 
 static void test_csv(void **state)
 {
-	static char f[40][600];
+	static char f[64][600];
 	struct exchange_record r;
 	const char *end;
 	char *s;
@@ -353,7 +354,7 @@ static void test_csv(void **state)
 	assert_non_null(mf);
 	assert_int_equal(record_write_csv_header(mf), 0);
 	assert_int_equal(fclose(mf), 0);
-	n = csv_parse(s, f, 40, &end);
+	n = csv_parse(s, f, 64, &end);
 	assert_int_equal(n, CONTRACT_NFIELDS);
 	for (int i = 0; i < n; i++)
 		assert_string_equal(f[i], contract_fields[i]);
@@ -368,7 +369,7 @@ static void test_csv(void **state)
 	s = capture_out(record_write_csv, &r, &ret);
 	assert_int_equal(ret, 0);
 	assert_true(utf8_valid((const unsigned char *)s, strlen(s)));
-	n = csv_parse(s, f, 40, &end);
+	n = csv_parse(s, f, 64, &end);
 	assert_int_equal(n, CONTRACT_NFIELDS);
 	assert_string_equal(end, "");
 	assert_string_equal(f[0], "5");

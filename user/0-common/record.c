@@ -76,6 +76,18 @@ static const struct field fields[] = {
 	FLD("provider_cost_usd", F_PROVIDER_COST, provider_cost_usd),
 	FLD("protocol", F_STR_NULL, protocol),
 	FLD("headers_unknown", F_BOOL, headers_unknown),
+	/* v5: attribution (issue 14); uid -1 is null, as RECORD_NULL_MS. */
+	FLD("uid", F_MS, uid),
+	FLD("app", F_STR_NULL, app),
+	FLD("cmdline_hash", F_STR_NULL, cmdline_hash),
+	FLD("container_id", F_STR_NULL, container_id),
+	FLD("container_runtime", F_STR_NULL, container_runtime),
+	FLD("container_image", F_STR_NULL, container_image),
+	FLD("k8s_pod_uid", F_STR_NULL, k8s_pod_uid),
+	FLD("k8s_namespace", F_STR_NULL, k8s_namespace),
+	FLD("k8s_pod", F_STR_NULL, k8s_pod),
+	FLD("k8s_container", F_STR_NULL, k8s_container),
+	FLD("project", F_STR_NULL, project),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

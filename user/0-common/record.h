@@ -110,6 +110,19 @@ struct exchange_record {
 	uint8_t account_digest[32];
 	const char *request_body;
 	size_t request_body_len;
+	/* Contract v5 (store.c: the attribution step): who made the call (issue 14,
+	 * user/1-capture/procattr.c). "" null; uid -1 null. */
+	int64_t uid;
+	char app[64];			/* script/package for interpreters: "gemini", not "node" */
+	char cmdline_hash[17];		/* keyed hash of the full cmdline, hex */
+	char container_id[65];
+	char container_runtime[16];	/* docker, containerd, cri-o, podman */
+	char container_image[256];
+	char k8s_pod_uid[37];
+	char k8s_namespace[64];
+	char k8s_pod[254];
+	char k8s_container[64];
+	char project[64];		/* LLMOBS_PROJECT, else the config's rules */
 };
 
 const char *usage_source_name(enum usage_source s);

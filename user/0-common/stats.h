@@ -57,7 +57,10 @@
 	X(SHIM_DROP_NO_SLOT_EVENTS, "shim_drop_no_slot_events") \
 	X(SHIM_DROP_NO_SLOT_BYTES, "shim_drop_no_slot_bytes") \
 	X(SHIM_RECONNECTS, "shim_reconnects") \
-	X(BPF_EVENTS_DEDUPED, "bpf_events_deduped")
+	X(BPF_EVENTS_DEDUPED, "bpf_events_deduped") \
+	X(PROCS_ATTRIBUTED, "procs_attributed") \
+	X(PROCS_UNREADABLE, "procs_unreadable") \
+	X(PROJECT_INVALID, "project_invalid")
 
 enum stats_counter {
 #define X(id, name) STAT_##id,

@@ -453,6 +453,7 @@ struct exchange *exchange_request_begin(struct exchange_ctx *x, struct exchange_
 	ex->rec.pid = peer->tgid;
 	ex->rec.tid = peer->tid;
 	ex->rec.cgroup_id = peer->cgroup_id;
+	ex->rec.uid = -1;	/* null until the daemon attributes the record */
 	snprintf(ex->rec.exe, sizeof(ex->rec.exe), "%s", peer->exe);
 	snprintf(ex->rec.comm, sizeof(ex->rec.comm), "%s", peer->comm);
 	snprintf(ex->rec.capture, sizeof(ex->rec.capture), "%s",

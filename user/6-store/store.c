@@ -37,6 +37,27 @@ struct store {
 	int version;		/* schema version of the file (readers) */
 };
 
+/* Attribution (issue 14): who made the call. A step of its own, found by
+ * address (attribution_version), so that steps others append before or
+ * after it keep the readers right. NULL: not attributed. */
+static const char migration_attribution[] =
+	"ALTER TABLE exchanges ADD COLUMN uid INTEGER;"
+	"ALTER TABLE exchanges ADD COLUMN app TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN cmdline_hash TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN container_id TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN container_runtime TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN container_image TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN k8s_pod_uid TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN k8s_namespace TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN k8s_pod TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN k8s_container TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN project TEXT;";
+#define ATTRIBUTION_COLS \
+	", uid, app, cmdline_hash, container_id, container_runtime, container_image," \
+	" k8s_pod_uid, k8s_namespace, k8s_pod, k8s_container, project"
+#define ATTRIBUTION_NULLS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+#define ATTRIBUTION_PARAMS ",?,?,?,?,?,?,?,?,?,?,?"
+
 /* Append-only: a released schema is never edited, only followed by a new
  * step, so any older DB can be brought forward. Index i takes the DB from
  * user_version i to i + 1. */
@@ -93,9 +114,20 @@ static const char *const migrations[] = {
 	 * decodable. NULL in older rows: not known. */
 	"ALTER TABLE exchanges ADD COLUMN protocol TEXT;"
 	"ALTER TABLE exchanges ADD COLUMN headers_unknown INTEGER;",
+	/* v4: attribution */
+	migration_attribution,
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The schema version that added the attribution columns. */
+static int attribution_version(void)
+{
+	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
+		if (migrations[i] == migration_attribution)
+			return i + 1;
+	return STORE_SCHEMA_VERSION + 1;
+}
 
 #define EXCHANGE_COLS \
 	"id, ts_start_ns, ts_end_ns, pid, tid, exe, comm, cgroup_id, capture," \
@@ -382,8 +414,9 @@ static int open_writer(struct store *s)
 	if (!journal_is_wal(s))
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
-		"INSERT INTO exchanges (" EXCHANGE_COLS ") VALUES ("
-		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS ") VALUES ("
+		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+		ATTRIBUTION_PARAMS ")",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -495,6 +528,34 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v, size_t max)
 
 #define BIND_STR(st, i, r, f) bind_str(st, i, (r)->f, sizeof((r)->f))
 
+static void bind_str_null(sqlite3_stmt *st, int i, const char *v, size_t max)
+{
+	if (strnlen(v, max) == 0)
+		sqlite3_bind_null(st, i);
+	else
+		bind_str(st, i, v, max);
+}
+
+#define BIND_STR_NULL(st, i, r, f) bind_str_null(st, i, (r)->f, sizeof((r)->f))
+
+static void bind_attribution(sqlite3_stmt *st, int i, const struct exchange_record *r)
+{
+	if (r->uid < 0)
+		sqlite3_bind_null(st, i++);
+	else
+		sqlite3_bind_int64(st, i++, r->uid);
+	BIND_STR_NULL(st, i++, r, app);
+	BIND_STR_NULL(st, i++, r, cmdline_hash);
+	BIND_STR_NULL(st, i++, r, container_id);
+	BIND_STR_NULL(st, i++, r, container_runtime);
+	BIND_STR_NULL(st, i++, r, container_image);
+	BIND_STR_NULL(st, i++, r, k8s_pod_uid);
+	BIND_STR_NULL(st, i++, r, k8s_namespace);
+	BIND_STR_NULL(st, i++, r, k8s_pod);
+	BIND_STR_NULL(st, i++, r, k8s_container);
+	BIND_STR_NULL(st, i++, r, project);
+}
+
 int store_add(struct store *s, struct exchange_record *r)
 {
 	sqlite3_stmt *st;
@@ -572,6 +633,7 @@ int store_add(struct store *s, struct exchange_record *r)
 	else
 		BIND_STR(st, i++, r, protocol);
 	sqlite3_bind_int(st, i++, r->headers_unknown);
+	bind_attribution(st, i, r);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -699,26 +761,40 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 	r->provider_cost_usd = sqlite3_column_double(st, i++);
 	COL_STR(st, i++, r, protocol);
 	r->headers_unknown = sqlite3_column_int(st, i++) != 0;
+	r->uid = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+	i++;
+	COL_STR(st, i++, r, app);
+	COL_STR(st, i++, r, cmdline_hash);
+	COL_STR(st, i++, r, container_id);
+	COL_STR(st, i++, r, container_runtime);
+	COL_STR(st, i++, r, container_image);
+	COL_STR(st, i++, r, k8s_pod_uid);
+	COL_STR(st, i++, r, k8s_namespace);
+	COL_STR(st, i++, r, k8s_pod);
+	COL_STR(st, i++, r, k8s_container);
+	COL_STR(st, i++, r, project);
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 {
 	struct exchange_record *r;
 	sqlite3_stmt *st;
+	char sql[1024];
 	int rc, ret = 0;
+	bool attributed;
 
 	if (!s || !cb)
 		return -EINVAL;
+	attributed = !s->readonly || s->version >= attribution_version();
 	r = malloc(sizeof(*r));		/* ~1.5 KiB: keep it off small stacks */
 	if (!r)
 		return -ENOMEM;
-	rc = sqlite3_prepare_v2(s->db,
-		/* A reader cannot migrate: an older file lacks the new columns. */
-		s->readonly && s->version < 2 ?
-		"SELECT " EXCHANGE_COLS_V1 " FROM exchanges ORDER BY id" :
-		s->readonly && s->version < 3 ?
-		"SELECT " EXCHANGE_COLS_V2 " FROM exchanges ORDER BY id" :
-		"SELECT " EXCHANGE_COLS " FROM exchanges ORDER BY id", -1, &st, NULL);
+	/* A reader cannot migrate: an older file lacks the new columns. */
+	snprintf(sql, sizeof(sql), "SELECT %s%s FROM exchanges ORDER BY id",
+		 s->readonly && s->version < 2 ? EXCHANGE_COLS_V1 :
+		 s->readonly && s->version < 3 ? EXCHANGE_COLS_V2 : EXCHANGE_COLS,
+		 attributed ? ATTRIBUTION_COLS : ATTRIBUTION_NULLS);
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);
 		return store_fail(s, rc, "prepare read");

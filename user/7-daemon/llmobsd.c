@@ -11,11 +11,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "cache_hash.h"
 #include "capture_file.h"
 #include "conn.h"
 #include "cost.h"
 #include "log.h"
 #include "priv.h"
+#include "procattr.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
@@ -28,6 +30,7 @@
 #define EXPIRE_INTERVAL_NS	(5000LL * 1000000)
 #define STORE_RETRY_NS		(10000LL * 1000000)
 #define SHIM_DRAIN_MS		10	/* ring drain tick with BPF also polled */
+#define LLMOBSD_SECRET_NAME	"hash.secret"	/* beside the DB, 0600 */
 
 struct daemon_opts {
 	const char *db_path;
@@ -54,6 +57,9 @@ struct daemon {
 	struct plain_capture *plain;
 	struct shim_server *shim;
 	struct capture_file_writer *recorder;
+	struct procattr_table *attr;	/* NULL in replay: those pids are not ours */
+	struct cache_hash_key hash_key;	/* the per-install HMAC secret */
+	bool hash_key_ok;
 };
 
 static volatile sig_atomic_t exiting;
@@ -107,7 +113,10 @@ static void on_ignore(void *ctx, const struct capture_event *ev)
 static void on_exchange(void *ctx, struct exchange_record *r)
 {
 	struct daemon *d = ctx;
+	const struct procattr *a = d->attr ? procattr_peek(d->attr, (pid_t)r->pid) : NULL;
 
+	if (a)
+		procattr_to_record(a, r);
 	cost_price_record(d->prices, r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
@@ -142,6 +151,20 @@ static void record_event(struct daemon *d, const struct capture_event *ev)
 		stop_recording(d, err);
 }
 
+/* Who made a call is read while the process lives: at its first event,
+ * again after an exec; an exit keeps it for the exchanges it leaves. */
+static void attribute_event(struct daemon *d, const struct capture_event *ev)
+{
+	if (!d->attr)
+		return;
+	if (ev->kind == CAPTURE_EXEC)
+		procattr_note_exec(d->attr, (pid_t)ev->tgid);
+	else if (ev->kind == CAPTURE_EXIT)
+		procattr_note_exit(d->attr, (pid_t)ev->tgid);
+	else if (ev->kind == CAPTURE_DATA)
+		procattr_get(d->attr, (pid_t)ev->tgid);
+}
+
 static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 {
 	struct daemon *d = ctx;
@@ -160,6 +183,7 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 	}
 	if (d->recorder)
 		record_event(d, ev);
+	attribute_event(d, ev);
 	conn_table_event(d->conns, ev);
 	return 0;
 }
@@ -170,6 +194,7 @@ static void on_shim_event(void *ctx, const struct capture_event *ev)
 
 	if (d->recorder)
 		record_event(d, ev);
+	attribute_event(d, ev);
 	conn_table_event(d->conns, ev);
 }
 
@@ -296,6 +321,45 @@ static void start_plain(struct daemon *d, uint32_t max_chunks)
 		p_warn("plain HTTP capture off (%s): TLS capture only", strerror(-err));
 	else
 		p_info("plain HTTP to loopback ports %s captured", list);
+}
+
+static uint64_t hash_with_key(void *ctx, const void *data, size_t len)
+{
+	return cache_hash_once(ctx, data, len);
+}
+
+/* The keyed hashes (cmdline here, prompts and API keys in the cache
+ * analytics) use one secret per install, kept beside the database. */
+static void load_hash_key(struct daemon *d)
+{
+	char path[4096];
+	const char *slash = d->opts.db_path ? strrchr(d->opts.db_path, '/') : NULL;
+	int err = -ENOENT;
+
+	if (slash && (size_t)(slash - d->opts.db_path) + 16 < sizeof(path)) {
+		snprintf(path, sizeof(path), "%.*s/" LLMOBSD_SECRET_NAME,
+			 (int)(slash - d->opts.db_path), d->opts.db_path);
+		err = cache_hash_key_load(path, &d->hash_key);
+		if (err)
+			p_warn("cannot use the hash secret %s (%s): a key for this run only, "
+			       "hashes will not match across restarts", path, strerror(-err));
+	}
+	if (err)
+		err = cache_hash_key_random(&d->hash_key);
+	d->hash_key_ok = err == 0;
+}
+
+static int start_attribution(struct daemon *d)
+{
+	struct procattr_opts o = { .host_root = getenv("LLMOBS_HOST_ROOT") };
+
+	load_hash_key(d);
+	if (d->hash_key_ok) {
+		o.hash = hash_with_key;
+		o.hash_ctx = &d->hash_key;
+	}
+	d->attr = procattr_new(&o);
+	return d->attr ? 0 : -ENOMEM;
 }
 
 static void usage(FILE *out)
@@ -477,6 +541,8 @@ int main(int argc, char **argv)
 		err = run_replay(&d);
 		goto cleanup;
 	}
+	if ((err = start_attribution(&d)))
+		goto cleanup;
 	if (d.opts.record_path) {
 		err = capture_file_create(d.opts.record_path, &d.recorder);
 		if (err) {
@@ -603,5 +669,8 @@ cleanup:
 	plain_capture_close(d.plain);
 	store_close(d.store);
 	price_table_free(d.prices);
+	procattr_free(d.attr);
+	if (d.hash_key_ok)
+		cache_hash_key_free(&d.hash_key);
 	return err ? 1 : 0;
 }
