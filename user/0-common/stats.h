@@ -37,6 +37,10 @@
 	X(CONNS_OPEN, "conns_open") \
 	X(CONNS_EVICTED, "conns_evicted") \
 	X(UNPRICED_EXCHANGES, "unpriced_exchanges") \
+	X(CACHE_NO_BODY, "cache_no_body") \
+	X(CACHE_BAD_JSON, "cache_bad_json") \
+	X(CACHE_TRUNCATED, "cache_truncated") \
+	X(CACHE_INDEX_EVICTED, "cache_index_evicted") \
 	X(STORE_ERRORS, "store_errors") \
 	X(RECORDS_DROPPED, "records_dropped") \
 	X(TLS_LIBS_ATTACHED, "tls_libs_attached") \

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
 #include "exchange_impl.h"
 #include "log.h"
 #include "estimate.h"
@@ -85,17 +86,15 @@ static void queue_remove(struct exchange_queue *q, struct exchange *ex)
 	q->len--;
 }
 
-/* The prompt is counted now if the response brought no usage; either
- * way its body is let go. */
+/* The prompt is counted now if the response brought no usage. */
 static void exchange_count_prompt(struct exchange *ex)
 {
 	if (!ex->deferred_bytes)
 		return;
 	if (!ex->resp.usage_present)
 		provider_count_request(&ex->req, ex->req_body.data, ex->req_body.len);
-	deferred_total -= ex->deferred_bytes;
-	ex->deferred_bytes = 0;
-	body_free(&ex->req_body);
+	/* The body itself stays until exchange_free(), after the record's
+	 * callback, which may read it (record.h: request_body). */
 }
 
 static void exchange_free(struct exchange *ex)
@@ -243,6 +242,12 @@ void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 	stats_inc(STAT_EXCHANGES);
 	if (!r->complete)
 		stats_inc(STAT_EXCHANGES_INCOMPLETE);
+	/* The request body, whole, for the callback only (prompt-cache
+	 * analysis): kept under the same budget as for counting, else NULL. */
+	if (ex->deferred_bytes && !ex->req_body.over_cap) {
+		r->request_body = ex->req_body.data;
+		r->request_body_len = ex->req_body.len;
+	}
 	x->cb(x->cb_ctx, r);
 	exchange_free(ex);
 }
@@ -429,6 +434,50 @@ static void dir_start_decoder(struct http_dir *d, const struct http1_message *m,
 	d->decoding = true;
 }
 
+/* SHA-256 of the request's API key (x-api-key, x-goog-api-key, api-key,
+ * Authorization's credentials, or a key= query parameter): the account's
+ * fingerprint once the cache analysis keys it with the install secret
+ * (cache_analyze.c). The key itself is never copied; the digest is
+ * cleared by the analysis and never stored. */
+static void account_digest(struct exchange_record *r, const struct http1_message *m)
+{
+	static const char *const names[] = { "x-api-key", "x-goog-api-key", "api-key",
+					      "authorization" };
+	const char *v = NULL;
+	size_t n = 0;
+	unsigned int dl = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !n; i++) {
+		const struct http1_header *h = http1_find_header(m, names[i]);
+
+		if (!h || !h->value_len)
+			continue;
+		v = h->value;
+		n = h->value_len;
+		if (i == 3) {	/* "Bearer <key>", "Basic <...>": the credentials */
+			const char *sp = memchr(v, ' ', n);
+
+			if (sp) {
+				n -= (size_t)(sp + 1 - v);
+				v = sp + 1;
+			}
+		}
+	}
+	if (!n && m->path) {
+		const char *q = memchr(m->path, '?', m->path_len), *e = m->path + m->path_len;
+
+		for (const char *p = q; p && p + 4 < e; p++)
+			if ((*p == '?' || *p == '&') && !memcmp(p + 1, "key=", 4)) {
+				v = p + 5;
+				for (n = 0; v + n < e && v[n] != '&'; n++)
+					;
+				break;
+			}
+	}
+	if (n && EVP_Digest(v, n, r->account_digest, &dl, EVP_sha256(), NULL) && dl == 32)
+		r->account_seen = true;
+}
+
 /* A new exchange for request head m, queued last; d carries its body.
  * Shared by HTTP/1.1 and the framed protocols. */
 struct exchange *exchange_request_begin(struct exchange_ctx *x, struct exchange_queue *q,
@@ -446,6 +495,7 @@ struct exchange *exchange_request_begin(struct exchange_ctx *x, struct exchange_
 		 m->method ? m->method : "");
 	redact_path(ex->rec.path, sizeof(ex->rec.path), m->path ? m->path : "", m->path_len);
 	copy_header(ex->rec.host, sizeof(ex->rec.host), m, "host");
+	account_digest(&ex->rec, m);
 	for (size_t i = 0; i < m->num_headers; i++)
 		ex->rec.long_context_opt_in |= provider_long_context_opt_in(
 			m->headers[i].name, m->headers[i].name_len,

@@ -500,7 +500,7 @@ static void message_segment(struct scan *s, const char *field, enum cache_group 
 		uint32_t j = 0;
 
 		while (p < content->ve && *p != ']' && !s->err) {
-			char name[48];
+			char name[64];
 
 			if (!(q = skip_value(p, content->ve, 2))) {
 				s->err = true;
@@ -560,7 +560,7 @@ static void message_segment(struct scan *s, const char *field, enum cache_group 
 static void field_segments(struct scan *s, const char *field, enum cache_group g,
 			   const char *v, const char *ve)
 {
-	char name[48];
+	char name[64];
 	uint32_t i = 0;
 	const char *p, *q;
 

@@ -28,7 +28,7 @@ enum cache_group {
 };
 
 struct cache_segment {
-	char name[48];
+	char name[64];
 	uint8_t group;		/* enum cache_group */
 	bool breakpoint;	/* cache_control / prompt_cache_breakpoint here */
 	uint32_t msg;		/* top-level item index (message / tool / block) */

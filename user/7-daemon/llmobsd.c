@@ -14,6 +14,7 @@
 #include "cache_hash.h"
 #include "capture_file.h"
 #include "conn.h"
+#include "cache_analyze.h"
 #include "cost.h"
 #include "log.h"
 #include "priv.h"
@@ -35,6 +36,9 @@
 struct daemon_opts {
 	const char *db_path;
 	const char *prices_path;
+	const char *cache_rules_path;	/* --cache-rules */
+	bool no_cache;			/* --no-cache-analytics */
+	size_t cache_index_bytes;	/* --cache-index-mb */
 	bool json;
 	size_t max_body_bytes;
 	size_t max_call_bytes;
@@ -51,6 +55,7 @@ struct daemon_opts {
 struct daemon {
 	struct daemon_opts opts;
 	struct price_table *prices;
+	struct cache_analyzer *cache;	/* prompt-cache analytics, NULL: off */
 	struct store *store;
 	struct conn_table *conns;
 	struct tls_capture *capture;
@@ -110,6 +115,53 @@ static void on_ignore(void *ctx, const struct capture_event *ev)
 			(unsigned long long)ev->conn, strerror(-err));
 }
 
+/* The prompt-cache analyser, its secret in a 0600 file beside the DB
+ * (<db>.cache-key), else (no DB, or its directory not there yet) a key in
+ * memory: hashes then only compare within this run. */
+static int start_cache(struct daemon *d)
+{
+	struct cache_analyzer_opts co = {
+		.index_bytes = d->opts.cache_index_bytes,
+		.rules_path = d->opts.cache_rules_path,
+		.prices = d->prices,
+	};
+	char key[4096];
+	int err = -ENOENT;
+
+	if (d->opts.db_path) {
+		snprintf(key, sizeof(key), "%s.cache-key", d->opts.db_path);
+		co.key_path = key;
+		err = cache_analyzer_new(&co, &d->cache);
+		if (err == -ENOENT || err == -EACCES)
+			p_warn("cache key %s: %s; prompt-cache hashes kept for this run only",
+			       key, strerror(-err));
+	}
+	if (err == -ENOENT || err == -EACCES) {
+		co.key_path = NULL;
+		err = cache_analyzer_new(&co, &d->cache);
+	}
+	if (err)
+		p_err("cannot start prompt-cache analytics (%s): %s",
+		      d->opts.cache_rules_path ? d->opts.cache_rules_path : "embedded rules",
+		      strerror(-err));
+	return err;
+}
+
+/* Prompt-cache fields of r (issue 9); what cannot be analysed is counted. */
+static void analyze_cache(struct daemon *d, struct exchange_record *r)
+{
+	struct cache_analyzer_stats cs;
+	int err = cache_analyze_record(d->cache, r);
+
+	if (err == -ENODATA)
+		stats_inc(STAT_CACHE_NO_BODY);
+	else if (err == -EINVAL)
+		stats_inc(STAT_CACHE_BAD_JSON);
+	cache_analyzer_get_stats(d->cache, &cs);
+	stats[STAT_CACHE_TRUNCATED] = cs.truncated;
+	stats[STAT_CACHE_INDEX_EVICTED] = cs.index_evicted;
+}
+
 static void on_exchange(void *ctx, struct exchange_record *r)
 {
 	struct daemon *d = ctx;
@@ -118,6 +170,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	if (a)
 		procattr_to_record(a, r);
 	cost_price_record(d->prices, r);
+	if (d->cache)
+		analyze_cache(d, r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
 	/* store.c counts what it loses (this record, a rolled-back batch) */
@@ -371,6 +425,9 @@ static void usage(FILE *out)
 		"  --db PATH             SQLite database (default: $LLMOBS_DB, else\n"
 		"                        /var/lib/llm-observer/llmobs.db as root)\n"
 		"  --prices FILE         price table JSON (default: the embedded one)\n"
+		"  --cache-rules FILE    prompt-cache rules JSON (default: the embedded one)\n"
+		"  --cache-index-mb N    memory of the prompt-cache prefix index (default 64)\n"
+		"  --no-cache-analytics  no prompt-cache analysis\n"
 		"  --json                print one JSON record per exchange on stdout\n"
 		"  --max-body-bytes N    bytes kept per HTTP body (default 4194304)\n"
 		"  --max-call-bytes N    bytes captured per TLS call (default 1048576)\n"
@@ -416,6 +473,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "prices", required_argument, NULL, OPT_PRICES },
+		{ "cache-rules", required_argument, NULL, 400 },
+		{ "cache-index-mb", required_argument, NULL, 401 },
+		{ "no-cache-analytics", no_argument, NULL, 402 },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "max-body-bytes", required_argument, NULL, OPT_BODY },
 		{ "max-call-bytes", required_argument, NULL, OPT_CALL },
@@ -439,6 +499,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		switch (c) {
 		case OPT_DB: o->db_path = optarg; break;
 		case OPT_PRICES: o->prices_path = optarg; break;
+		case 400: o->cache_rules_path = optarg; break;
+		case 401: o->cache_index_bytes = (size_t)strtoul(optarg, NULL, 10) << 20; break;
+		case 402: o->no_cache = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_BODY:
 			if (parse_size(optarg, &o->max_body_bytes))
@@ -526,6 +589,8 @@ int main(int argc, char **argv)
 	}
 	if (d.opts.db_path)
 		open_store(&d);
+	if (!d.opts.no_cache && start_cache(&d))
+		goto cleanup;
 
 	copts.max_body_bytes = d.opts.max_body_bytes;
 	copts.max_conns = d.opts.max_conns;
@@ -668,6 +733,7 @@ cleanup:
 	tls_capture_close(d.capture);
 	plain_capture_close(d.plain);
 	store_close(d.store);
+	cache_analyzer_free(d.cache);
 	price_table_free(d.prices);
 	procattr_free(d.attr);
 	if (d.hash_key_ok)
