@@ -1,6 +1,9 @@
 /* The llmobs CLI, in-process (cli_main from the sanitized library).
- * Checks exit codes (0 / 1 failure / 2 usage), the report's sections and
- * that export output parses back. */
+ * Checks exit codes (0 / 1 failure / 2 usage), the report's sections, that
+ * export output parses back, and the price table's update path: --update
+ * refuses a malformed table or one that un-prices recent models and keeps
+ * the old one, installs a valid one, --diff shows it, reprice rewrites only
+ * when told. */
 #include <fcntl.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -151,10 +155,17 @@ static void test_exit_codes(void **state)
 		{ ARGS("export", "--db", missing), 1, "no database" },
 		{ ARGS("prices", "--prices", "/nonexistent-llmobs-dir/p.json"), 1, NULL },
 		{ ARGS("prices", "extra"), 2, NULL },
-		{ ARGS("prices", "--db", db), 2, "--db goes with --check" },
+		{ ARGS("prices", "--db", db), 0, NULL },	/* the table in force beside it */
+		{ ARGS("prices", "--force"), 2, "--force goes with --update" },
+		{ ARGS("prices", "--diff", "built-in"), 2, "--diff takes two tables" },
+		{ ARGS("prices", "--diff", "built-in", "/nonexistent-llmobs-dir/p.json"), 1, NULL },
+		{ ARGS("prices", "--update", "/nonexistent-llmobs-dir/p.json", "--db", db), 1,
+		  "the table in force is unchanged" },
+		{ ARGS("reprice", "--db", db, "--since", "5x"), 2, "bad --since" },
+		{ ARGS("reprice", "--db", missing), 1, "no database" },
 		{ ARGS("prices", "--check", "--db", missing), 1, "no database" },
 		{ ARGS("report", "--db", db), 0, NULL },
-		{ ARGS("rep", "--db", db), 0, NULL },	/* unique prefix */
+		{ ARGS("repo", "--db", db), 0, NULL },	/* unique prefix ("rep" is also reprice) */
 	};
 	struct run r;
 
@@ -286,7 +297,7 @@ static void test_prices_check(void **state)
 	assert_non_null(strstr(r.out, "2 of 4 models seen are missing from the price table"));
 	run_free(&r);
 
-	snprintf(table, sizeof(table), "%s/prices.json", tmpdir);
+	snprintf(table, sizeof(table), "%s/hand-table.json", tmpdir);
 	f = fopen(table, "w");
 	assert_non_null(f);
 	fputs("{\"models\":{\"gpt-4o\":{\"provider\":\"openai\",\"input\":3e-6,"
@@ -297,6 +308,158 @@ static void test_prices_check(void **state)
 	if (r.rc != 0)
 		fail_msg("rc %d: %s%s", r.rc, r.out, r.err);
 	assert_non_null(strstr(r.out, "all 4 models seen are in the price table"));
+	run_free(&r);
+}
+
+/* ---- prices --update, --diff, reprice ---- */
+
+extern const char llmobs_prices_json[];	/* the source's data, as embedded */
+
+/* The embedded source data with gpt-4o's input price changed and, when
+ * known is false, gpt-4o's rule made to match nothing (un-pricing it);
+ * plus a model "mystery-model" at Anthropic. */
+static void write_table(const char *path, double gpt4o_input_mtok, bool known)
+{
+	cJSON *root = cJSON_Parse(llmobs_prices_json), *pv, *m;
+	FILE *f;
+	char *s;
+
+	assert_non_null(root);
+	cJSON_ArrayForEach(pv, root) {
+		const char *id = cJSON_GetObjectItem(pv, "id")->valuestring;
+
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(pv, "models")) {
+			if (strcmp(id, "openai") ||
+			    strcmp(cJSON_GetObjectItem(m, "id")->valuestring, "gpt-4o"))
+				continue;
+			cJSON_ReplaceItemInObject(cJSON_GetObjectItem(m, "prices"), "input_mtok",
+						  cJSON_CreateNumber(gpt4o_input_mtok));
+			if (!known)
+				cJSON_ReplaceItemInObject(m, "match",
+					cJSON_Parse("{\"equals\":\"no-such-model\"}"));
+		}
+		if (!strcmp(id, "anthropic"))
+			cJSON_AddItemToArray(cJSON_GetObjectItem(pv, "models"), cJSON_Parse(
+				"{\"id\":\"mystery-model\",\"match\":{\"equals\":\"mystery\"},"
+				"\"prices\":{\"input_mtok\":1,\"output_mtok\":2}}"));
+	}
+	s = cJSON_PrintUnformatted(root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(s, f);
+	fclose(f);
+	free(s);
+	cJSON_Delete(root);
+}
+
+static void test_prices_update(void **state)
+{
+	char dir[96], udb[128], installed[128], newer[128], broken[128], unpricing[128];
+	struct exchange_record rec;
+	struct store *st;
+	struct run r;
+	char *before;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/update", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(udb, sizeof(udb), "%s/llmobs.db", dir);
+	snprintf(installed, sizeof(installed), "%s/prices.json", dir);
+	snprintf(newer, sizeof(newer), "%s/newer.json", tmpdir);
+	snprintf(broken, sizeof(broken), "%s/broken.json", tmpdir);
+	snprintf(unpricing, sizeof(unpricing), "%s/unpricing.json", tmpdir);
+	/* Seen an hour ago: gpt-4o at OpenAI (priced), "mystery" at Anthropic
+	 * (unpriced), 1000 input and 100 output tokens each. */
+	assert_int_equal(store_open(udb, false, &st), 0);
+	for (int i = 0; i < 2; i++) {
+		fixture_record(&rec, i);
+		rec.ts_start_ns = ((int64_t)time(NULL) - 3600) * 1000000000LL;
+		snprintf(rec.model, sizeof(rec.model), "%s", i ? "mystery" : "gpt-4o");
+		snprintf(rec.host, sizeof(rec.host), "%s", i ? "api.anthropic.com" : "api.openai.com");
+		snprintf(rec.provider, sizeof(rec.provider), "%s", i ? "anthropic" : "openai");
+		snprintf(rec.api, sizeof(rec.api), "%s", i ? "messages" : "chat.completions");
+		memset(&rec.usage, 0, sizeof(rec.usage));
+		rec.usage.input_tokens = 1000;
+		rec.usage.output_tokens = 100;
+		rec.priced = !i;
+		rec.cost_usd = i ? 0 : 1000 * 2.5e-6 + 100 * 1e-5;
+		assert_int_equal(store_add(st, &rec), 0);
+	}
+	store_close(st);
+
+	/* A malformed file is refused, saying why; nothing is installed. */
+	f = fopen(broken, "w");
+	assert_non_null(f);
+	fputs("[{\"id\":\"p\",\"api_pattern\":\"(\",\"models\":[]}]", f);
+	fclose(f);
+	r = run_cli(ARGS("prices", "--update", broken, "--db", udb));
+	assert_int_equal(r.rc, 1);
+	assert_non_null(strstr(r.err, "bad regex"));
+	assert_non_null(strstr(r.err, "the table in force is unchanged"));
+	assert_int_equal(access(installed, F_OK), -1);
+	run_free(&r);
+
+	/* A valid newer table: installed beside the DB, then in force. */
+	write_table(newer, 3.0, true);
+	r = run_cli(ARGS("prices", "--update", newer, "--db", udb));
+	if (r.rc != 0)
+		fail_msg("update: %s%s", r.out, r.err);
+	assert_non_null(strstr(r.out, "installed as"));
+	run_free(&r);
+	r = run_cli(ARGS("prices", "--db", udb));
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, installed));	/* says which table */
+	run_free(&r);
+	r = run_cli(ARGS("prices", "--diff", "built-in", "installed", "--db", udb));
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "~ gpt-4o: input 2.5 -> 3"));
+	assert_non_null(strstr(r.out, "+ mystery-model (anthropic)"));
+	assert_non_null(strstr(r.out, "1 added, 0 removed, 1 changed"));
+	run_free(&r);
+
+	/* One that would un-price gpt-4o, seen an hour ago: refused, the
+	 * installed table unchanged; --force installs it. */
+	write_table(unpricing, 3.0, false);
+	before = slurp(installed);
+	r = run_cli(ARGS("prices", "--update", unpricing, "--db", udb));
+	assert_int_equal(r.rc, 1);
+	assert_non_null(strstr(r.out, "gpt-4o"));
+	assert_non_null(strstr(r.err, "1 model seen in the last 7 days would be unpriced"));
+	run_free(&r);
+	{
+		char *after = slurp(installed);
+
+		assert_string_equal(before, after);
+		free(after);
+	}
+	free(before);
+
+	/* reprice: the mystery row is priced by the installed table; nothing
+	 * is written without --apply. */
+	r = run_cli(ARGS("reprice", "--db", udb));
+	if (r.rc != 0)
+		fail_msg("reprice: %s%s", r.out, r.err);
+	assert_non_null(strstr(r.out, "mystery"));
+	assert_non_null(strstr(r.out, "no -> yes"));
+	assert_non_null(strstr(r.out, "1 rows would change ($0.000000 -> $0.001200)"));
+	run_free(&r);
+	r = run_cli(ARGS("reprice", "--db", udb));	/* still there: nothing written */
+	assert_non_null(strstr(r.out, "1 rows would change"));
+	run_free(&r);
+	r = run_cli(ARGS("reprice", "--apply", "--db", udb));
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "1 rows rewritten"));
+	run_free(&r);
+	r = run_cli(ARGS("reprice", "--db", udb));
+	assert_non_null(strstr(r.out, "nothing to change"));
+	run_free(&r);
+	/* --all: gpt-4o's stored cost is at 2.5, the installed table says 3. */
+	r = run_cli(ARGS("reprice", "--all", "--db", udb));
+	assert_non_null(strstr(r.out, "1 rows would change ($0.003500 -> $0.004000)"));
+	run_free(&r);
+
+	r = run_cli(ARGS("prices", "--update", unpricing, "--force", "--db", udb));
+	assert_int_equal(r.rc, 0);
 	run_free(&r);
 }
 
@@ -325,6 +488,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_prices_check),
+		cmocka_unit_test(test_prices_update),
 		cmocka_unit_test(test_report_sections),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_parse_duration),

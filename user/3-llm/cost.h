@@ -65,6 +65,16 @@ int price_table_load_file(const char *path, struct price_table **out);
 int price_table_load_json(const char *json, size_t len, struct price_table **out);
 void price_table_free(struct price_table *t);
 
+/* The table `llmobs prices --update` installs: "prices.json" beside the
+ * database at db_path, which llmobsd and llmobs read at start. */
+#define PRICES_INSTALLED_NAME "prices.json"
+void price_table_installed_path(const char *db_path, char *buf, size_t size);
+/* The table in force: file if given (--prices), else the installed one if
+ * present (falling back to the embedded one, logged, if it no longer
+ * loads), else the embedded one. 0 or -errno as the loaders. */
+int price_table_load_in_force(const char *file, const char *db_path,
+			      struct price_table **out);
+
 /* Applies data/prices-overrides.json's format to t (our own corrections):
  * 0 or -EINVAL (logged). */
 int price_table_apply_overrides(struct price_table *t, const char *json, size_t len);

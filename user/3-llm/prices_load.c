@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "log.h"
 #include "price_table.h"
 
@@ -340,6 +341,7 @@ static int load_json(const char *json, size_t len, bool with_overrides,
 		     const char *origin, struct price_table **out)
 {
 	struct price_table *t;
+	bool genai;
 	cJSON *root;
 	int err;
 
@@ -355,7 +357,8 @@ static int load_json(const char *json, size_t len, bool with_overrides,
 		cJSON_Delete(root);
 		return -ENOMEM;
 	}
-	if (cJSON_IsArray(root)) {
+	genai = cJSON_IsArray(root);
+	if (genai) {
 		/* The source's data: our corrections belong on top of it. */
 		err = prices_genai_load(root, t);
 		if (!err && with_overrides)
@@ -372,7 +375,8 @@ static int load_json(const char *json, size_t len, bool with_overrides,
 		price_table_free(t);
 		return err;
 	}
-	snprintf(t->origin, sizeof(t->origin), "%s", origin);
+	snprintf(t->origin, sizeof(t->origin), "%s%s", origin,
+		 with_overrides && genai && !strstr(origin, "overrides") ? " + overrides" : "");
 	*out = t;
 	return 0;
 }
@@ -430,4 +434,34 @@ int price_table_load_file(const char *path, struct price_table **out)
 		p_err("prices: cannot read %s", path);
 	free(buf);
 	return err;
+}
+
+void price_table_installed_path(const char *db_path, char *buf, size_t size)
+{
+	const char *slash = db_path ? strrchr(db_path, '/') : NULL;
+
+	if (slash)
+		snprintf(buf, size, "%.*s/" PRICES_INSTALLED_NAME, (int)(slash - db_path), db_path);
+	else
+		snprintf(buf, size, PRICES_INSTALLED_NAME);
+}
+
+int price_table_load_in_force(const char *file, const char *db_path, struct price_table **out)
+{
+	char installed[4096];
+	int err;
+
+	if (file)
+		return price_table_load_file(file, out);
+	price_table_installed_path(db_path, installed, sizeof(installed));
+	if (db_path && access(installed, F_OK) == 0) {
+		err = price_table_load_file(installed, out);
+		if (!err)
+			return 0;
+		/* `llmobs prices --update` validated it; a table broken since
+		 * must not stop the daemon from recording. */
+		p_err("prices: the installed table %s cannot be used (%s): using the embedded one",
+		      installed, strerror(-err));
+	}
+	return price_table_load_default(out);
 }

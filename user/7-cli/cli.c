@@ -29,16 +29,29 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
 		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
-		"       llmobs prices [--prices FILE] [--check [--db PATH]]\n"
+		"       llmobs prices [--prices FILE] [--check] [--db PATH]\n"
+		"       llmobs prices --update FILE [--force] [--db PATH]\n"
+		"       llmobs prices --diff OLD NEW\n"
+		"       llmobs reprice [--since DURATION] [--all] [--apply] [--prices FILE] [--db PATH]\n"
 		"       llmobs help\n"
 		"\n"
 		"  --db PATH          database (default: $LLMOBS_DB, else the daemon's default)\n"
 		"  --since DURATION   only exchanges that started within DURATION, e.g.\n"
 		"                     90s, 30m, 24h, 7d, 2w, 1h30m\n"
 		"  --format FMT       jsonl (one JSON object per line, default) or csv\n"
-		"  --prices FILE      price table JSON instead of the built-in one\n"
+		"  --prices FILE      price table JSON instead of the one in force (the file\n"
+		"                     --update installed beside the database, else the built-in one)\n"
 		"  --check            list the models seen in the database that the price\n"
-		"                     table cannot price (exit 1 when there are any)\n");
+		"                     table cannot price (exit 1 when there are any)\n"
+		"  --update FILE      validate a newer table (genai-prices data.json or our\n"
+		"                     format) and install it beside the database, where llmobsd\n"
+		"                     and llmobs read it at start; refused if a model seen in the\n"
+		"                     last 7 days would be unpriced, unless --force\n"
+		"  --diff OLD NEW     prices changed between two tables (FILE, 'built-in' or\n"
+		"                     'installed')\n"
+		"  reprice            recompute stored costs with the table in force: unpriced\n"
+		"                     rows (--all: every row); prints what would change and\n"
+		"                     writes only with --apply\n");
 }
 
 static __attribute__((format(printf, 1, 2)))
@@ -102,7 +115,7 @@ static int64_t since_ns_from(int64_t seconds)
 /* Opens the DB for reading with an error that tells the user what to do. */
 #define ROOT_DB "/var/lib/llm-observer/llmobs.db"	/* store_default_path as root */
 
-static int open_db(const char *db_arg, struct store **s)
+static int open_db_mode(const char *db_arg, bool readonly, struct store **s)
 {
 	char buf[PATH_MAX];
 	const char *path = db_arg ? db_arg : store_default_path(buf, sizeof(buf));
@@ -124,10 +137,35 @@ static int open_db(const char *db_arg, struct store **s)
 				ROOT_DB);
 		return EXIT_FAILURE;
 	}
-	err = store_open(path, true, s);	/* logs path and cause */
+	err = store_open(path, readonly, s);	/* logs path and cause */
 	if (err == -EACCES || err == -EPERM)
 		fprintf(stderr, "  The daemon's database is private (0600): run as its owner.\n");
 	return err ? EXIT_FAILURE : 0;
+}
+
+static int open_db(const char *db_arg, struct store **s)
+{
+	return open_db_mode(db_arg, true, s);
+}
+
+/* The database path the commands use: --db, else the default. */
+static const char *db_path_of(const char *db_arg, char *buf, size_t size)
+{
+	return db_arg ? db_arg : store_default_path(buf, size);
+}
+
+/* A table named on the command line: a file, "built-in" or "installed". */
+static int load_named(const char *name, const char *db_arg, struct price_table **t)
+{
+	char db[PATH_MAX], inst[PATH_MAX];
+
+	if (!strcmp(name, "built-in"))
+		return price_table_load_default(t);
+	if (!strcmp(name, "installed")) {
+		price_table_installed_path(db_path_of(db_arg, db, sizeof(db)), inst, sizeof(inst));
+		return price_table_load_file(inst, t);
+	}
+	return price_table_load_file(name, t);
 }
 
 static int do_report(int argc, char **argv)
@@ -233,19 +271,59 @@ static int do_export(int argc, char **argv)
 	return ret ? EXIT_FAILURE : 0;
 }
 
+static int prices_update(const char *file, const char *db_arg, bool force)
+{
+	char db[PATH_MAX], inst[PATH_MAX];
+	const char *path = db_path_of(db_arg, db, sizeof(db));
+	struct store *s = NULL;
+	struct stat st;
+	int rc;
+
+	if (!path[0]) {
+		fprintf(stderr, "llmobs: cannot work out the database path; pass --db PATH\n");
+		return EXIT_FAILURE;
+	}
+	price_table_installed_path(path, inst, sizeof(inst));
+	if (stat(path, &st) == 0 && open_db(db_arg, &s))
+		return EXIT_FAILURE;
+	rc = cli_prices_update(s ? store_db(s) : NULL, file, inst, force);
+	store_close(s);
+	return rc;
+}
+
+static int prices_diff(const char *old, const char *new, const char *db_arg)
+{
+	struct price_table *a = NULL, *b = NULL;
+	int err;
+
+	if ((err = load_named(old, db_arg, &a)) || (err = load_named(new, db_arg, &b))) {
+		p_err("prices --diff: cannot load %s: %s", a ? new : old, strerror(-err));
+		price_table_free(a);
+		return EXIT_FAILURE;
+	}
+	cli_prices_diff(a, b);
+	price_table_free(a);
+	price_table_free(b);
+	return fflush(stdout) || ferror(stdout) ? EXIT_FAILURE : 0;
+}
+
 static int do_prices(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "prices", required_argument, NULL, 'p' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "update", required_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "diff", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *file = NULL, *db_arg = NULL;
+	const char *file = NULL, *db_arg = NULL, *update = NULL;
+	char db[PATH_MAX];
 	struct price_table *t = NULL;
 	struct store *s = NULL;
-	bool check = false;
+	bool check = false, force = false, diff = false;
 	int opt, err, missing = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -253,17 +331,30 @@ static int do_prices(int argc, char **argv)
 		case 'p': file = optarg; break;
 		case 'c': check = true; break;
 		case 'd': db_arg = optarg; break;
+		case 'u': update = optarg; break;
+		case 'f': force = true; break;
+		case 'D': diff = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage(NULL);
 		}
 	}
+	if (diff) {
+		if (argc - optind != 2 || update || check || file)
+			return bad_usage("--diff takes two tables: OLD NEW");
+		return prices_diff(argv[optind], argv[optind + 1], db_arg);
+	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
-	if (db_arg && !check)
-		return bad_usage("--db goes with --check");
-	err = file ? price_table_load_file(file, &t) : price_table_load_default(&t);
+	if (update) {
+		if (check || file)
+			return bad_usage("--update goes alone (with --force, --db)");
+		return prices_update(update, db_arg, force);
+	}
+	if (force)
+		return bad_usage("--force goes with --update");
+	err = price_table_load_in_force(file, db_path_of(db_arg, db, sizeof(db)), &t);
 	if (err) {
-		p_err("cannot load the price table %s: %s", file ? file : "(built-in)",
+		p_err("cannot load the price table %s: %s", file ? file : "(in force)",
 		      strerror(-err));
 		return EXIT_FAILURE;
 	}
@@ -279,6 +370,58 @@ static int do_prices(int argc, char **argv)
 	return err || missing ? EXIT_FAILURE : 0;
 }
 
+static int do_reprice(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "prices", required_argument, NULL, 'p' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "since", required_argument, NULL, 's' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "apply", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *file = NULL, *db_arg = NULL;
+	int64_t since_ns = INT64_MIN, since_s;
+	struct price_table *t = NULL;
+	struct store *s = NULL;
+	bool all = false, write = false;
+	char db[PATH_MAX];
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': file = optarg; break;
+		case 'd': db_arg = optarg; break;
+		case 's':
+			if (cli_parse_duration(optarg, &since_s))
+				return bad_usage("bad --since '%s'", optarg);
+			since_ns = ((int64_t)time(NULL) - since_s) * 1000000000;
+			break;
+		case 'a': all = true; break;
+		case 'w': write = true; break;
+		case 'h': usage(stdout); return 0;
+		default: return bad_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	err = price_table_load_in_force(file, db_path_of(db_arg, db, sizeof(db)), &t);
+	if (err) {
+		p_err("cannot load the price table %s: %s", file ? file : "(in force)",
+		      strerror(-err));
+		return EXIT_FAILURE;
+	}
+	if ((err = open_db_mode(db_arg, !write, &s)) == 0) {
+		err = cli_reprice(store_db(s), t, since_ns, all, write) ? EXIT_FAILURE : 0;
+		store_close(s);
+	}
+	price_table_free(t);
+	if (fflush(stdout) || ferror(stdout))
+		return EXIT_FAILURE;
+	return err ? EXIT_FAILURE : 0;
+}
+
 static int do_help(int argc, char **argv)
 {
 	usage(stdout);
@@ -289,11 +432,12 @@ static const struct cmd cmds[] = {
 	{ "report", do_report },
 	{ "export", do_export },
 	{ "prices", do_prices },
+	{ "reprice", do_reprice },
 	{ "help", do_help },
 	{ 0 },
 };
 
-/* bpftool-style: a unique prefix selects a command ("rep" -> report). */
+/* bpftool-style: a unique prefix selects a command ("repo" -> report). */
 static const struct cmd *find_cmd(const char *name)
 {
 	const struct cmd *c, *found = NULL;

@@ -2,6 +2,7 @@
 #ifndef LLMOBS_CLI_H
 #define LLMOBS_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define EXIT_USAGE	2	/* bad command or flags; 1 is a runtime failure */
@@ -26,5 +27,20 @@ struct price_table;
 /* `llmobs prices --check`: prints the models seen in db that table t
  * cannot price; *missing is their count. Returns 0 or -errno. */
 int cli_prices_check(struct sqlite3 *db, const struct price_table *t, int *missing);
+
+/* `llmobs prices --update FILE`: validates FILE, refuses it if it would
+ * un-price a model priced in db (NULL: none) in the last 7 days unless
+ * force, and installs it as installed. Returns the exit code. */
+int cli_prices_update(struct sqlite3 *db, const char *file, const char *installed,
+		      bool force);
+
+/* `llmobs prices --diff OLD NEW`: prints the entries added, removed and
+ * changed (prices in force now). Returns how many. */
+int cli_prices_diff(const struct price_table *a, const struct price_table *b);
+
+/* `llmobs reprice`: the rows since since_ns (priced = 0 ones, or all) whose
+ * cost the table t gives differently; rewritten only if write. 0 or -errno. */
+int cli_reprice(struct sqlite3 *db, const struct price_table *t, int64_t since_ns,
+		bool all, bool write);
 
 #endif

@@ -424,7 +424,9 @@ static void usage(FILE *out)
 		"those of processes run with LD_PRELOAD=libllmobs.so (any user).\n\n"
 		"  --db PATH             SQLite database (default: $LLMOBS_DB, else\n"
 		"                        /var/lib/llm-observer/llmobs.db as root)\n"
-		"  --prices FILE         price table JSON (default: the embedded one)\n"
+		"  --prices FILE         price table JSON (default: prices.json beside the\n"
+		"                        database if `llmobs prices --update` installed one,\n"
+		"                        else the embedded one)\n"
 		"  --cache-rules FILE    prompt-cache rules JSON (default: the embedded one)\n"
 		"  --cache-index-mb N    memory of the prompt-cache prefix index (default 64)\n"
 		"  --no-cache-analytics  no prompt-cache analysis\n"
@@ -580,13 +582,16 @@ int main(int argc, char **argv)
 	if (!d.opts.db_path && !d.opts.replay_path)
 		d.opts.db_path = store_default_path(default_db, sizeof(default_db));
 
-	err = d.opts.prices_path ? price_table_load_file(d.opts.prices_path, &d.prices)
-				 : price_table_load_default(&d.prices);
+	/* --prices, else the table `llmobs prices --update` installed beside
+	 * the database, else the embedded one. */
+	err = price_table_load_in_force(d.opts.prices_path, d.opts.db_path, &d.prices);
 	if (err) {
 		p_err("cannot load the price table %s: %s",
 		      d.opts.prices_path ? d.opts.prices_path : "(embedded)", strerror(-err));
 		goto cleanup;
 	}
+	p_info("prices: %s, %zu models", price_table_origin(d.prices),
+	       price_table_size(d.prices));
 	if (d.opts.db_path)
 		open_store(&d);
 	if (!d.opts.no_cache && start_cache(&d))
