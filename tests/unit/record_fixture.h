@@ -18,6 +18,8 @@ static const char *const contract_fields[] = {
 	"deployment", "ratelimit", "provider_cost_usd", "protocol", "headers_unknown",
 	"uid", "app", "cmdline_hash", "container_id", "container_runtime", "container_image",
 	"k8s_pod_uid", "k8s_namespace", "k8s_pod", "k8s_container", "project",
+	"template", "account", "cacheable_tokens", "missed_cache_tokens", "missed_cache_usd",
+	"cache_miss_cause", "breakers",
 };
 #define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
 
@@ -74,6 +76,21 @@ static inline void fixture_record(struct exchange_record *r, int i)
 	snprintf(r->k8s_pod, sizeof(r->k8s_pod), "agent-%d-7d9f", i);
 	snprintf(r->k8s_container, sizeof(r->k8s_container), "main");
 	snprintf(r->project, sizeof(r->project), "project-%d", i % 3);
+	r->cache_analyzed = true;
+	snprintf(r->cache_template, sizeof(r->cache_template), "%016x", 0x7e3a1 + i);
+	snprintf(r->account, sizeof(r->account), "%016x", 0xacc0 + i);
+	r->cacheable_tokens = 6000 + i;
+	r->missed_cache_tokens = 5000 + i;
+	r->missed_cache_usd = 0.0135 + i / 1000.0;
+	snprintf(r->cache_miss_cause, sizeof(r->cache_miss_cause), "prefix_changed");
+	snprintf(r->breakers, sizeof(r->breakers),
+		 "[{\"kind\":\"timestamp\",\"segment\":\"system[0]\",\"byte_offset\":%d,"
+		 "\"token_offset\":3,\"missed_tokens\":%d,\"missed_usd\":0.0135,"
+		 "\"shape\":\"ISO-8601 timestamp\"}]", 14 + i, 5000 + i);
+	for (int k = 0; k < 16; k++)
+		r->prefix_hashes[k] = (uint8_t)(0xa0 + k + i);
+	r->prefix_hashes_len = 16;
+	r->cache_duplicate = i % 2;
 }
 
 #endif

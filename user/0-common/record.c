@@ -25,6 +25,10 @@ enum field_kind {
 	F_USAGE_SRC,
 	F_COST,
 	F_PROVIDER_COST,	/* provider_cost_usd, null unless known */
+	F_CACHE_STR,	/* char[], null when "" or not cache-analysed */
+	F_CACHE_I64,	/* null when not cache-analysed */
+	F_CACHE_USD,
+	F_CACHE_JSON,	/* our own JSON array, as is; [] when analysed and empty */
 };
 
 struct field {
@@ -88,6 +92,14 @@ static const struct field fields[] = {
 	FLD("k8s_pod", F_STR_NULL, k8s_pod),
 	FLD("k8s_container", F_STR_NULL, k8s_container),
 	FLD("project", F_STR_NULL, project),
+	/* v6: prompt-cache analytics (issue 9); null when not analysed. */
+	FLD("template", F_CACHE_STR, cache_template),
+	FLD("account", F_CACHE_STR, account),
+	FLD("cacheable_tokens", F_CACHE_I64, cacheable_tokens),
+	FLD("missed_cache_tokens", F_CACHE_I64, missed_cache_tokens),
+	FLD("missed_cache_usd", F_CACHE_USD, missed_cache_usd),
+	FLD("cache_miss_cause", F_CACHE_STR, cache_miss_cause),
+	FLD("breakers", F_CACHE_JSON, breakers),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -298,6 +310,40 @@ static void write_value(FILE *out, const struct exchange_record *r,
 			fprintf(out, "%.10g", r->provider_cost_usd);
 		else
 			fputs(null, out);
+		break;
+	case F_CACHE_STR:
+		if (!r->cache_analyzed || base[0] == '\0')
+			fputs(null, out);
+		else if (json)
+			json_string(out, base, f->size);
+		else
+			csv_string(out, base, f->size);
+		break;
+	case F_CACHE_I64:
+		memcpy(&i64, base, sizeof(i64));
+		if (r->cache_analyzed)
+			fprintf(out, "%" PRId64, i64);
+		else
+			fputs(null, out);
+		break;
+	case F_CACHE_USD:
+		if (r->cache_analyzed && isfinite(r->missed_cache_usd))
+			fprintf(out, "%.10g", r->missed_cache_usd);
+		else
+			fputs(null, out);
+		break;
+	case F_CACHE_JSON:
+		/* cache_analyze.c writes it whole or not at all; a value that
+		 * is not one JSON array (a bad DB row) is not passed on */
+		if (!r->cache_analyzed)
+			fputs(null, out);
+		else if (base[0] != '[' || base[strnlen(base, f->size) - 1] != ']' ||
+			 strnlen(base, f->size) == f->size)
+			fputs(json ? "[]" : "[]", out);
+		else if (json)
+			fwrite(base, 1, strnlen(base, f->size), out);
+		else
+			csv_string(out, base, f->size);
 		break;
 	}
 }

@@ -85,8 +85,9 @@ struct exchange_record {
 	/* Pricing input, not exported: the request opted into a long-context
 	 * tier that is billed only on opt-in (anthropic-beta: context-1m-...). */
 	bool long_context_opt_in;
-	/* Contract v4 (store schema v4): prompt-cache analytics (issue 9,
-	 * user/5-analysis). cache_analyzed false: all of these are null. */
+	/* Prompt-cache analytics (issue 9, user/5-analysis): exported after
+	 * the attribution fields (store schema v5). cache_analyzed false: all
+	 * of these are null. */
 	bool cache_analyzed;
 	char cache_template[17];	/* "template": keyed hash of the call site, hex */
 	char account[17];		/* keyed hash of the API key, hex; "" null */

@@ -58,6 +58,27 @@ static const char migration_attribution[] =
 #define ATTRIBUTION_NULLS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 #define ATTRIBUTION_PARAMS ",?,?,?,?,?,?,?,?,?,?,?"
 
+/* Prompt-cache analytics (issue 9, user/5-analysis): a step of its own,
+ * found by address like the attribution's. NULL: not analysed (no body
+ * kept, an API without a prompt, an older row). prefix_hashes: keyed
+ * (HMAC-SHA256, truncated) prefix hashes at segment ends, 8 bytes each. */
+static const char migration_cache[] =
+	"ALTER TABLE exchanges ADD COLUMN template TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN account TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN cacheable_tokens INTEGER;"
+	"ALTER TABLE exchanges ADD COLUMN missed_cache_tokens INTEGER;"
+	"ALTER TABLE exchanges ADD COLUMN missed_cache_usd REAL;"
+	"ALTER TABLE exchanges ADD COLUMN cache_miss_cause TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN breakers TEXT;"
+	"ALTER TABLE exchanges ADD COLUMN prefix_hashes BLOB;"
+	"ALTER TABLE exchanges ADD COLUMN cache_duplicate INTEGER;"
+	"CREATE INDEX exchanges_template ON exchanges(template);";
+#define CACHE_COLS \
+	", template, account, cacheable_tokens, missed_cache_tokens, missed_cache_usd," \
+	" cache_miss_cause, breakers, prefix_hashes, cache_duplicate"
+#define CACHE_NULLS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+#define CACHE_PARAMS ",?,?,?,?,?,?,?,?,?"
+
 /* Append-only: a released schema is never edited, only followed by a new
  * step, so any older DB can be brought forward. Index i takes the DB from
  * user_version i to i + 1. */
@@ -116,6 +137,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE exchanges ADD COLUMN headers_unknown INTEGER;",
 	/* v4: attribution */
 	migration_attribution,
+	/* v5: prompt-cache analytics */
+	migration_cache,
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -125,6 +148,15 @@ static int attribution_version(void)
 {
 	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
 		if (migrations[i] == migration_attribution)
+			return i + 1;
+	return STORE_SCHEMA_VERSION + 1;
+}
+
+/* The schema version that added the prompt-cache columns. */
+static int cache_version(void)
+{
+	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
+		if (migrations[i] == migration_cache)
 			return i + 1;
 	return STORE_SCHEMA_VERSION + 1;
 }
@@ -414,9 +446,9 @@ static int open_writer(struct store *s)
 	if (!journal_is_wal(s))
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
-		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS ") VALUES ("
+		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS CACHE_COLS ") VALUES ("
 		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-		ATTRIBUTION_PARAMS ")",
+		ATTRIBUTION_PARAMS CACHE_PARAMS ")",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -556,6 +588,28 @@ static void bind_attribution(sqlite3_stmt *st, int i, const struct exchange_reco
 	BIND_STR_NULL(st, i++, r, project);
 }
 
+/* After the attribution's 11 columns. */
+static void bind_cache(sqlite3_stmt *st, int i, const struct exchange_record *r)
+{
+	if (!r->cache_analyzed) {
+		for (int k = 0; k < 9; k++)
+			sqlite3_bind_null(st, i++);
+		return;
+	}
+	BIND_STR_NULL(st, i++, r, cache_template);
+	BIND_STR_NULL(st, i++, r, account);
+	sqlite3_bind_int64(st, i++, r->cacheable_tokens);
+	sqlite3_bind_int64(st, i++, r->missed_cache_tokens);
+	sqlite3_bind_double(st, i++, isfinite(r->missed_cache_usd) ? r->missed_cache_usd : 0.0);
+	BIND_STR_NULL(st, i++, r, cache_miss_cause);
+	BIND_STR_NULL(st, i++, r, breakers);
+	if (r->prefix_hashes_len && r->prefix_hashes_len <= sizeof(r->prefix_hashes))
+		sqlite3_bind_blob(st, i++, r->prefix_hashes, r->prefix_hashes_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i++);
+	sqlite3_bind_int(st, i++, r->cache_duplicate);
+}
+
 int store_add(struct store *s, struct exchange_record *r)
 {
 	sqlite3_stmt *st;
@@ -634,6 +688,7 @@ int store_add(struct store *s, struct exchange_record *r)
 		BIND_STR(st, i++, r, protocol);
 	sqlite3_bind_int(st, i++, r->headers_unknown);
 	bind_attribution(st, i, r);
+	bind_cache(st, i + 11, r);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -773,6 +828,26 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 	COL_STR(st, i++, r, k8s_pod);
 	COL_STR(st, i++, r, k8s_container);
 	COL_STR(st, i++, r, project);
+	/* prompt-cache analytics: NULL cacheable_tokens means not analysed */
+	r->cache_analyzed = sqlite3_column_type(st, i + 2) != SQLITE_NULL;
+	COL_STR(st, i++, r, cache_template);
+	COL_STR(st, i++, r, account);
+	r->cacheable_tokens = sqlite3_column_int64(st, i++);
+	r->missed_cache_tokens = sqlite3_column_int64(st, i++);
+	r->missed_cache_usd = sqlite3_column_double(st, i++);
+	COL_STR(st, i++, r, cache_miss_cause);
+	COL_STR(st, i++, r, breakers);
+	{
+		int n = sqlite3_column_bytes(st, i);
+		const void *b = sqlite3_column_blob(st, i++);
+
+		r->prefix_hashes_len = 0;
+		if (b && n > 0 && (size_t)n <= sizeof(r->prefix_hashes)) {
+			memcpy(r->prefix_hashes, b, (size_t)n);
+			r->prefix_hashes_len = (uint16_t)n;
+		}
+	}
+	r->cache_duplicate = sqlite3_column_int(st, i++) != 0;
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
@@ -781,19 +856,21 @@ int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 	sqlite3_stmt *st;
 	char sql[1024];
 	int rc, ret = 0;
-	bool attributed;
+	bool attributed, cached;
 
 	if (!s || !cb)
 		return -EINVAL;
 	attributed = !s->readonly || s->version >= attribution_version();
+	cached = !s->readonly || s->version >= cache_version();
 	r = malloc(sizeof(*r));		/* ~1.5 KiB: keep it off small stacks */
 	if (!r)
 		return -ENOMEM;
 	/* A reader cannot migrate: an older file lacks the new columns. */
-	snprintf(sql, sizeof(sql), "SELECT %s%s FROM exchanges ORDER BY id",
+	snprintf(sql, sizeof(sql), "SELECT %s%s%s FROM exchanges ORDER BY id",
 		 s->readonly && s->version < 2 ? EXCHANGE_COLS_V1 :
 		 s->readonly && s->version < 3 ? EXCHANGE_COLS_V2 : EXCHANGE_COLS,
-		 attributed ? ATTRIBUTION_COLS : ATTRIBUTION_NULLS);
+		 attributed ? ATTRIBUTION_COLS : ATTRIBUTION_NULLS,
+		 cached ? CACHE_COLS : CACHE_NULLS);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);
