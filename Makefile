@@ -5,7 +5,7 @@ BPFTOOL    ?= bpftool
 CC         ?= gcc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone
+PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone yaml-0.1 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf
 

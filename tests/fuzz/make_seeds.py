@@ -322,6 +322,21 @@ def corpus_seeds(outdir, lines):
 
 
 HANDMADE = {
+    "config": [
+        b"db: ${HOME:-/var/lib}/llmobs.db\nlisten: 127.0.0.1:9464\nplain_ports: [11434]\n"
+        b"metrics:\n  max_series: 10\nprojects:\n  from_labels: [team]\n  rules:\n"
+        b"    - app: gemini\n      project: research\n",
+        b'{"db": "/x.db", "max_conns": 5, "projects": {"rules": [{"exe": "/usr/bin/*", "project": "p"}]}}',
+        b"a: &x [1]\nb: *x\n",
+    ],
+    "procattr": [
+        b"\x01" + b"0::/kubepods.slice/kubepods-pod1f2e3d4c_5b6a_4978_8695_a4b3c2d1e0f9.slice/"
+        b"cri-containerd-" + b"ab" * 32 + b".scope\n",
+        b"\x01" + b"12:pids:/docker/" + b"0f" * 32 + b"\n0::/\n",
+        b"\x00node\x00--require\x00x.js\x00/srv/app/dist/index.js\x00",
+        b"\x02python3\x00-m\x00openai.cli\x00",
+        b"\x04java\x00-cp\x00a.jar\x00com.example.Main\x00",
+    ],
     "http1": [
         b"\x01\x05GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n",
         b"\x01\x00POST /v1/chat/completions HTTP/1.1\nTransfer-Encoding: gzip, chunked\n\n",

@@ -203,7 +203,7 @@ static void hash_cmdline(struct procattr_table *t, struct procattr *a, const cha
 
 static void resolve(struct procattr_table *t, struct procattr *a, pid_t tgid)
 {
-	char dir[512], exe[512], cwd[1024], *buf = NULL;
+	char dir[512], exe[256], cwd[1024], *buf = NULL;
 	struct k8s_meta m;
 	int dfd, rootfd;
 	ssize_t n;
@@ -220,6 +220,7 @@ static void resolve(struct procattr_table *t, struct procattr *a, pid_t tgid)
 	read_uid(dfd, a, buf);
 	read_cgroup(dfd, a, buf);
 	read_link(dfd, "exe", exe, sizeof(exe));
+	snprintf(a->exe, sizeof(a->exe), "%s", exe);
 	read_link(dfd, "cwd", cwd, sizeof(cwd));
 	n = read_at(dfd, "cmdline", buf, PROCATTR_CMDLINE_BYTES);
 	rootfd = openat(dfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -25,6 +25,7 @@ struct procattr {
 	bool exited;			/* kept for the exchanges it leaves */
 	int64_t uid;			/* real uid; -1 unknown */
 	char app[APP_NAME_MAX];
+	char exe[256];			/* for config rules; the record has its own */
 	char cmdline_hash[17];		/* 16 hex digits; "" when no key or no cmdline */
 	struct cgroup_ident cg;
 	char k8s_namespace[64];

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "priv.h"
 #include "procattr.h"
+#include "daemon_args.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
@@ -50,6 +51,9 @@ struct daemon_opts {
 	const char *record_path;	/* --record: every event appended there */
 	const char *replay_path;	/* --replay: a capture file instead of capture */
 	size_t replay_loops;
+	const char *listen;		/* --listen: metrics and health, "off" */
+	const char *host_root;		/* --host-root: the node's / (DaemonSet) */
+	size_t max_series;		/* --max-series: metrics label sets */
 };
 
 struct daemon {
@@ -65,6 +69,7 @@ struct daemon {
 	struct procattr_table *attr;	/* NULL in replay: those pids are not ours */
 	struct cache_hash_key hash_key;	/* the per-install HMAC secret */
 	bool hash_key_ok;
+	struct daemon_args args;	/* argv with the config file's flags first */
 };
 
 static volatile sig_atomic_t exiting;
@@ -405,7 +410,11 @@ static void load_hash_key(struct daemon *d)
 
 static int start_attribution(struct daemon *d)
 {
-	struct procattr_opts o = { .host_root = getenv("LLMOBS_HOST_ROOT") };
+	struct procattr_opts o = {
+		.host_root = d->opts.host_root ? d->opts.host_root : getenv("LLMOBS_HOST_ROOT"),
+		.project = config_project,
+		.project_ctx = &d->args.cfg,
+	};
 
 	load_hash_key(d);
 	if (d->hash_key_ok) {
@@ -448,6 +457,15 @@ static void usage(FILE *out)
 		"                        at full speed, print the rate (records stored only\n"
 		"                        with --db)\n"
 		"  --replay-loops N      replay FILE N times (default 1)\n"
+		"  --config FILE         settings and project rules (YAML; default:\n"
+		"                        $LLMOBS_CONFIG, else " CONFIG_DEFAULT_PATH "\n"
+		"                        if it exists); flags override it\n"
+		"  --check-config        validate the config file and flags, then exit\n"
+		"  --listen ADDR         /metrics, /healthz, /readyz (default 127.0.0.1:9464,\n"
+		"                        'off' for none)\n"
+		"  --max-series N        label sets per metric before 'other' (default 500)\n"
+		"  --host-root DIR       the node's / as mounted here (DaemonSet: /host),\n"
+		"                        for kubelet and container runtime files\n"
 		"  -v, --verbose         debug logging\n"
 		"  -q, --quiet           errors only\n"
 		"  -h, --help\n");
@@ -489,6 +507,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "replay-loops", required_argument, NULL, OPT_LOOPS },
+		{ "listen", required_argument, NULL, 500 },
+		{ "host-root", required_argument, NULL, 501 },
+		{ "max-series", required_argument, NULL, 502 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -543,6 +564,12 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			if (parse_size(optarg, &o->replay_loops))
 				return -EINVAL;
 			break;
+		case 500: o->listen = optarg; break;
+		case 501: o->host_root = optarg; break;
+		case 502:
+			if (parse_size(optarg, &o->max_series))
+				return -EINVAL;
+			break;
 		case 'v': log_verbosity = LOG_DEBUG; break;
 		case 'q': log_verbosity = LOG_ERROR; break;
 		case 'h': usage(stdout); exit(0);
@@ -576,9 +603,17 @@ int main(int argc, char **argv)
 	 * the heap, made it 9x faster (tools/bench, docs/performance.md). */
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	err = parse_args(argc, argv, &d.opts);
-	if (err)
-		return 2;
+	err = daemon_args_build(argc, argv, &d.args);
+	if (!err)
+		err = parse_args(d.args.argc, d.args.argv, &d.opts);
+	if (err || d.args.check_config) {
+		if (!err)
+			printf("%s: ok (%zu project rules, %zu label keys)\n",
+			       d.args.config_path ? d.args.config_path : "no config file",
+			       d.args.cfg.nrules, d.args.cfg.nlabel_keys);
+		daemon_args_free(&d.args);
+		return err ? 2 : 0;
+	}
 	if (!d.opts.db_path && !d.opts.replay_path)
 		d.opts.db_path = store_default_path(default_db, sizeof(default_db));
 
@@ -741,6 +776,7 @@ cleanup:
 	cache_analyzer_free(d.cache);
 	price_table_free(d.prices);
 	procattr_free(d.attr);
+	daemon_args_free(&d.args);
 	if (d.hash_key_ok)
 		cache_hash_key_free(&d.hash_key);
 	return err ? 1 : 0;
