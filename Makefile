@@ -5,7 +5,7 @@ BPFTOOL    ?= bpftool
 CC         ?= gcc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone yaml-0.1 libmicrohttpd
+PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone yaml-0.1 libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf
 
@@ -62,7 +62,7 @@ CHAOS_KILLS ?= 100
 TEST_CHAOS_KILLS ?= 10
 SEED_PYTHON ?= /usr/bin/python3
 
-.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers telemetry
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -210,6 +210,10 @@ test: deps
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/run-daemon.sh
+
+# Opt-in telemetry against a local HTTPS receiver (docs/telemetry.md).
+telemetry: all
+	$(Q)tests/telemetry/run.sh $(OUTPUT)
 
 # SIGKILLs under streaming clients, then a full and a read-only DB (root).
 chaos: all

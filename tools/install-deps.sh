@@ -13,6 +13,7 @@ PKGS=(
   python3-brotli python3-h2
   libyaml-dev libmicrohttpd-dev python3-prometheus-client
   libcapstone-dev golang-go
+  libcurl4-openssl-dev python3-jsonschema
 )
 missing=()
 for p in "${PKGS[@]}"; do

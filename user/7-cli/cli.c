@@ -33,6 +33,8 @@ static void usage(FILE *out)
 		"       llmobs prices --update FILE [--force] [--db PATH]\n"
 		"       llmobs prices --diff OLD NEW\n"
 		"       llmobs reprice [--since DURATION] [--all] [--apply] [--prices FILE] [--db PATH]\n"
+		"       llmobs telemetry status [--db PATH]\n"
+		"       llmobs telemetry --dry-run [--db PATH] [--since DURATION] [--limit N]\n"
 		"       llmobs help\n"
 		"\n"
 		"  --db PATH          database (default: $LLMOBS_DB, else the daemon's default)\n"
@@ -433,6 +435,7 @@ static const struct cmd cmds[] = {
 	{ "export", do_export },
 	{ "prices", do_prices },
 	{ "reprice", do_reprice },
+	{ "telemetry", cli_telemetry },
 	{ "help", do_help },
 	{ 0 },
 };

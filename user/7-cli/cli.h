@@ -43,4 +43,8 @@ int cli_prices_diff(const struct price_table *a, const struct price_table *b);
 int cli_reprice(struct sqlite3 *db, const struct price_table *t, int64_t since_ns,
 		bool all, bool write);
 
+/* `llmobs telemetry status | --dry-run` (cli_telemetry.c, docs/telemetry.md).
+ * Returns the exit code. */
+int cli_telemetry(int argc, char **argv);
+
 #endif

@@ -1,0 +1,333 @@
+/* The telemetry thread: queue -> outbox -> batches -> endpoint, with
+ * backoff. The daemon's thread only builds a record's JSON and appends a
+ * pointer under a mutex that the telemetry thread holds for a pointer swap,
+ * never across SQLite or the network: capture never waits for either. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include "log.h"
+#include "telemetry.h"
+#include "telemetry_record.h"
+#include "telemetry_send.h"
+
+#define BACKOFF_MAX_S	300
+
+struct queued {
+	char id[33];
+	char *json;
+};
+
+struct telemetry {
+	struct telemetry_config cfg;
+	struct telemetry_opts opts;
+	char host_hash[33];
+	struct telemetry_outbox *ob;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct queued *q;		/* queue_max slots, q_len used */
+	int q_len;
+	atomic_bool stop;
+	atomic_int dropped;		/* queue full, not yet counted in the outbox */
+	/* The thread's own. */
+	int backoff_s;
+	int64_t next_try_ns;
+	bool failing;			/* logged once per outage */
+};
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void telemetry_submit(struct telemetry *t, const struct exchange_record *r)
+{
+	struct queued item;
+	cJSON *o;
+
+	if (telemetry_new_id(item.id) < 0)
+		return;
+	o = telemetry_record_json(&t->cfg, r, item.id, t->host_hash);
+	item.json = o ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (!item.json)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (t->q_len < t->opts.queue_max) {
+		t->q[t->q_len++] = item;
+		item.json = NULL;
+		if (t->q_len * 2 >= t->opts.queue_max)
+			pthread_cond_signal(&t->wake);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (item.json) {
+		atomic_fetch_add(&t->dropped, 1);
+		free(item.json);
+	}
+}
+
+/* Queue -> outbox, in one transaction. */
+static void drain_queue(struct telemetry *t)
+{
+	struct queued *taken;
+	const char **ids, **jsons;
+	int n, dropped;
+
+	taken = calloc((size_t)t->opts.queue_max, sizeof(*taken));
+	if (!taken)
+		return;
+	pthread_mutex_lock(&t->lock);
+	n = t->q_len;
+	memcpy(taken, t->q, (size_t)n * sizeof(*taken));
+	t->q_len = 0;
+	pthread_mutex_unlock(&t->lock);
+	dropped = atomic_exchange(&t->dropped, 0);
+	if (dropped)
+		telemetry_outbox_count(t->ob, TELEMETRY_DROPPED_QUEUE_FULL, dropped);
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	jsons = calloc((size_t)n + 1, sizeof(*jsons));
+	if (n && ids && jsons) {
+		for (int i = 0; i < n; i++) {
+			ids[i] = taken[i].id;
+			jsons[i] = taken[i].json;
+		}
+		if (telemetry_outbox_add(t->ob, n, ids, jsons, now_ns(CLOCK_REALTIME)) < 0)
+			telemetry_outbox_count(t->ob, TELEMETRY_ERRORS, 1);
+	}
+	for (int i = 0; i < n; i++)
+		free(taken[i].json);
+	free(ids);
+	free(jsons);
+	free(taken);
+}
+
+static bool cancelled(void *ctx)
+{
+	struct telemetry *t = ctx;
+
+	return atomic_load(&t->stop);
+}
+
+static void set_time_state(struct telemetry *t, const char *key)
+{
+	char buf[40];
+	time_t s = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	telemetry_outbox_set(t->ob, key, buf);
+}
+
+static void after_failure(struct telemetry *t, const struct telemetry_send_result *res)
+{
+	uint32_t r = 0;
+	int delay;
+
+	t->backoff_s = t->backoff_s ? t->backoff_s * 2 : 1;
+	if (t->backoff_s > BACKOFF_MAX_S)
+		t->backoff_s = BACKOFF_MAX_S;
+	/* Full jitter over the upper half: hosts that lost the endpoint
+	 * together do not come back together. */
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0;
+	delay = t->backoff_s / 2 + (int)(r % (uint32_t)(t->backoff_s / 2 + 1));
+	if (res->retry_after_s > delay)
+		delay = (int)res->retry_after_s;
+	t->next_try_ns = now_ns(CLOCK_MONOTONIC) + (int64_t)delay * 1000000000LL;
+	telemetry_outbox_count(t->ob, TELEMETRY_RETRIES, 1);
+	telemetry_outbox_set(t->ob, "last_error", res->error);
+	set_time_state(t, "last_error_at");
+	if (!t->failing)
+		p_warn("telemetry: sending failed (%s); retrying with backoff, records wait in the outbox",
+		       res->error);
+	t->failing = true;
+}
+
+/* Sends one batch if one is due. Returns whether another may follow at once. */
+static bool send_due(struct telemetry *t)
+{
+	struct telemetry_outbox_status st;
+	struct telemetry_send_opts so = {
+		.connect_timeout_ms = t->opts.connect_timeout_ms,
+		.total_timeout_ms = t->opts.total_timeout_ms,
+		.cancelled = cancelled, .cancel_ctx = t,
+	};
+	struct telemetry_send_result res;
+	char batch_id[33], *records = NULL, *body;
+	cJSON *arr, *doc;
+	int n;
+
+	if (now_ns(CLOCK_MONOTONIC) < t->next_try_ns)
+		return false;
+	if (telemetry_outbox_status(t->ob, &st) < 0 || !st.depth)
+		return false;
+	if (st.depth < t->opts.batch_max_records &&
+	    now_ns(CLOCK_REALTIME) - st.oldest_ns < (int64_t)t->cfg.flush_seconds * 1000000000LL)
+		return false;
+	n = telemetry_outbox_batch(t->ob, t->opts.batch_max_records, t->opts.batch_max_bytes,
+				   batch_id, &records);
+	if (n <= 0)
+		return false;
+	arr = cJSON_Parse(records);
+	free(records);
+	doc = arr ? telemetry_batch_json(batch_id, now_ns(CLOCK_REALTIME), t->host_hash, arr) : NULL;
+	body = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	cJSON_Delete(doc);
+	if (!body) {
+		/* A record the outbox holds but cannot be read back: drop it. */
+		telemetry_outbox_done(t->ob, batch_id, false);
+		telemetry_outbox_count(t->ob, TELEMETRY_ERRORS, 1);
+		return false;
+	}
+	telemetry_send(&t->cfg, &so, batch_id, body, strlen(body), &res);
+	free(body);
+	if (atomic_load(&t->stop) && res.verdict != TELEMETRY_SENT)
+		return false;	/* cut off by stop: the batch is retried next start */
+	switch (res.verdict) {
+	case TELEMETRY_SENT:
+		telemetry_outbox_done(t->ob, batch_id, true);
+		set_time_state(t, "last_success");
+		if (t->failing)
+			p_info("telemetry: delivering again");
+		t->failing = false;
+		t->backoff_s = 0;
+		return true;
+	case TELEMETRY_REJECTED:
+		/* Retrying a refusal would only repeat it: dropped, with why. */
+		telemetry_outbox_done(t->ob, batch_id, false);
+		telemetry_outbox_set(t->ob, "last_error", res.error);
+		set_time_state(t, "last_error_at");
+		p_warn("telemetry: endpoint refused a batch of %d records (%s); dropped", n, res.error);
+		return true;
+	case TELEMETRY_RETRY:
+		after_failure(t, &res);
+		return false;
+	}
+	return false;
+}
+
+static void *run(void *arg)
+{
+	struct telemetry *t = arg;
+
+	while (!atomic_load(&t->stop)) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&t->lock);
+		if (t->q_len * 2 < t->opts.queue_max && !atomic_load(&t->stop))
+			pthread_cond_timedwait(&t->wake, &t->lock, &until);
+		pthread_mutex_unlock(&t->lock);
+		drain_queue(t);
+		while (!atomic_load(&t->stop) && send_due(t))
+			drain_queue(t);
+	}
+	return NULL;
+}
+
+int telemetry_start(const struct telemetry_config *c, const struct telemetry_opts *opts,
+		    const char *outbox_path, struct telemetry **out)
+{
+	struct telemetry *t = calloc(1, sizeof(*t));
+	char label[64];
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->cfg = *c;
+	if (opts)
+		t->opts = *opts;
+	if (!t->opts.batch_max_records)
+		t->opts.batch_max_records = 500;
+	if (!t->opts.batch_max_bytes)
+		t->opts.batch_max_bytes = 4u << 20;
+	if (!t->opts.queue_max)
+		t->opts.queue_max = 8192;
+	t->q = calloc((size_t)t->opts.queue_max, sizeof(*t->q));
+	err = t->q ? telemetry_outbox_open(outbox_path, false, &t->opts.limits, &t->ob) : -ENOMEM;
+	if (err) {
+		free(t->q);
+		free(t);
+		return err;
+	}
+	telemetry_host_hash(&t->cfg, t->host_hash);
+	telemetry_outbox_set(t->ob, "enabled", "true");
+	telemetry_outbox_set(t->ob, "why_off", "");
+	telemetry_outbox_set(t->ob, "endpoint", t->cfg.endpoint);
+	telemetry_outbox_set(t->ob, "key", telemetry_config_key_label(&t->cfg, label, sizeof(label)));
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->wake, NULL);
+	err = -pthread_create(&t->thread, NULL, run, t);
+	if (err) {
+		telemetry_outbox_close(t->ob);
+		free(t->q);
+		free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+void telemetry_stop(struct telemetry *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	atomic_store(&t->stop, true);
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	drain_queue(t);		/* what came in last is kept for the next start */
+	telemetry_outbox_close(t->ob);
+	free(t->q);
+	telemetry_config_wipe(&t->cfg);
+	free(t);
+}
+
+void telemetry_note_off(const struct telemetry_config *c, const char *outbox_path)
+{
+	struct telemetry_outbox *ob;
+
+	if (access(outbox_path, F_OK) < 0 || telemetry_outbox_open(outbox_path, false, NULL, &ob) < 0)
+		return;
+	telemetry_outbox_set(ob, "enabled", "false");
+	telemetry_outbox_set(ob, "why_off", c->why_off);
+	telemetry_outbox_close(ob);
+}
+
+struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path)
+{
+	struct telemetry_config c;
+	struct telemetry *t = NULL;
+	char outbox[PATH_MAX], label[64];
+	bool key_ok;
+	int err;
+
+	telemetry_config_load(&c, telemetry_config_getenv, NULL, insecure, &key_ok);
+	telemetry_outbox_path(db_path, outbox, sizeof(outbox));
+	if (!c.enabled) {
+		/* Set but wrong is worth a warning; simply not asked for is not. */
+		log_msg(getenv("LLM_OBSERVER_ENABLED") ? LOG_WARN : LOG_INFO, "telemetry: off: %s",
+			c.why_off);
+		telemetry_note_off(&c, outbox);
+	} else if ((err = telemetry_start(&c, NULL, outbox, &t)) < 0) {
+		p_warn("telemetry: off: cannot open the outbox %s: %s", outbox, strerror(-err));
+	} else {
+		p_info("telemetry: on, sending to %s as %s, within %d s (outbox %s)", c.endpoint,
+		       telemetry_config_key_label(&c, label, sizeof(label)), c.flush_seconds, outbox);
+	}
+	telemetry_config_wipe(&c);
+	return t;
+}
