@@ -39,6 +39,15 @@ ssize_t k8s_meta_read_file(int dirfd, const char *path, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
+/* Copies src into dst of size, cut to fit and always terminated. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static cJSON *read_json(const char *host_root, const char *fmt, const char *id)
 {
 	char path[512], rel[256];
@@ -46,7 +55,13 @@ static cJSON *read_json(const char *host_root, const char *fmt, const char *id)
 	cJSON *j = NULL;
 	ssize_t n;
 
-	snprintf(rel, sizeof(rel), fmt, id);
+	/* fmt is one of this file's paths with one %s for id: split there,
+	 * so that no format string is built from data. */
+	const char *at = strstr(fmt, "%s");
+
+	if (!at || (size_t)snprintf(rel, sizeof(rel), "%.*s%s%s", (int)(at - fmt), fmt, id,
+				   at + 2) >= sizeof(rel))
+		return NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", host_root, rel) >= sizeof(path))
 		return NULL;
 	buf = malloc(K8S_META_FILE_BYTES + 1);
@@ -163,7 +178,7 @@ static void hosts_name(const char *buf, char *out, size_t size)
 			tmp[n] = '\0';
 			if (sscanf(tmp, "%255s %255s", ip, name) == 2 && strcmp(name, "localhost") &&
 			    strncmp(name, "ip6-", 4) && strchr(ip, '.'))
-				snprintf(out, size, "%s", name);
+				copy_cut(out, size, name);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
@@ -188,11 +203,13 @@ static void from_kubelet(const char *root, const char *uid, struct k8s_meta *m)
 
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(f, sizeof(f), "%s/%s/namespace", path, de->d_name);
+			if ((size_t)snprintf(f, sizeof(f), "%s/%s/namespace", path, de->d_name) >=
+			    sizeof(f))
+				continue;
 			n = k8s_meta_read_file(AT_FDCWD, f, buf, sizeof(m->ns) - 1);
 			if (n > 0) {
 				buf[strcspn(buf, "\n")] = '\0';
-				snprintf(m->ns, sizeof(m->ns), "%s", buf);
+				copy_cut(m->ns, sizeof(m->ns), buf);
 			}
 		}
 		closedir(d);
@@ -201,7 +218,7 @@ static void from_kubelet(const char *root, const char *uid, struct k8s_meta *m)
 	if (!m->container[0] && (d = opendir(path))) {
 		while ((de = readdir(d)) && count < 2)
 			if (de->d_name[0] != '.' && ++count == 1)
-				snprintf(only, sizeof(only), "%s", de->d_name);
+				copy_cut(only, sizeof(only), de->d_name);
 		closedir(d);
 		if (count == 1)	/* with sidecars, which one is not said here */
 			memcpy(m->container, only, sizeof(only));
