@@ -5,7 +5,7 @@ BPFTOOL    ?= bpftool
 CC         ?= gcc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone yaml-0.1 libmicrohttpd libcurl
+PKGS       := libbpf libcjson sqlite3 libbrotlidec libbrotlienc zlib openssl libnghttp2 libpcre2-8 capstone yaml-0.1 libmicrohttpd libcurl libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf
 
@@ -62,7 +62,7 @@ CHAOS_KILLS ?= 100
 TEST_CHAOS_KILLS ?= 10
 SEED_PYTHON ?= /usr/bin/python3
 
-.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers telemetry
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers install telemetry
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -173,6 +173,18 @@ $(OUTPUT)/libllmobs.so: $(PRELOAD_OBJS) | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-z,nodelete \
 		$(filter %.o,$^) -ldl -lpthread -o $@
 
+# The daemon with the containment test hooks compiled in
+# (user/7-daemon/privsep_hook.h): for tests/e2e/privsep.sh only, never
+# installed. Its hook object is linked ahead of the library's empty one.
+$(OUTPUT)/tests/privsep_hook_on.o: user/7-daemon/privsep_hook.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DLLMOBS_TEST_HOOKS -c $< -o $@
+
+$(OUTPUT)/tests/llmobsd-hooks: $(OUTPUT)/user/7-daemon/llmobsd.o $(OUTPUT)/tests/privsep_hook_on.o \
+		$(OUTPUT)/libllmobs_core.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.o %.a,$^) $(PKG_LIBS) -o $@
+
 # Unit tests: cmocka, built with AddressSanitizer and UBSan.
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(OUTPUT)/san/libllmobs_core.a | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
@@ -191,7 +203,7 @@ layers: all
 unit: $(UNIT_BINS)
 	$(Q)CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) tests/run-unit.sh $(UNIT_BINS)
 
-e2e: all $(HELPER_BINS)
+e2e: all $(HELPER_BINS) $(OUTPUT)/tests/llmobsd-hooks
 	$(Q)tests/e2e/run.sh
 
 # The README's test command: installs what is missing, builds, runs every
@@ -205,6 +217,18 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SHORT=1
+
+# Installs the programs and creates the system user the daemon's worker runs
+# as (README "Privilege separation"); packaging does the latter itself
+# (DESTDIR set: no user is created).
+PREFIX ?= /usr/local
+install: all
+	$(Q)install -D -m 0755 $(OUTPUT)/llmobsd $(DESTDIR)$(PREFIX)/sbin/llmobsd
+	$(Q)install -D -m 0755 $(OUTPUT)/llmobs $(DESTDIR)$(PREFIX)/bin/llmobs
+	$(Q)$(if $(PRELOAD_SO),install -D -m 0755 $(PRELOAD_SO) $(DESTDIR)$(PREFIX)/lib/libllmobs.so)
+	$(Q)[ -n "$(DESTDIR)" ] || getent passwd llmobs >/dev/null || \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin llmobs
 
 # The README's run command: installs, builds, starts the daemon with the default DB.
 run: deps

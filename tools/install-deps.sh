@@ -8,7 +8,7 @@ SUDO=""
 PKGS=(
   build-essential clang llvm libclang-rt-dev pkg-config make
   libbpf-dev libelf-dev zlib1g-dev libssl-dev libcjson-dev libsqlite3-dev
-  libbrotli-dev libcmocka-dev libnghttp2-dev libpcre2-dev bpftool linux-perf
+  libbrotli-dev libcmocka-dev libnghttp2-dev libseccomp-dev libpcre2-dev bpftool linux-perf
   iproute2 util-linux curl openssl ca-certificates python3 python3-httpx sqlite3
   python3-brotli python3-h2
   libyaml-dev libmicrohttpd-dev python3-prometheus-client

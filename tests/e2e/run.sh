@@ -105,6 +105,10 @@ if ! (cd "$E2E/clients/go" && env "${GO_ENV[@]}" go build -o "$TMP/go_client" . 
   sed 's/^/  /' "$TMP/go_build.log" | tail -n 10
 fi
 
+# The process that reads the ring buffer: with BPF, the attacher's one
+# child (user/7-daemon/privsep.h); else the daemon itself.
+worker_of() { pgrep -P "$1" 2>/dev/null | head -n 1 | grep . || echo "$1"; }
+
 # --- daemon, outside the namespace ------------------------------------------
 CHECK_ARGS=()
 if [ "${E2E_NO_DAEMON:-0}" = 1 ]; then
@@ -140,9 +144,10 @@ NS_RC=$?
 # A client at the SSL* address of a server side that is gone, while the
 # daemon decides late about the old one (tests/helpers/ssl_reuse.c).
 if [ -n "$DAEMON_PID" ] && [ -x "$OUT/tests/ssl_reuse" ]; then
-  timeout 30 "$OUT/tests/ssl_reuse" "$DAEMON_PID" >"$TMP/ssl_reuse.out" 2>&1
+  WPID=$(worker_of "$DAEMON_PID")
+  timeout 30 "$OUT/tests/ssl_reuse" "$WPID" >"$TMP/ssl_reuse.out" 2>&1
   echo "rc=$?" >>"$TMP/ssl_reuse.out"
-  kill -CONT "$DAEMON_PID" 2>/dev/null	# whatever became of the helper
+  kill -CONT "$WPID" 2>/dev/null	# whatever became of the helper
 fi
 
 # --- stop the daemon, export ----------------------------------------------------
@@ -180,8 +185,9 @@ if [ "${E2E_NO_DAEMON:-0}" != 1 ] && [ -x "$OUT/tests/ssl_reuse" ]; then
     2>"$TMP/hash.log" &
   HPID=$!
   for _ in $(seq 300); do grep -q ready "$TMP/hash.log" 2>/dev/null && break; sleep 0.1; done
-  timeout 30 "$OUT/tests/ssl_reuse" "$HPID" >"$TMP/hash_reuse.out" 2>&1
-  kill -CONT "$HPID" 2>/dev/null
+  HWPID=$(worker_of "$HPID")
+  timeout 30 "$OUT/tests/ssl_reuse" "$HWPID" >"$TMP/hash_reuse.out" 2>&1
+  kill -CONT "$HWPID" 2>/dev/null
   sleep 1
   kill -TERM "$HPID" 2>/dev/null
   wait "$HPID" 2>/dev/null
@@ -202,5 +208,11 @@ fi
 if [ "${E2E_SHIM:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: LD_PRELOAD shim (tests/e2e/shim.sh)"
   bash "$E2E/shim.sh" "$TMP" "$OUT" "$CORPUS" || RC=1
+fi
+
+# Privilege separation: the worker's sandbox, containment, restarts.
+if [ "${E2E_PRIVSEP:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
+  echo "e2e: privilege separation (tests/e2e/privsep.sh)"
+  bash "$E2E/privsep.sh" "$TMP" "$OUT" || RC=1
 fi
 exit $RC

@@ -90,9 +90,11 @@ start_daemon stall
 load --rate 0 --seconds "$FLAT" --conns 4 >"$TMP/stall.line" &
 LPID=$!
 sleep $(( (FLAT - STALL) / 2 ))
-kill -STOP "$DPID"
+# the process reading the ring: the attacher's worker (user/7-daemon/privsep.h)
+WPID=$(pgrep -P "$DPID" | head -n 1)
+kill -STOP "${WPID:-$DPID}"
 sleep "$STALL"
-kill -CONT "$DPID"
+kill -CONT "${WPID:-$DPID}"
 wait "$LPID"
 stop_daemon
 report stall "$(cat "$TMP/stall.line")" "$EXIT_MS" ||

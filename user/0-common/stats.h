@@ -45,6 +45,10 @@
 	X(RECORDS_DROPPED, "records_dropped") \
 	X(TLS_LIBS_ATTACHED, "tls_libs_attached") \
 	X(ATTACH_ERRORS, "attach_errors") \
+	X(PRIVSEP_REQUESTS, "privsep_requests") \
+	X(PRIVSEP_REQUESTS_MALFORMED, "privsep_requests_malformed") \
+	X(PRIVSEP_REQUESTS_UNSENT, "privsep_requests_unsent") \
+	X(PRIVSEP_WORKER_RESTARTS, "privsep_worker_restarts") \
 	X(GO_TLS_ATTACHED, "go_tls_attached") \
 	X(GO_TLS_REFUSED, "go_tls_refused") \
 	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \

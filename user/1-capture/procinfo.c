@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,12 @@ struct procinfo_slot {
 };
 
 static struct procinfo_slot slots[PROCINFO_SLOTS];
+static procinfo_resolve_fn resolver;
+
+void procinfo_set_resolver(procinfo_resolve_fn fn)
+{
+	resolver = fn;
+}
 
 static struct procinfo_slot *slot_of(pid_t tgid)
 {
@@ -55,6 +62,11 @@ const char *procinfo_exe(pid_t tgid, char *buf, size_t size)
 	if (n > 0) {
 		buf[n] = '\0';
 		slot_set(s, tgid, buf, (size_t)n, true);
+		return buf;
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM) && resolver &&
+	    resolver(tgid, buf, size) == 0 && buf[0]) {
+		slot_set(s, tgid, buf, strlen(buf), true);
 		return buf;
 	}
 	if (s->tgid == tgid)

@@ -105,11 +105,10 @@ int shim_client_attach(struct shim_client *c, const struct shim_hello *h, int me
 		       size_t budget_bytes)
 {
 	size_t bytes = SHIM_HDR_BYTES + (size_t)h->ring_bytes;
-	char path[64], exe[256];
+	char exe[256];
 	struct stat st;
 	__u64 prod, cur;
 	void *map;
-	ssize_t n;
 	int seals;
 
 	if (h->magic != SHIM_MAGIC || h->version != SHIM_VERSION || h->flags ||
@@ -150,10 +149,7 @@ int shim_client_attach(struct shim_client *c, const struct shim_hello *h, int me
 	c->cgroup_id = read_cgroup_id(c->pid);
 	/* Remembered now: a short-lived process is gone by the time its ring
 	 * is drained, and its /proc/PID/exe with it. */
-	snprintf(path, sizeof(path), "/proc/%u/exe", c->pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0)
-		procinfo_set_exe((pid_t)c->pid, exe, (size_t)n);
+	procinfo_exe((pid_t)c->pid, exe, sizeof(exe));
 	return 0;
 }
 

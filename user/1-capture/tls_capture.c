@@ -34,6 +34,7 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "stats.h"
+#include "capture_ring.h"
 #include "go_capture.h"
 #include "tls_capture.h"
 #include "tls_stream.h"
@@ -577,62 +578,20 @@ int tls_capture_drain(struct tls_capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-/* Sums n per-CPU counters of a map of struct capture_drop_count. */
-static int sum_counts(int fd, __u32 n, struct capture_drop_count *out)
-{
-	int ncpus = libbpf_num_possible_cpus(), err = 0, cpu;
-	struct capture_drop_count *vals;
-	__u32 key;
-
-	if (ncpus <= 0)
-		return ncpus ? ncpus : -EINVAL;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out) * n);
-	for (key = 0; key < n; key++) {
-		if (bpf_map_lookup_elem(fd, &key, vals)) {
-			err = -errno;
-			break;
-		}
-		for (cpu = 0; cpu < ncpus; cpu++) {
-			out[key].events += vals[cpu].events;
-			out[key].bytes += vals[cpu].bytes;
-		}
-	}
-	free(vals);
-	return err;
-}
-
 int tls_capture_drops(struct tls_capture *c,
 		      struct capture_drop_count out[CAPTURE_DROP__MAX])
 {
-	return sum_counts(bpf_map__fd(c->skel->maps.drops), CAPTURE_DROP__MAX, out);
+	return capture_maps_sum(bpf_map__fd(c->skel->maps.drops), CAPTURE_DROP__MAX, out);
 }
 
 int tls_capture_ignored(struct tls_capture *c, struct capture_drop_count *out)
 {
-	return sum_counts(bpf_map__fd(c->skel->maps.ignored), 1, out);
+	return capture_maps_sum(bpf_map__fd(c->skel->maps.ignored), 1, out);
 }
 
 int tls_capture_ignore(struct tls_capture *c, __u32 tgid, __u64 ssl, __u64 seen_ns)
 {
-	struct tls_stream_key key = { .ssl = ssl, .tgid = tgid };
-	int fd = bpf_map__fd(c->skel->maps.stream_pos), marked = 0;
-	struct tls_stream_pos v;
-
-	/* Only the connection the decision was about: by the time we get to
-	 * it, it may be gone and its SSL* reused by a new one, born after
-	 * seen_ns. A direction with no entry yet takes the mark from the
-	 * other when it starts (BPF side). */
-	for (key.dir = CAPTURE_DIR_WRITE; key.dir <= CAPTURE_DIR_READ; key.dir++) {
-		if (bpf_map_lookup_elem(fd, &key, &v) || v.birth_ns > seen_ns)
-			continue;
-		v.pos |= TLS_STREAM_IGNORED;
-		if (!bpf_map_update_elem(fd, &key, &v, BPF_EXIST))
-			marked++;
-	}
-	return marked ? 0 : -ENOENT;
+	return capture_maps_ignore(bpf_map__fd(c->skel->maps.stream_pos), tgid, ssl, seen_ns);
 }
 
 int tls_capture_attached(const struct tls_capture *c)
@@ -648,6 +607,27 @@ int tls_capture_ringbuf_fd(const struct tls_capture *c)
 int tls_capture_drops_fd(const struct tls_capture *c)
 {
 	return bpf_map__fd(c->skel->maps.drops);
+}
+
+/* ---- privilege separation (user/7-daemon/privsep*.c) ---------------------- */
+
+int tls_capture_consumer_fds(const struct tls_capture *c, int fds[CAPTURE_RING_FD__MAX])
+{
+	fds[CAPTURE_RING_FD_EVENTS] = bpf_map__fd(c->skel->maps.events);
+	fds[CAPTURE_RING_FD_DROPS] = bpf_map__fd(c->skel->maps.drops);
+	fds[CAPTURE_RING_FD_IGNORED] = bpf_map__fd(c->skel->maps.ignored);
+	fds[CAPTURE_RING_FD_STREAM_POS] = bpf_map__fd(c->skel->maps.stream_pos);
+	return 0;
+}
+
+void tls_capture_exec_seen(struct tls_capture *c, pid_t pid)
+{
+	schedule_exec_rescans(c, pid);
+}
+
+int tls_capture_epoll_fd(const struct tls_capture *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -762,13 +742,16 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 		p_err("failed to attach sched_process_exit: %s", strerror(-err));
 		goto cleanup;
 	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
+	/* Without cb, another process consumes the events (privsep): only
+	 * the dlopen ring is ours. */
+	c->rb = cb ? ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL)
+		   : ring_buffer__new(bpf_map__fd(c->skel->maps.loads), handle_load, c, NULL);
 	if (!c->rb) {
 		err = -errno;
 		p_err("failed to create ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.loads), handle_load, c);
+	err = cb ? ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.loads), handle_load, c) : 0;
 	if (err) {
 		p_err("failed to add the dlopen ring buffer: %s", strerror(-err));
 		goto cleanup;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "capture.h"
+#include "capture_ring.h"
 
 struct tls_capture;
 
@@ -53,6 +54,15 @@ int tls_capture_attached(const struct tls_capture *c);
 int tls_capture_ringbuf_fd(const struct tls_capture *c);
 /* The per-CPU drop counters, likewise shared so that one set is reported. */
 int tls_capture_drops_fd(const struct tls_capture *c);
+/* Privilege separation (user/7-daemon/privsep*.c). Opened with cb NULL,
+ * the capture attaches and rescans but leaves the events ring to a
+ * consumer in another process (capture_ring.c), to which these fds go. */
+int tls_capture_consumer_fds(const struct tls_capture *c, int fds[CAPTURE_RING_FD__MAX]);
+/* What an exec event does when this process consumes the ring: looks at
+ * pid now and again as its libraries load. */
+void tls_capture_exec_seen(struct tls_capture *c, pid_t pid);
+/* Readable when the dlopen ring (or the events ring, with cb) has data. */
+int tls_capture_epoll_fd(const struct tls_capture *c);
 void tls_capture_close(struct tls_capture *c);
 
 #endif

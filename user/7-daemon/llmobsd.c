@@ -17,14 +17,13 @@
 #include "cache_analyze.h"
 #include "cost.h"
 #include "log.h"
-#include "priv.h"
+#include "privsep.h"
 #include "procattr.h"
 #include "daemon_args.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
 #include "store.h"
-#include "tls_capture.h"
 #include "plain_capture.h"
 
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
@@ -62,8 +61,8 @@ struct daemon {
 	struct cache_analyzer *cache;	/* prompt-cache analytics, NULL: off */
 	struct store *store;
 	struct conn_table *conns;
-	struct tls_capture *capture;
-	struct plain_capture *plain;
+	struct privsep_worker *worker;	/* BPF capture: the attacher's ring, passed */
+	struct capture_ring *ring;
 	struct shim_server *shim;
 	struct capture_file_writer *recorder;
 	struct procattr_table *attr;	/* NULL in replay: those pids are not ours */
@@ -112,9 +111,9 @@ static void on_ignore(void *ctx, const struct capture_event *ev)
 	struct daemon *d = ctx;
 	int err;
 
-	if (ev->source != CAPTURE_SOURCE_UPROBE || !d->capture)
+	if (ev->source != CAPTURE_SOURCE_UPROBE || !d->ring)
 		return;
-	err = tls_capture_ignore(d->capture, ev->tgid, ev->conn, ev->ts_ns);
+	err = capture_ring_ignore(d->ring, ev->tgid, ev->conn, ev->ts_ns);
 	if (err && err != -ENOENT)
 		p_debug("cannot mark connection %d/%llx ignored: %s", (int)ev->tgid,
 			(unsigned long long)ev->conn, strerror(-err));
@@ -295,13 +294,17 @@ static void persist_counters(struct daemon *d)
 	const char *names[STAT__MAX + 2 * CAPTURE_DROP__MAX + 2];
 	uint64_t values[STAT__MAX + 2 * CAPTURE_DROP__MAX + 2];
 	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {}, ignored = {};
+	uint64_t attacher[STAT__MAX] = {};
 	int n = 0;
 
+	/* The attacher counts what it does (attaching, requests, restarts) */
+	if (d->worker)
+		privsep_worker_counters(d->worker, attacher);
 	for (int i = 0; i < STAT__MAX; i++) {
 		names[n] = stats_names[i];
-		values[n++] = stats[i];
+		values[n++] = stats[i] + attacher[i];
 	}
-	if (d->capture && tls_capture_drops(d->capture, drops) == 0) {
+	if (d->ring && capture_ring_drops(d->ring, drops) == 0) {
 		for (int i = 0; i < CAPTURE_DROP__MAX; i++) {
 			names[n] = drop_names[i][0];
 			values[n++] = drops[i].events;
@@ -309,7 +312,7 @@ static void persist_counters(struct daemon *d)
 			values[n++] = drops[i].bytes;
 		}
 	}
-	if (d->capture && tls_capture_ignored(d->capture, &ignored) == 0) {
+	if (d->ring && capture_ring_ignored(d->ring, &ignored) == 0) {
 		names[n] = "bpf_ignored_calls";
 		values[n++] = ignored.events;
 		names[n] = "bpf_ignored_bytes";
@@ -345,7 +348,7 @@ static void log_summary(struct daemon *d)
 	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {};
 	uint64_t dropped = 0;
 
-	if (d->capture && tls_capture_drops(d->capture, drops) == 0)
+	if (d->ring && capture_ring_drops(d->ring, drops) == 0)
 		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
 			dropped += drops[i].events;
 	dropped += stats[STAT_SHIM_DROP_RING_FULL_EVENTS] + stats[STAT_SHIM_DROP_NO_SLOT_EVENTS];
@@ -358,28 +361,6 @@ static void log_summary(struct daemon *d)
 	       (unsigned long long)stats[STAT_STREAM_GAPS],
 	       (unsigned long long)stats[STAT_HTTP_PARSE_ERRORS],
 	       (unsigned long long)stats[STAT_RECORDS_DROPPED]);
-}
-
-/* Plain HTTP to local model servers; without it TLS capture goes on. */
-static void start_plain(struct daemon *d, uint32_t max_chunks)
-{
-	const char *list = d->opts.plain_ports ? d->opts.plain_ports : PLAIN_CAPTURE_DEFAULT_PORTS;
-	uint16_t ports[PLAIN_CAPTURE_MAX_PORTS];
-	struct plain_capture_opts o = {
-		.ports = ports, .self_pid = getpid(), .max_chunks = max_chunks,
-		.ringbuf_fd = tls_capture_ringbuf_fd(d->capture),
-		.drops_fd = tls_capture_drops_fd(d->capture),
-	};
-	int n = plain_capture_parse_ports(list, ports, PLAIN_CAPTURE_MAX_PORTS), err;
-
-	if (n <= 0)
-		return;
-	o.nports = (size_t)n;
-	err = plain_capture_open(&o, on_event, d, &d->plain);
-	if (err)
-		p_warn("plain HTTP capture off (%s): TLS capture only", strerror(-err));
-	else
-		p_info("plain HTTP to loopback ports %s captured", list);
 }
 
 static uint64_t hash_with_key(void *ctx, const void *data, size_t len)
@@ -423,6 +404,19 @@ static int start_attribution(struct daemon *d)
 	}
 	d->attr = procattr_new(&o);
 	return d->attr ? 0 : -ENOMEM;
+}
+
+/* What the attacher loads the BPF side with. */
+static void capture_opts(const struct daemon_opts *o, struct tls_capture_opts *t)
+{
+	t->ringbuf_bytes = o->ringbuf_bytes;
+	t->self_pid = getpid();
+	if (o->max_call_bytes) {
+		size_t chunks = (o->max_call_bytes + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
+
+		t->max_chunks = chunks > CAPTURE_MAX_CHUNKS_LIMIT ? CAPTURE_MAX_CHUNKS_LIMIT
+								  : (uint32_t)chunks;
+	}
 }
 
 static void usage(FILE *out)
@@ -588,7 +582,6 @@ int main(int argc, char **argv)
 {
 	struct daemon d = {};
 	struct conn_table_opts copts = {};
-	struct tls_capture_opts topts = {};
 	struct shim_server_opts sopts = {};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char default_db[512];
@@ -616,6 +609,16 @@ int main(int argc, char **argv)
 	}
 	if (!d.opts.db_path && !d.opts.replay_path)
 		d.opts.db_path = store_default_path(default_db, sizeof(default_db));
+	/* BPF capture: this process becomes the privileged attacher and never
+	 * comes back; what follows runs in the worker it forks (and in each
+	 * restarted one), as root until privsep_worker_sandbox. */
+	if (!d.opts.no_bpf && !d.opts.replay_path) {
+		struct privsep_opts po = { .plain_ports = d.opts.plain_ports };
+
+		capture_opts(&d.opts, &po.tls);
+		if (privsep_start(&po, &d.worker))
+			return 1;
+	}
 
 	/* --prices, else the table `llmobs prices --update` installed beside
 	 * the database, else the embedded one. */
@@ -664,15 +667,6 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	topts.ringbuf_bytes = d.opts.ringbuf_bytes;
-	topts.self_pid = getpid();
-	if (d.opts.max_call_bytes) {
-		size_t chunks = (d.opts.max_call_bytes + CAPTURE_CHUNK_BYTES - 1) /
-				CAPTURE_CHUNK_BYTES;
-
-		topts.max_chunks = chunks > CAPTURE_MAX_CHUNKS_LIMIT ? CAPTURE_MAX_CHUNKS_LIMIT
-								   : (uint32_t)chunks;
-	}
 	/* The system daemon takes every user's shim (each process is told
 	 * apart by SO_PEERCRED); a user's daemon only its own user's. */
 	sopts.path = d.opts.socket_path;
@@ -685,35 +679,32 @@ int main(int argc, char **argv)
 	if (err)
 		p_warn("not listening for LD_PRELOAD shims (%s): BPF capture only",
 		       strerror(-err));
-	if (!d.opts.no_bpf) {
-		err = tls_capture_open(&topts, on_event, &d, &d.capture);
+	if (d.worker) {
+		err = privsep_worker_capture(d.worker, on_event, &d, &d.ring);
 		if (err) {
-			p_err("cannot start BPF capture: %s%s", strerror(-err),
-			      err == -EPERM ? " (llmobsd needs root or CAP_BPF+CAP_PERFMON;"
-					      " --no-bpf needs neither)" : "");
+			p_err("cannot read the attacher's ring buffer: %s", strerror(-err));
 			goto cleanup;
 		}
-		start_plain(&d, topts.max_chunks);
 	}
-	/* Attached: from here on only attaching to libraries loaded later
-	 * takes privilege (priv.c says what is kept, and why). */
-	err = priv_drop();
+	/* Files and sockets open: from here on bytes off the network are
+	 * parsed, in the sandbox (sandbox.h, README "Privilege separation"). */
+	err = d.worker ? privsep_worker_sandbox(d.worker) : privsep_sandbox_self();
 	if (err)
-		p_warn("cannot drop capabilities: %s", strerror(-err));
-	if (d.capture)
+		goto cleanup;
+	if (d.ring)
 		p_info("ready: %d TLS libraries attached, recording to %s",
-		       tls_capture_attached(d.capture), d.opts.db_path);
+		       privsep_worker_attached(d.worker), d.opts.db_path);
 	else
 		p_info("ready: no BPF, recording to %s", d.opts.db_path);
 	if (d.shim)
 		p_info("LD_PRELOAD shims connect to %s", shim_server_path(d.shim));
 
 	while (!exiting) {
-		if (d.capture) {
+		if (d.ring) {
 			/* Shim rings are drained between BPF polls: short
 			 * polls while shims are connected. */
-			err = tls_capture_poll(d.capture, d.shim && shim_server_clients(d.shim) ?
-							  SHIM_DRAIN_MS : 100);
+			err = capture_ring_poll(d.ring, d.shim && shim_server_clients(d.shim) ?
+							SHIM_DRAIN_MS : 100);
 			if (err >= 0 && d.shim)
 				err = shim_server_poll(d.shim, 0);
 		} else {
@@ -757,8 +748,8 @@ cleanup:
 	 * not wake the poll), while live shims still claim their processes;
 	 * then what the shims' rings hold; then in-flight exchanges are
 	 * recorded as incomplete rather than lost. */
-	if (d.capture)
-		tls_capture_drain(d.capture);
+	if (d.ring)
+		capture_ring_drain(d.ring);
 	shim_ran = d.shim != NULL;
 	shim_server_close(d.shim);
 	conn_table_free(d.conns);
@@ -766,12 +757,11 @@ cleanup:
 		persist_counters(&d);
 		store_flush(d.store);
 	}
-	if (d.capture || shim_ran)
+	if (d.ring || shim_ran)
 		log_summary(&d);
 	if (d.recorder && capture_file_close(d.recorder))
 		p_err("recording to %s: events lost at close", d.opts.record_path);
-	tls_capture_close(d.capture);
-	plain_capture_close(d.plain);
+	capture_ring_close(d.ring);
 	store_close(d.store);
 	cache_analyzer_free(d.cache);
 	price_table_free(d.prices);
