@@ -29,6 +29,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
 		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
+		"       llmobs cache [--db PATH] [--since DURATION] [--json]\n"
 		"       llmobs prices [--prices FILE] [--check] [--db PATH]\n"
 		"       llmobs prices --update FILE [--force] [--db PATH]\n"
 		"       llmobs prices --diff OLD NEW\n"
@@ -223,6 +224,49 @@ static int export_one(void *ctx, const struct exchange_record *r)
 		return 0;
 	c->n++;
 	return c->csv ? record_write_csv(stdout, r) : record_write_json(stdout, r);
+}
+
+/* `llmobs cache`: prompt-cache misses, breakers and advice (cli_cache.c). */
+static int do_cache(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "since", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db_arg = NULL, *since_arg = NULL;
+	int64_t since_s = 0, since_ns = INT64_MIN;
+	struct store *s = NULL;
+	bool json = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db_arg = optarg; break;
+		case 's': since_arg = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: return bad_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (since_arg) {
+		if (cli_parse_duration(since_arg, &since_s))
+			return bad_usage("bad --since '%s' (e.g. 30m, 24h, 7d)", since_arg);
+		since_ns = since_ns_from(since_s);
+	}
+	if ((ret = open_db(db_arg, &s)))
+		return ret;
+	ret = cli_cache(store_db(s), since_ns, since_arg, json);
+	store_close(s);
+	if (!ret && (fflush(stdout) || ferror(stdout))) {
+		p_err("writing the cache report: %s", strerror(errno));
+		ret = -EIO;
+	}
+	return ret ? EXIT_FAILURE : 0;
 }
 
 static int do_export(int argc, char **argv)
@@ -433,6 +477,7 @@ static int do_help(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "report", do_report },
 	{ "export", do_export },
+	{ "cache", do_cache },
 	{ "prices", do_prices },
 	{ "reprice", do_reprice },
 	{ "telemetry", cli_telemetry },

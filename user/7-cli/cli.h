@@ -22,6 +22,14 @@ struct sqlite3;
  * Returns 0 or -errno. */
 int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label);
 
+/* `llmobs cache`: the prompt-cache report of exchanges started at or
+ * after since_ns, as text or as one llmobs.cache.v1 JSON object (README).
+ * Returns 0 or -errno. */
+int cli_cache(struct sqlite3 *db, int64_t since_ns, const char *since_label, bool json);
+/* The short cache section of `llmobs report`: totals and the top advice
+ * (nothing for a DB without prompt-cache columns). Returns 0 or -errno. */
+int cli_cache_summary(struct sqlite3 *db, int64_t since_ns);
+
 struct price_table;
 
 /* `llmobs prices --check`: prints the models seen in db that table t

@@ -237,7 +237,8 @@ int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label)
 		      report_spend(db, "By model", "model, provider", 2, since_ns, NULL) ?:
 		      report_spend(db, "By process", "exe, comm", 2, since_ns, NULL) ?:
 		      (unpriced ? report_unpriced(db, since_ns) : 0) ?:
-		      report_errors(db, since_ns);
+		      report_errors(db, since_ns) ?:
+		      cli_cache_summary(db, since_ns);
 	if (!ret)
 		ret = report_counters(db);
 	return ret;
