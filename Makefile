@@ -206,6 +206,14 @@ unit: $(UNIT_BINS)
 e2e: all $(HELPER_BINS) $(OUTPUT)/tests/llmobsd-hooks
 	$(Q)tests/e2e/run.sh
 
+# `llmobs report --html` in headless Chromium (Debian's), on a day of a host
+# built from the corpus through the pipeline; no root, no BPF. With
+# SCREENSHOT=docs/html-report.png the README's image is refreshed.
+.PHONY: html-test
+html-test: all $(HELPER_BINS)
+	$(Q)E2E_OUTPUT=$(abspath $(OUTPUT)) CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) \
+		tests/e2e/html_report.sh
+
 # The README's test command: installs what is missing, builds, runs every
 # test, then the benchmarks in short mode (they fail only if one breaks: its
 # goals are figures to read, never a timed test).
@@ -214,6 +222,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory html-test
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SHORT=1

@@ -38,8 +38,8 @@ static const char *text(sqlite3_stmt *st, int i)
 	return v ? v : "";
 }
 
-/* A day's worth at the rate seen: n requests over [first, last] are n gaps
- * of the mean gap. One request says nothing about a rate. */
+/* Requests a day at the rate seen: n requests over [first, last] are n
+ * gaps of the mean gap. One request says nothing about a rate. */
 static double per_day(int64_t n, int64_t first_ns, int64_t last_ns)
 {
 	double span;
@@ -47,7 +47,7 @@ static double per_day(int64_t n, int64_t first_ns, int64_t last_ns)
 	if (n < 2 || last_ns <= first_ns)
 		return 0;
 	span = (double)(last_ns - first_ns) * (double)n / (double)(n - 1);
-	return NS_PER_DAY / span;
+	return (double)n * NS_PER_DAY / span;
 }
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
