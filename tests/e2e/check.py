@@ -6,7 +6,9 @@ answered and which process (pid, exe, comm) sent it; steps.tsv says which
 client step each request belongs to. Every answered LLM exchange must appear
 exactly once in `llmobs export` with the expected usage, model, api, provider,
 stream flag, status, complete flag and process; fixture costs are recomputed
-here from data/prices.json. Prints PASS/FAIL lines and `e2e: N passed, N failed`.
+here with the source's own calculator (@pydantic/genai-prices' calcPrice, the
+package the price table is built from). Prints PASS/FAIL lines and
+`e2e: N passed, N failed`.
 """
 import argparse
 import base64
@@ -15,11 +17,11 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 
 COUNTS = ["input_tokens", "cached_input_tokens", "cache_write_tokens",
           "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
-SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 # What each client step must have sent: (number of requests, exe pattern).
 STEP_SHAPE = {
     "curl": (9, r"^/usr/bin/curl$"),
@@ -71,39 +73,30 @@ def load_jsonl(path):
     return out
 
 
-# -- prices: an independent reading of data/prices.json's "_doc" -------------
+# -- prices: the source's own calculator, independent of the daemon's C -----
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                         "tools", "genai-prices", "reference.mjs")
+
+
 class Prices:
-    def __init__(self, path):
-        with open(path) as f:
-            self.models = json.load(f)["models"]
-        self.aliases = {a: m for m, p in self.models.items() for a in p.get("aliases", [])}
+    """Costs from @pydantic/genai-prices' calcPrice (tools/genai-prices/
+    reference.mjs), given the node_modules the build fetched it into. Our
+    overrides are not applied: a fixture model must be one the source prices
+    as we do (tests/unit/test_prices_crosscheck.c lists where we differ)."""
 
-    def lookup(self, model):
-        if model.startswith("models/"):
-            model = model[len("models/"):]
-        if not model:
-            return None
-        if model in self.models:
-            return self.models[model]
-        if model in self.aliases:
-            return self.models[self.aliases[model]]
-        fams = [m for m in self.models if model.startswith(m) and SNAPSHOT.match(model[len(m):])]
-        return self.models[max(fams, key=len)] if fams else None
+    def __init__(self, modules):
+        self.modules = modules
 
-    @staticmethod
-    def cost(p, u):
-        inp = p["input"]
-        cached = p.get("cached_input", inp)
-        cw5 = p.get("cache_write_5m", inp)
-        cw1h = p.get("cache_write_1h", cw5)
-        out = p["output"]
-        reas = p.get("reasoning", out)
-        return ((u["input_tokens"] - u["cached_input_tokens"] - u["cache_write_tokens"]) * inp
-                + u["cached_input_tokens"] * cached
-                + (u["cache_write_tokens"] - u["cache_write_1h_tokens"]) * cw5
-                + u["cache_write_1h_tokens"] * cw1h
-                + (u["output_tokens"] - u["reasoning_tokens"]) * out
-                + u["reasoning_tokens"] * reas)
+    def cost(self, r, usage):
+        """USD of usage for record r's model at its host and path, or None."""
+        call = {"model": r.get("model") or "", "ts": r.get("ts_start"),
+                "url": f"https://{bare_host(r.get('host'))}{r.get('path') or ''}",
+                "usage": {k: usage[k] for k in COUNTS}}
+        out = subprocess.run(["node", REFERENCE, self.modules], input=json.dumps(call) + "\n",
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode:
+            raise RuntimeError(f"reference calculator failed: {out.stderr[-300:]}")
+        return json.loads(out.stdout).get("cost")
 
 
 def close(a, b):
@@ -214,11 +207,10 @@ def compare(s, e, r, prices, strict_meta):
         if r.get("priced") is not False:
             diffs.append(f"priced={r.get('priced')} want false (model not in the table)")
     elif prices is not None:
-        p = prices.lookup(r.get("model") or "")
-        if p is None:
-            diffs.append(f"no price for {r.get('model')!r} in data/prices.json (fixture problem)")
+        want = prices.cost(r, exp)
+        if want is None:
+            diffs.append(f"no price for {r.get('model')!r} in @pydantic/genai-prices (fixture problem)")
         else:
-            want = Prices.cost(p, exp)
             if r.get("priced") is not True:
                 diffs.append(f"priced={r.get('priced')} want true")
             if not isinstance(r.get("cost_usd"), (int, float)) or not close(r["cost_usd"], want):
@@ -282,9 +274,10 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
 
     llm = [s for s in served if s["source"] in ("fixture", "corpus")]
     pairs, extra = match_records(llm, records)
-    prices = Prices(args.prices) if os.path.exists(args.prices) else None
+    prices = Prices(args.prices) if os.path.isdir(args.prices) else None
     if prices is None:
-        res.note(f"{args.prices} missing: fixture costs not checked")
+        res.note(f"{args.prices} (the price package's node_modules) missing: "
+                 "fixture costs not checked")
 
     # Non-LLM requests must leave no record.
     for s in served:
@@ -392,6 +385,35 @@ def dropped_counters(db):
         return ""
 
 
+# What the daemon must say of each agent binary it cannot observe
+# (tests/e2e/agents.sh): the stack it names.
+AGENT_STACKS = {"claude": "Bun (BoringSSL", "bun": "Bun (BoringSSL", "codex": "rustls",
+                "deno": "rustls"}
+
+
+def check_blind(res, args):
+    """Each agent with its own TLS is named once in the daemon's log as a
+    blind spot, with its stack, and counted."""
+    path = os.path.join(args.tmp, "agents.tsv")
+    if not os.path.exists(path):
+        res.check(False, "agents with their own TLS ran (tests/e2e/agents.sh)", "no agents.tsv")
+        return
+    log = open(os.path.join(args.tmp, "daemon.log"), errors="replace").read()
+    for line in open(path):
+        name, exe, rc = line.rstrip("\n").split("\t")
+        said = [ln for ln in log.splitlines() if "tls: cannot observe " + exe + " " in ln]
+        want = AGENT_STACKS.get(name, "?")
+        res.check(rc == "0" and len(said) == 1 and want in said[0],
+                  f"blind spot {name} named once with its stack ({want})",
+                  f"rc={rc}; " + (said[0].split("llmobs")[-1][:200] if said else
+                                  f"{len(said)} log lines for {exe}"))
+    counters = read_counters(os.path.join(args.tmp, "e2e.db"))
+    n = sum(1 for _ in open(path))
+    res.check(counters.get("tls_blind_binaries", 0) >= n,
+              "blind-spot binaries counted (tls_blind_binaries)",
+              f"tls_blind_binaries={counters.get('tls_blind_binaries')}, agents {n}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tmp", required=True)
@@ -423,6 +445,7 @@ def main():
         res.check(False, "llmobsd available and ready", "see above")
     elif not args.no_daemon:
         check_daemon(res, args, steps, served, fixtures, corpus)
+        check_blind(res, args)
 
     print(f"e2e: {res.passed} passed, {res.failed} failed")
     sys.exit(1 if res.failed else 0)

@@ -140,4 +140,4 @@ else
 fi
 
 $PY "$E2E/shim_check.py" --shim-dir "$S" --fixtures "$E2E/fixtures.jsonl" \
-  --prices "$ROOT/data/prices.json" --uid "$SHIM_UID" ${CORPUS:+--corpus "$CORPUS"}
+  --prices "$OUT/prices/node_modules" --uid "$SHIM_UID" ${CORPUS:+--corpus "$CORPUS"}

@@ -3,8 +3,11 @@
  * would hold it (no NUL after it).
  * Checks: a table loads or fails with -EINVAL, never half-loaded; every
  * price in a loaded table is finite, non-negative and per token; lookups
- * (exact, alias, dated snapshot, "models/" prefix) return entries of the
- * table; a cost of any usage, however inconsistent, is finite and >= 0. */
+ * (exact, alias, dated snapshot, "models/" prefix; the source's rules at a
+ * provider) return entries of the table; every period of a price history
+ * is as sane; a cost of any usage, however inconsistent, is finite and
+ * >= 0. Both formats: ours ({"models": ...}) and @pydantic/genai-prices'
+ * data (a JSON array of providers). */
 #include <errno.h>
 #include <math.h>
 #include <cjson/cJSON.h>
@@ -91,6 +94,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			double c = cost_usd(p, &usages[j]);
 
 			FUZZ_CHECK(isfinite(c) && c >= 0, "%s: cost %g", p->model, c);
+		}
+	}
+	/* Every entry and every period of its history (the source's format
+	 * has them): sane prices, finite costs, lookups at its provider. */
+	for (i = 0; t && i < price_table_size(t); i++) {
+		static const int64_t times[] = { 0, 1735696800, 1796644800, INT64_MAX / 2 };
+		const struct price *e = price_table_entry(t, i);
+
+		for (j = 0; j < sizeof(times) / sizeof(times[0]); j++) {
+			const struct price *p = price_at(e, times[j]);
+			double c = cost_usd(p, &usages[0]);
+
+			check_price(p);
+			FUZZ_CHECK(isfinite(c) && c >= 0, "%s: cost %g", p->model, c);
+		}
+		/* Each lookup scans the table: a few providers are enough. */
+		for (j = 0; i < 16 && j < sizeof(names) / sizeof(names[0]); j++) {
+			const struct price *p = price_lookup_vendor(t, names[j], e->provider);
+
+			FUZZ_CHECK(!p || (p >= price_table_entry(t, 0) &&
+					  p <= price_table_entry(t, price_table_size(t) - 1)),
+				   "lookup of %s at %s is no entry", names[j], e->provider);
 		}
 	}
 	if (t) {

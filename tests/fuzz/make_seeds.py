@@ -2,7 +2,8 @@
 """Writes the libFuzzer seed inputs of every target into OUTDIR/<target>/.
 
 Seeds come from the shared corpus (real request/response bytes, SSE streams,
-JSON bodies), from data/prices.json, and from a few hand-made edge cases,
+JSON bodies), from data/prices-overrides.json (and a table in the
+format of @pydantic/genai-prices), and from a few hand-made edge cases,
 each in the input layout its target documents (tests/fuzz/fuzz_*.c). They
 are generated at build time rather than committed: thousands of files in
 git for what a script derives in a second. Deterministic (fixed RNG seed).
@@ -292,6 +293,10 @@ def corpus_seeds(outdir, lines):
         resp_body = base64.b64decode(e["resp_body_b64"])
         head = request_head(e, req_body)
         write(outdir, "http1", bytes([1, rng.randrange(256)]) + head + req_body[:64])
+        cache_api = {"messages": 0, "chat.completions": 1, "responses": 2,
+                     "generate_content": 3, "stream_generate_content": 3}.get(e["api"])
+        if cache_api is not None and len(req_body) < MAX_SEED:
+            write(outdir, "cache", bytes([cache_api, rng.randrange(256)]) + req_body)
         write(outdir, "detect", req_body[:MAX_SEED])
         rhead, framed = response_wire(e, resp_body)
         write(outdir, "http1", bytes([6, rng.randrange(256)]) + rhead + framed[:64])
@@ -440,6 +445,32 @@ def main():
     write(outdir, "cost", json.dumps({"models": {first: models[first]}}).encode())
     write(outdir, "cost", b'{"models":{"m":{"provider":"p","input":1e-6,"output":2e-6,'
           b'"aliases":["a","b"]},"n":{"provider":"p","input":0,"output":0,"reasoning":1e-7}}}')
+
+    # @pydantic/genai-prices' format: match trees, tiers, history, off-peak.
+    write(outdir, "cost", json.dumps([{
+        "id": "openai", "api_pattern": "https://api\\.openai\\.com",
+        "model_match": {"or": [{"starts_with": "gpt-"}, {"regex": "^o[134]"}]},
+        "fallback_model_providers": ["anthropic"],
+        "models": [
+            {"id": "gpt-4o", "match": {"or": [{"equals": "gpt-4o"}, {"equals": "gpt-4o-2024-08-06"}]},
+             "prices": {"input_mtok": 2.5, "cache_read_mtok": 1.25, "output_mtok": 10,
+                        "requests_kcount": 1}},
+            {"id": "o3", "match": {"and": [{"starts_with": "o3"}, {"regex": "^(?!.*-mini)"}]},
+             "prices": [{"prices": {"input_mtok": 10, "output_mtok": 40}},
+                        {"constraint": {"start_date": "2025-06-10", "type": "start_date"},
+                         "prices": {"input_mtok": 2, "output_mtok": 8}},
+                        {"constraint": {"start_time": "16:30:00Z", "end_time": "00:30:00Z",
+                                        "type": "time_of_date"},
+                         "prices": {"input_mtok": 1, "output_mtok": 4}}]},
+            {"id": "gpt-5.4", "match": {"ends_with": "5.4"},
+             "prices": {"input_mtok": {"base": 2.5, "tiers": [{"start": 272000, "price": 5}]},
+                        "output_mtok": {"base": 15, "tiers": [{"start": 272000, "price": 22.5}]},
+                        "cache_write_mtok": 3, "cache_write_1h_mtok": 6,
+                        "output_reasoning_mtok": 20}}]},
+        {"id": "anthropic", "api_pattern": "https://api\\.anthropic\\.com",
+         "model_match": {"contains": "claude"},
+         "models": [{"id": "claude-x", "match": {"contains": "claude-x"},
+                     "prices": {"input_mtok": 3, "output_mtok": 15}}]}]).encode())
     write(outdir, "conn", CONN_HEADER)
     go_seeds(outdir)
     if corpus and os.path.exists(corpus):

@@ -1,6 +1,6 @@
 /* cost.c: price table validation, model lookup, and the cost formula in the
  * OpenTelemetry usage convention (input includes cache, output includes
- * reasoning), plus sanity of the embedded data/prices.json. */
+ * reasoning), both table formats, plus sanity of the embedded table. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -355,6 +355,83 @@ static void test_vendor_lookup(void **state)
 	price_table_free(t);
 }
 
+/* ---- the source's format (@pydantic/genai-prices data) ---- */
+
+static const char genai_table[] =
+	"[{\"id\":\"openai\",\"api_pattern\":\"https://api\\\\.openai\\\\.com\","
+	"\"model_match\":{\"starts_with\":\"gpt-\"},\"fallback_model_providers\":[\"anthropic\"],"
+	"\"models\":["
+	"{\"id\":\"gpt-x\",\"match\":{\"or\":[{\"equals\":\"gpt-x\"},"
+	"{\"regex\":\"^gpt-x-\\\\d{4}-\\\\d{2}-\\\\d{2}$\"}]},"
+	"\"prices\":[{\"prices\":{\"input_mtok\":10,\"output_mtok\":40}},"
+	"{\"constraint\":{\"start_date\":\"2025-06-10\",\"type\":\"start_date\"},"
+	"\"prices\":{\"input_mtok\":2,\"cache_read_mtok\":0.5,\"output_mtok\":8}},"
+	"{\"constraint\":{\"start_time\":\"16:30:00Z\",\"end_time\":\"00:30:00Z\","
+	"\"type\":\"time_of_date\"},\"prices\":{\"input_mtok\":1,\"output_mtok\":4}}]},"
+	"{\"id\":\"gpt-t\",\"match\":{\"starts_with\":\"gpt-t\"},\"prices\":{"
+	"\"input_mtok\":{\"base\":2,\"tiers\":[{\"start\":1000,\"price\":4}]},"
+	"\"cache_read_mtok\":0.2,\"output_mtok\":{\"base\":10,\"tiers\":[{\"start\":1000,"
+	"\"price\":15}]},\"requests_kcount\":5}}]},"
+	"{\"id\":\"anthropic\",\"api_pattern\":\"https://api\\\\.anthropic\\\\.com\","
+	"\"models\":[{\"id\":\"claude-y\",\"match\":{\"starts_with\":\"claude-y\"},"
+	"\"prices\":{\"input_mtok\":3,\"output_mtok\":15}}]}]";
+
+/* What each part of the source's format means, with numbers: history by
+ * start date and by time of day, per-key tiers, the per-call fee, a
+ * provider's fallback, and dates retried as -YYYY-MM-DD. */
+static void test_genai_format(void **state)
+{
+	const struct llm_usage u = { .input_tokens = 1000, .cached_input_tokens = 200,
+				     .output_tokens = 100 };
+	const struct llm_usage big = { .input_tokens = 1001, .output_tokens = 10 };
+	struct price_table *t = load_str(genai_table);
+	const struct price *p = price_lookup_vendor(t, "gpt-x", "openai");
+	struct exchange_record r = { 0 };
+
+	assert_non_null(p);
+	assert_string_equal(p->model, "gpt-x");
+	/* 2025-01-01 12:00: before the cut; 2025-07-01 12:00: after it, in
+	 * the day; 2025-07-01 20:00: the evening price (a window past midnight). */
+	assert_float_equal(cost_usd(price_at(p, 1735732800), &u), 1000 * 10e-6 + 100 * 40e-6, 1e-12);
+	assert_float_equal(cost_usd(price_at(p, 1751371200), &u),
+			   800 * 2e-6 + 200 * 0.5e-6 + 100 * 8e-6, 1e-12);
+	assert_float_equal(cost_usd(price_at(p, 1751400000), &u), 1000 * 1e-6 + 100 * 4e-6, 1e-12);
+	assert_float_equal(cost_usd(price_at(p, 1751328000 + 1800), &u),	/* 00:30: day */
+			   800 * 2e-6 + 200 * 0.5e-6 + 100 * 8e-6, 1e-12);
+	/* The source's regex, and -YYYYMMDD tried again as -YYYY-MM-DD. */
+	assert_ptr_equal(price_lookup_vendor(t, "gpt-x-2025-01-31", "openai"), p);
+	assert_ptr_equal(price_lookup_vendor(t, "gpt-x-20250131", "openai"), p);
+	assert_null(price_lookup_vendor(t, "gpt-x-20250231", "openai"));	/* no such day */
+	/* Tiers per key above 1000 input tokens (flat keys stay), the fee. */
+	p = price_lookup_vendor(t, "gpt-t-1", "openai");
+	assert_non_null(p);
+	assert_float_equal(cost_usd(p, &u), 800 * 2e-6 + 200 * 0.2e-6 + 100 * 10e-6 + 0.005, 1e-12);
+	assert_float_equal(cost_usd(p, &big), 1001 * 4e-6 + 10 * 15e-6 + 0.005, 1e-12);
+	/* A provider's fallback, and no other provider's models. */
+	assert_string_equal(price_lookup_vendor(t, "claude-y-1", "openai")->model, "claude-y");
+	assert_null(price_lookup_vendor(t, "gpt-x", "anthropic"));
+	/* Without a provider: the one whose model_match takes the name. */
+	assert_string_equal(price_lookup(t, "GPT-X")->model, "gpt-x");
+	assert_null(price_lookup(t, "claude-y"));	/* anthropic has no model_match */
+	/* A record: provider by URL, priced at its time. */
+	snprintf(r.host, sizeof(r.host), "api.openai.com");
+	snprintf(r.path, sizeof(r.path), "/v1/chat/completions");
+	snprintf(r.api, sizeof(r.api), "chat.completions");
+	snprintf(r.model, sizeof(r.model), "gpt-x");
+	r.usage = u;
+	r.ts_start_ns = 1735732800LL * 1000000000;
+	assert_non_null(cost_price_record(t, &r));
+	assert_float_equal(r.cost_usd, 1000 * 10e-6 + 100 * 40e-6, 1e-12);
+	assert_string_equal(price_provider_of(t, "api.anthropic.com", "/v1/messages", NULL),
+			    "anthropic");
+	assert_string_equal(price_provider_of(t, "x.openai.azure.com", "/", "azure_openai"),
+			    "azure");
+	assert_string_equal(price_provider_of(t, "api.x.ai", "/v1/chat", "openai_compatible"),
+			    "x-ai");
+	assert_null(price_provider_of(t, "127.0.0.1:8080", "/v1/chat", "openai_compatible"));
+	price_table_free(t);
+}
+
 /* ---- malformed tables ---- */
 
 struct bad_case {
@@ -366,6 +443,23 @@ static const struct bad_case bad_cases[] = {
 	{ "", "not valid JSON" },
 	{ "{\"models\":{\"m\":{\"provider\":\"x\",\"input\":1e-6,", "not valid JSON" },
 	{ "[]", "needs 1 to 256 providers" },
+	{ "[{\"id\":\"p\",\"models\":[]}]", "needs \"api_pattern\"" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"(\",\"models\":[]}]", "bad regex" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"match\":{\"equals\":\"m\"},"
+	  "\"prices\":{}}]}]", "needs an \"id\"" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"id\":\"m\","
+	  "\"match\":{\"like\":\"m\"},\"prices\":{}}]}]", "unknown match rule" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"id\":\"m\","
+	  "\"match\":{\"equals\":\"m\"},\"prices\":{\"input_mtok\":{\"base\":1,\"tiers\":["
+	  "{\"start\":10,\"price\":2},{\"start\":20,\"price\":3}]}}}]}]", "more than one price tier" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"id\":\"m\","
+	  "\"match\":{\"equals\":\"m\"},\"prices\":[{\"prices\":{}},{\"constraint\":"
+	  "{\"start_date\":\"2025-02-30\"},\"prices\":{}}]}]}]", "not a YYYY-MM-DD date" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"id\":\"m\","
+	  "\"match\":{\"equals\":\"m\"},\"prices\":{\"input_mtok\":1e5}}]}]", "absurdly large" },
+	{ "[{\"id\":\"p\",\"api_pattern\":\"x\",\"models\":[{\"id\":\"m\",\"match\":"
+	  "{\"or\":[{\"or\":[{\"or\":[{\"or\":[{\"or\":[{\"or\":[{\"or\":[{\"or\":[{\"or\":["
+	  "{\"equals\":\"m\"}]}]}]}]}]}]}]}]}]},\"prices\":{}}]}]", "nested at most" },
 	{ "7", "JSON object" },
 	{ "{}", "missing \"models\"" },
 	{ "{\"models\":[]}", "missing \"models\"" },
@@ -701,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_default_prices_in_dollars),
 		cmocka_unit_test(test_long_context_and_batch),
 		cmocka_unit_test(test_vendor_lookup),
+		cmocka_unit_test(test_genai_format),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_default_table_sane),

@@ -1,6 +1,6 @@
 /* Our cost against the source's own calculator: every corpus exchange (at
  * two dates, so price history counts) and every model id of the source's
- * data (at three times and two usages, so tiers, dated and time-of-day
+ * data (at four times and two usages, so tiers, dated and time-of-day
  * prices count) is priced by cost.c and by @pydantic/genai-prices' calcPrice
  * (the pinned package, run with node: tools/genai-prices/reference.mjs),
  * and the two must agree to 1e-9 USD. A difference must be one we made on
@@ -109,9 +109,12 @@ static void corpus_line(const cJSON *line, void *ctx)
 }
 
 /* Every model id of the source, priced at its own provider. */
+/* Before any history; in and out of the daily off-peak windows; today. */
 static const char *const sweep_times[] = {
-	"2025-01-01T02:00:00Z", "2026-09-01T03:00:00Z", "2026-12-07T12:00:00Z" };
-static const int64_t sweep_ts_s[] = { 1735696800, 1788231600, 1796644800 };
+	"2025-01-01T02:00:00Z", "2026-09-01T03:00:00Z", "2026-09-01T20:00:00Z",
+	"2026-12-07T12:00:00Z" };
+static const int64_t sweep_ts_s[] = { 1735696800, 1788231600, 1788292800, 1796644800 };
+#define N_SWEEP_TIMES (sizeof(sweep_ts_s) / sizeof(sweep_ts_s[0]))
 static const struct llm_usage sweep_usage[] = {
 	{ .input_tokens = 1200, .cached_input_tokens = 300, .cache_write_tokens = 100,
 	  .output_tokens = 80, .reasoning_tokens = 20 },
@@ -145,7 +148,7 @@ static void sweep(struct calls *c, const char *data_path)
 			const struct price *p = price_lookup_vendor(c->t, id, prov);
 			size_t k, j;
 
-			for (k = 0; k < 3; k++)
+			for (k = 0; k < N_SWEEP_TIMES; k++)
 				for (j = 0; j < 2; j++) {
 					struct call *x = add_call(c);
 					const struct price *at = price_at(p, sweep_ts_s[k]);

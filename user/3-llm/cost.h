@@ -24,7 +24,7 @@ struct price_tier {
 };
 
 /* USD per token. A price the table leaves out falls back as documented in
- * data/prices.json's "_doc" (cached input -> input, reasoning -> output,
+ * data/prices-overrides.json's "_doc" (cached input -> input, reasoning -> output,
  * cache writes -> input). */
 struct price {
 	char model[96];		/* canonical family name */

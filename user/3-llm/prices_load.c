@@ -5,6 +5,7 @@
  * table is the source's data with the overrides applied. A table is
  * validated as a whole at load: a daemon that prices with a half-read table
  * would report wrong money silently. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -266,8 +267,10 @@ static int read_aliases(struct price_table *t, const cJSON *m, size_t idx)
 	}
 	cJSON_ArrayForEach(a, list) {
 		if (!cJSON_IsString(a) || !a->valuestring[0] ||
-		    strlen(a->valuestring) >= sizeof(t->prices[0].model)) {
-			p_err("prices: %s: aliases must be non-empty short strings",
+		    strlen(a->valuestring) >= sizeof(t->prices[0].model) ||
+		    isspace((unsigned char)a->valuestring[0]) ||
+		    isspace((unsigned char)a->valuestring[strlen(a->valuestring) - 1])) {
+			p_err("prices: %s: aliases must be non-empty short strings, not space-padded",
 			      m->string);
 			return -EINVAL;
 		}
@@ -284,9 +287,16 @@ static int read_aliases(struct price_table *t, const cJSON *m, size_t idx)
 
 static bool valid_name(const char *name)
 {
-	if (strlen(name) == 0 || strlen(name) >= sizeof(((struct price *)0)->model)) {
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(((struct price *)0)->model)) {
 		p_err("prices: model name \"%.40s\" is empty or longer than %zu bytes",
 		      name, sizeof(((struct price *)0)->model) - 1);
+		return false;
+	}
+	/* Names are looked up trimmed, as the source trims them. */
+	if (isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1])) {
+		p_err("prices: model name \"%.40s\" begins or ends with a space", name);
 		return false;
 	}
 	return true;

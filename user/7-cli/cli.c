@@ -73,40 +73,6 @@ int bad_usage(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-int cli_parse_duration(const char *s, int64_t *out_s)
-{
-	int64_t total = 0, mult;
-	char *end;
-
-	if (!s || !*s)
-		return -EINVAL;
-	while (*s) {
-		unsigned long long v;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (errno || v > INT32_MAX)
-			return -EINVAL;
-		switch (*end) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		case 'w': mult = 7 * 86400; break;
-		case '\0': mult = 1; end--; break;	/* bare seconds */
-		default: return -EINVAL;
-		}
-		total += (int64_t)v * mult;
-		if (total > (int64_t)100 * 365 * 86400)
-			return -EINVAL;
-		s = end + 1;
-	}
-	*out_s = total;
-	return 0;
-}
-
 static int64_t since_ns_from(int64_t seconds)
 {
 	struct timespec ts;

@@ -148,7 +148,7 @@ static int report_unpriced(sqlite3 *db, int64_t since_ns)
 			" FROM exchanges WHERE ts_start_ns >= ?1 AND priced = 0"
 			" GROUP BY 1, 2 ORDER BY 3 DESC", since_ns, &st)))
 		return err;
-	printf("\nUnpriced models (no price known: add them with --prices FILE / data/prices.json)\n"
+	printf("\nUnpriced models (no price known: see `llmobs prices --update`, data/prices-overrides.json)\n"
 	       "  %9s %12s  %s\n", "EXCHANGES", "WITH_USAGE", "MODEL (PROVIDER)");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		printf("  %9lld %12lld  ", col64(st, 2),
