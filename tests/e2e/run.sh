@@ -150,18 +150,6 @@ if [ -n "$DAEMON_PID" ] && [ -x "$OUT/tests/ssl_reuse" ]; then
   kill -CONT "$WPID" 2>/dev/null	# whatever became of the helper
 fi
 
-# --- agents with their own TLS: named as blind spots (agents.sh) -------------
-# Pinned in tests/e2e/agents/package.json; --ignore-scripts: nothing but the
-# registry's tarballs, the platform packages' binaries are used as they are.
-if [ -n "$DAEMON_PID" ]; then
-  if [ ! -d "$E2E/agents/node_modules/@openai/codex-linux-x64" ]; then
-    echo "e2e: installing the agents (npm ci)"
-    (cd "$E2E/agents" && timeout 600 npm ci --no-audit --no-fund --loglevel=error \
-      --ignore-scripts) || echo "e2e: npm ci of the agents failed"
-  fi
-  bash "$E2E/agents.sh" "$TMP" "$E2E/agents/node_modules"
-fi
-
 # --- stop the daemon, export ----------------------------------------------------
 if [ -n "$DAEMON_PID" ]; then
   sleep "${E2E_SETTLE_S:-1}"  # the last exchanges' records may still be in flight
