@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli.h"
+#include "cli_html.h"
 #include "cost.h"
 #include "log.h"
 #include "record.h"
@@ -28,6 +30,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
+		"       llmobs report --html FILE [--db PATH] [--since DURATION] [--app APP]\n"
+		"                     [--project PROJECT] [--provider PROVIDER]\n"
 		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
 		"       llmobs cache [--db PATH] [--since DURATION] [--json]\n"
 		"       llmobs prices [--prices FILE] [--check] [--db PATH]\n"
@@ -41,6 +45,8 @@ static void usage(FILE *out)
 		"  --db PATH          database (default: $LLMOBS_DB, else the daemon's default)\n"
 		"  --since DURATION   only exchanges that started within DURATION, e.g.\n"
 		"                     90s, 30m, 24h, 7d, 2w, 1h30m\n"
+		"  --html FILE        one self-contained HTML page with charts (- for stdout);\n"
+		"                     --app, --project, --provider keep only those exchanges\n"
 		"  --format FMT       jsonl (one JSON object per line, default) or csv\n"
 		"  --prices FILE      price table JSON instead of the one in force (the file\n"
 		"                     --update installed beside the database, else the built-in one)\n"
@@ -137,14 +143,49 @@ static int load_named(const char *name, const char *db_arg, struct price_table *
 	return price_table_load_file(name, t);
 }
 
+/* --html: the page goes to a temporary file renamed into place, so a
+ * failed report never leaves half a page under the name asked for. */
+static int write_html(struct store *s, const char *path, const struct cli_html_opts *o)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int err;
+
+	if (!strcmp(path, "-"))
+		return cli_html_report(store_db(s), stdout, o);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (!(f = fopen(tmp, "w"))) {
+		err = -errno;
+		p_err("cannot write %s: %s", tmp, strerror(errno));
+		return err;
+	}
+	err = cli_html_report(store_db(s), f, o);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		p_err("html report %s: %s", path, strerror(-err));
+		unlink(tmp);
+	}
+	return err;
+}
+
 static int do_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
+		{ "html", required_argument, NULL, 'H' },
+		{ "app", required_argument, NULL, 'a' },
+		{ "project", required_argument, NULL, 'P' },
+		{ "provider", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct cli_html_opts html = { 0 };
+	const char *html_path = NULL;
 	const char *db_arg = NULL, *since_arg = NULL;
 	int64_t since_s = 0, since_ns = INT64_MIN;
 	struct store *s = NULL;
@@ -154,12 +195,18 @@ static int do_report(int argc, char **argv)
 		switch (opt) {
 		case 'd': db_arg = optarg; break;
 		case 's': since_arg = optarg; break;
+		case 'H': html_path = optarg; break;
+		case 'a': html.app = optarg; break;
+		case 'P': html.project = optarg; break;
+		case 'p': html.provider = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage(NULL);
 		}
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (!html_path && (html.app || html.project || html.provider))
+		return bad_usage("--app, --project and --provider go with --html");
 	if (since_arg) {
 		if (cli_parse_duration(since_arg, &since_s))
 			return bad_usage("bad --since '%s' (e.g. 30m, 24h, 7d)", since_arg);
@@ -167,6 +214,13 @@ static int do_report(int argc, char **argv)
 	}
 	if ((ret = open_db(db_arg, &s)))
 		return ret;
+	if (html_path) {
+		html.since_ns = since_ns;
+		html.since_label = since_arg;
+		ret = write_html(s, html_path, &html);
+		store_close(s);
+		return ret ? EXIT_FAILURE : 0;
+	}
 	ret = cli_report(store_db(s), since_ns, since_arg);
 	store_close(s);
 	if (!ret && (fflush(stdout) || ferror(stdout))) {
