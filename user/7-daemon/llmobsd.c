@@ -20,6 +20,8 @@
 #include "privsep.h"
 #include "procattr.h"
 #include "daemon_args.h"
+#include "metrics_agg.h"
+#include "metrics_http.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
@@ -69,6 +71,8 @@ struct daemon {
 	struct cache_hash_key hash_key;	/* the per-install HMAC secret */
 	bool hash_key_ok;
 	struct daemon_args args;	/* argv with the config file's flags first */
+	struct metrics_agg *metrics;	/* what /metrics says */
+	struct metrics_http *http;	/* NULL: --listen off */
 };
 
 static volatile sig_atomic_t exiting;
@@ -183,6 +187,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 		store_add(d->store, r);
 	else
 		stats_inc(STAT_RECORDS_DROPPED);
+	if (d->metrics)
+		metrics_agg_observe(d->metrics, r);
 	if (d->opts.json) {
 		record_write_json(stdout, r);
 		fflush(stdout);
@@ -417,6 +423,64 @@ static void capture_opts(const struct daemon_opts *o, struct tls_capture_opts *t
 		t->max_chunks = chunks > CAPTURE_MAX_CHUNKS_LIMIT ? CAPTURE_MAX_CHUNKS_LIMIT
 								  : (uint32_t)chunks;
 	}
+}
+
+/* /metrics: what was recorded since start, the counters, the drops. */
+static int render_metrics(void *ctx, FILE *out, bool openmetrics)
+{
+	static const char *const causes[CAPTURE_DROP__MAX] = {
+		[CAPTURE_DROP_RINGBUF_FULL] = "bpf_ringbuf_full",
+		[CAPTURE_DROP_READ_FAILED] = "bpf_read_failed",
+		[CAPTURE_DROP_OVER_CAP] = "bpf_over_cap",
+		[CAPTURE_DROP_NO_ENTRY] = "bpf_no_entry",
+	};
+	struct daemon *d = ctx;
+	struct capture_drop_count drops[CAPTURE_DROP__MAX] = {};
+	struct metrics_drop md[CAPTURE_DROP__MAX];
+	size_t n = 0;
+
+	if ((d->capture ? tls_capture_drops(d->capture, drops) : -1) == 0)
+		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
+			md[n++] = (struct metrics_drop){ causes[i], drops[i].events, drops[i].bytes };
+	return metrics_agg_render(d->metrics, out, openmetrics, md, n);
+}
+
+/* /readyz: capturing and recording. */
+static bool metrics_ready(void *ctx, char *why, size_t size)
+{
+	struct daemon *d = ctx;
+
+	if (d->opts.db_path && !d->store) {
+		snprintf(why, size, "database %s not open", d->opts.db_path);
+		return false;
+	}
+	if (!d->capture && !d->shim) {
+		snprintf(why, size, "no capture running");
+		return false;
+	}
+	return true;
+}
+
+/* Bound before the sandbox; served from the loop (metrics_http.h). */
+static int start_metrics(struct daemon *d)
+{
+	struct metrics_http_opts o = {
+		.listen = d->opts.listen ? d->opts.listen : METRICS_HTTP_DEFAULT_LISTEN,
+		.render = render_metrics, .ready = metrics_ready, .ctx = d,
+	};
+	int err;
+
+	d->metrics = metrics_agg_new(d->opts.max_series);
+	if (!d->metrics)
+		return -ENOMEM;
+	if (!strcmp(o.listen, "off"))
+		return 0;
+	err = metrics_http_start(&o, &d->http);
+	if (err)
+		p_err("cannot serve metrics on %s: %s", o.listen, strerror(-err));
+	else
+		p_info("metrics and health on http://%s/metrics (/healthz, /readyz)", o.listen);
+	return err;
 }
 
 static void usage(FILE *out)
@@ -663,6 +727,8 @@ int main(int argc, char **argv)
 		       "included", d.opts.record_path);
 	}
 
+	if ((err = start_metrics(&d)))
+		goto cleanup;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -720,6 +786,7 @@ int main(int argc, char **argv)
 			p_err("polling for events: %s", strerror(-err));
 			break;
 		}
+		metrics_http_poll(d.http);	/* scrapes wait at most one poll */
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now - last_flush >= FLUSH_INTERVAL_NS) {
 			if (d.store)
@@ -767,6 +834,8 @@ cleanup:
 	price_table_free(d.prices);
 	procattr_free(d.attr);
 	daemon_args_free(&d.args);
+	metrics_http_stop(d.http);
+	metrics_agg_free(d.metrics);
 	if (d.hash_key_ok)
 		cache_hash_key_free(&d.hash_key);
 	return err ? 1 : 0;
