@@ -439,7 +439,7 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	struct metrics_drop md[CAPTURE_DROP__MAX];
 	size_t n = 0;
 
-	if ((d->capture ? tls_capture_drops(d->capture, drops) : -1) == 0)
+	if ((d->ring ? capture_ring_drops(d->ring, drops) : -1) == 0)
 		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
 			md[n++] = (struct metrics_drop){ causes[i], drops[i].events, drops[i].bytes };
 	return metrics_agg_render(d->metrics, out, openmetrics, md, n);
@@ -454,7 +454,7 @@ static bool metrics_ready(void *ctx, char *why, size_t size)
 		snprintf(why, size, "database %s not open", d->opts.db_path);
 		return false;
 	}
-	if (!d->capture && !d->shim) {
+	if (!d->ring && !d->shim) {
 		snprintf(why, size, "no capture running");
 		return false;
 	}
