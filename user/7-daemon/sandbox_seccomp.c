@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
 #include <linux/bpf.h>
 #include <seccomp.h>
 #include "log.h"
@@ -108,6 +109,15 @@ int sandbox_seccomp_load(void)
 
 		err = add(ctx, "ioctl", 1, &a);
 	}
+	if (!err) {
+		/* the metrics listener (metrics_http.c, libmicrohttpd): TCP_NODELAY
+		 * and TCP_CORK on the scrape connections it accepts, nothing else */
+		struct scmp_arg_cmp a = SCMP_A1_32(SCMP_CMP_EQ, IPPROTO_TCP);
+
+		err = add(ctx, "setsockopt", 1, &a);
+	}
+	if (!err)	/* /metrics: process_cpu_seconds_total */
+		err = add(ctx, "getrusage", 0, NULL);
 	if (!err) {
 		/* abort() and raise() signal this process only */
 		struct scmp_arg_cmp a = SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid());
