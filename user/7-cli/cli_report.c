@@ -100,6 +100,31 @@ static int report_spend(sqlite3 *db, const char *title, const char *keys,
 	return finish(db, st, rc);
 }
 
+/* Who spent it (issue 14): columns a file from before attribution lacks. */
+static int report_attribution(sqlite3 *db, int64_t since_ns)
+{
+	sqlite3_stmt *st;
+	bool has = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('exchanges') WHERE name = 'project'",
+			       -1, &st, NULL) == SQLITE_OK) {
+		has = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	if (!has)
+		return 0;
+	has = false;	/* pods: only on a node that has them */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM exchanges WHERE k8s_pod_uid IS NOT NULL LIMIT 1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		has = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return report_spend(db, "By project", "project", 1, since_ns, NULL) ?:
+	       report_spend(db, "By app (project)", "app, project", 2, since_ns, NULL) ?:
+	       (has ? report_spend(db, "By Kubernetes namespace (pod)", "k8s_namespace, k8s_pod", 2,
+				   since_ns, NULL) : 0);
+}
+
 static int report_totals(sqlite3 *db, int64_t since_ns, int64_t *n)
 {
 	sqlite3_stmt *st;
@@ -236,6 +261,7 @@ int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label)
 		ret = report_spend(db, "By provider", "provider", 1, since_ns, &unpriced) ?:
 		      report_spend(db, "By model", "model, provider", 2, since_ns, NULL) ?:
 		      report_spend(db, "By process", "exe, comm", 2, since_ns, NULL) ?:
+		      report_attribution(db, since_ns) ?:
 		      (unpriced ? report_unpriced(db, since_ns) : 0) ?:
 		      report_errors(db, since_ns) ?:
 		      cli_cache_summary(db, since_ns);
