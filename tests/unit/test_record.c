@@ -110,6 +110,7 @@ static void test_json_fields_order_and_types(void **state)
 		{ "ratelimit", cJSON_String }, { "provider_cost_usd", cJSON_Number },
 		{ "protocol", cJSON_String }, { "headers_unknown", cJSON_True },
 		{ "uid", cJSON_Number }, { "app", cJSON_String }, { "project", cJSON_String },
+		{ "sensitive", cJSON_Object },
 	};
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		it = cJSON_GetObjectItemCaseSensitive(j, types[k].name);
@@ -135,6 +136,12 @@ static void test_json_fields_order_and_types(void **state)
 	assert_string_equal(cJSON_GetObjectItem(it, "retry-after")->valuestring, "1");
 	cJSON_Delete(it);
 	assert_true(fabs(cJSON_GetObjectItem(j, "provider_cost_usd")->valuedouble - 0.000226) < 1e-12);
+	/* Kinds and counts only, in the contract's order; none is null. */
+	it = cJSON_GetObjectItem(j, "sensitive");
+	assert_int_equal(cJSON_GetArraySize(it), 3);
+	assert_int_equal(cJSON_GetObjectItem(it, "email")->valuedouble, 2);
+	assert_int_equal(cJSON_GetObjectItem(it, "card")->valuedouble, 1);
+	assert_int_equal(cJSON_GetObjectItem(it, "iban")->valuedouble, 65535);
 	cJSON_Delete(j);
 }
 

@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "record.h"
@@ -29,6 +31,7 @@ enum field_kind {
 	F_CACHE_I64,	/* null when not cache-analysed */
 	F_CACHE_USD,
 	F_CACHE_JSON,	/* our own JSON array, as is; [] when analysed and empty */
+	F_SENSITIVE,	/* counts per kind: a JSON object, null when none */
 };
 
 struct field {
@@ -100,6 +103,7 @@ static const struct field fields[] = {
 	FLD("missed_cache_usd", F_CACHE_USD, missed_cache_usd),
 	FLD("cache_miss_cause", F_CACHE_STR, cache_miss_cause),
 	FLD("breakers", F_CACHE_JSON, breakers),
+	FLD("sensitive", F_SENSITIVE, sensitive),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -129,6 +133,55 @@ const char *record_sensitive_name(enum record_sensitive_kind k)
 	};
 
 	return (unsigned)k < RS__MAX ? names[k] : NULL;
+}
+
+size_t record_sensitive_json(const struct exchange_record *r, char *buf, size_t size)
+{
+	size_t n = 0;
+	int k, w;
+
+	if (!buf || size < 2)
+		return 0;
+	buf[0] = '\0';
+	for (k = 0; k < RS__MAX; k++) {
+		if (!r->sensitive[k])
+			continue;
+		w = snprintf(buf + n, size - n, "%c\"%s\":%u", n ? ',' : '{',
+			     record_sensitive_name(k), r->sensitive[k]);
+		if (w < 0 || (size_t)w >= size - n - 1) {
+			buf[0] = '\0';	/* never half an object */
+			return 0;
+		}
+		n += (size_t)w;
+	}
+	if (n) {
+		buf[n++] = '}';
+		buf[n] = '\0';
+	}
+	return n;
+}
+
+int record_sensitive_parse(const char *json, uint16_t counts[RS__MAX])
+{
+	char key[24];
+	const char *p;
+	int k;
+
+	memset(counts, 0, sizeof(counts[0]) * RS__MAX);
+	if (!json || !*json)
+		return 0;
+	if (json[0] != '{')
+		return -EINVAL;
+	for (k = 0; k < RS__MAX; k++) {
+		unsigned long v;
+
+		snprintf(key, sizeof(key), "\"%s\":", record_sensitive_name(k));
+		if (!(p = strstr(json, key)))
+			continue;
+		v = strtoul(p + strlen(key), NULL, 10);
+		counts[k] = (uint16_t)(v > UINT16_MAX ? UINT16_MAX : v);
+	}
+	return 0;
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes available), 0 if the
@@ -305,6 +358,17 @@ static void write_value(FILE *out, const struct exchange_record *r,
 		else
 			fputs(null, out);
 		break;
+	case F_SENSITIVE: {
+		char obj[256];
+
+		if (!record_sensitive_json(r, obj, sizeof(obj)))
+			fputs(null, out);
+		else if (json)
+			fputs(obj, out);
+		else
+			csv_string(out, obj, sizeof(obj));
+		break;
+	}
 	case F_PROVIDER_COST:
 		if (r->provider_cost_known && isfinite(r->provider_cost_usd))
 			fprintf(out, "%.10g", r->provider_cost_usd);

@@ -124,11 +124,21 @@ struct exchange_record {
 	char k8s_pod[254];
 	char k8s_container[64];
 	char project[64];		/* LLMOBS_PROJECT, else the config's rules */
+	/* Contract (store.c: the sensitive step): secrets and personal data
+	 * seen in the request (user/5-analysis/detect*.c), counts per kind
+	 * only, never the text; all 0 is null. */
+	uint16_t sensitive[RS__MAX];
 };
 
 const char *usage_source_name(enum usage_source s);
 /* "api_key", "email"...; NULL past RS__MAX. */
 const char *record_sensitive_name(enum record_sensitive_kind k);
+/* r->sensitive as a compact JSON object of the kinds seen ({"email":2}),
+ * NUL-terminated in buf; returns its length, 0 (buf "") when none. */
+size_t record_sensitive_json(const struct exchange_record *r, char *buf, size_t size);
+/* Reads such an object back into counts (unknown keys ignored, values
+ * capped at UINT16_MAX). Returns 0 or -EINVAL. */
+int record_sensitive_parse(const char *json, uint16_t counts[RS__MAX]);
 
 /* Writes r as one JSON object and a newline. Returns 0 or -errno. */
 int record_write_json(FILE *out, const struct exchange_record *r);

@@ -98,6 +98,13 @@ static size_t match_at(const char *t, size_t i, size_t len, unsigned char c, siz
 	return 0;
 }
 
+size_t detect_record(struct exchange_record *r)
+{
+	if (!r || !r->request_body || !r->request_body_len)
+		return 0;
+	return detect_scan(r->request_body, r->request_body_len, r->sensitive);
+}
+
 size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX])
 {
 	static int ready;

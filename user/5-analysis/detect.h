@@ -19,6 +19,12 @@
  * boundary. Returns the number of matches found (before saturation). */
 size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX]);
 
+/* The exchange callback's step: scans the request body r carries while
+ * the callback runs (record.h: request_body; NULL when it was not kept)
+ * into r->sensitive. Only the prompt is scanned: what the model answers
+ * was not sent by the host. Returns the matches found. */
+size_t detect_record(struct exchange_record *r);
+
 /* A matcher looks at t[i..len) where i is a word start (the byte before
  * is not [A-Za-z0-9_], or an escape such as "\n" is) and returns the
  * length of what it recognised, 0 if nothing. */

@@ -79,6 +79,15 @@ static const char migration_cache[] =
 #define CACHE_NULLS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 #define CACHE_PARAMS ",?,?,?,?,?,?,?,?,?"
 
+/* Secrets and personal data in the request (issue 15, detect*.c): the
+ * kinds and counts only, as a JSON object ({"email":2}); NULL: none seen
+ * or not scanned. A step found by address like the two above. */
+static const char migration_sensitive[] =
+	"ALTER TABLE exchanges ADD COLUMN sensitive TEXT;";
+#define SENSITIVE_COLS ", sensitive"
+#define SENSITIVE_NULLS ", NULL"
+#define SENSITIVE_PARAMS ",?"
+
 /* Append-only: a released schema is never edited, only followed by a new
  * step, so any older DB can be brought forward. Index i takes the DB from
  * user_version i to i + 1. */
@@ -139,6 +148,8 @@ static const char *const migrations[] = {
 	migration_attribution,
 	/* v5: prompt-cache analytics */
 	migration_cache,
+	/* v6: sensitive-data counts */
+	migration_sensitive,
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -148,6 +159,15 @@ static int attribution_version(void)
 {
 	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
 		if (migrations[i] == migration_attribution)
+			return i + 1;
+	return STORE_SCHEMA_VERSION + 1;
+}
+
+/* The schema version that added the sensitive column. */
+static int sensitive_version(void)
+{
+	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
+		if (migrations[i] == migration_sensitive)
 			return i + 1;
 	return STORE_SCHEMA_VERSION + 1;
 }
@@ -446,9 +466,10 @@ static int open_writer(struct store *s)
 	if (!journal_is_wal(s))
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
-		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS CACHE_COLS ") VALUES ("
+		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS CACHE_COLS SENSITIVE_COLS
+		") VALUES ("
 		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-		ATTRIBUTION_PARAMS CACHE_PARAMS ")",
+		ATTRIBUTION_PARAMS CACHE_PARAMS SENSITIVE_PARAMS ")",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -610,6 +631,17 @@ static void bind_cache(sqlite3_stmt *st, int i, const struct exchange_record *r)
 	sqlite3_bind_int(st, i++, r->cache_duplicate);
 }
 
+/* After the cache's 9 columns. */
+static void bind_sensitive(sqlite3_stmt *st, int i, const struct exchange_record *r)
+{
+	char obj[256];
+
+	if (record_sensitive_json(r, obj, sizeof(obj)))
+		sqlite3_bind_text(st, i, obj, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 int store_add(struct store *s, struct exchange_record *r)
 {
 	sqlite3_stmt *st;
@@ -689,6 +721,7 @@ int store_add(struct store *s, struct exchange_record *r)
 	sqlite3_bind_int(st, i++, r->headers_unknown);
 	bind_attribution(st, i, r);
 	bind_cache(st, i + 11, r);
+	bind_sensitive(st, i + 11 + 9, r);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -848,6 +881,9 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 		}
 	}
 	r->cache_duplicate = sqlite3_column_int(st, i++) != 0;
+	if (record_sensitive_parse((const char *)sqlite3_column_text(st, i), r->sensitive))
+		memset(r->sensitive, 0, sizeof(r->sensitive));	/* edited by hand */
+	i++;
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
@@ -856,21 +892,22 @@ int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 	sqlite3_stmt *st;
 	char sql[1024];
 	int rc, ret = 0;
-	bool attributed, cached;
+	bool attributed, cached, sensitive;
 
 	if (!s || !cb)
 		return -EINVAL;
 	attributed = !s->readonly || s->version >= attribution_version();
 	cached = !s->readonly || s->version >= cache_version();
+	sensitive = !s->readonly || s->version >= sensitive_version();
 	r = malloc(sizeof(*r));		/* ~1.5 KiB: keep it off small stacks */
 	if (!r)
 		return -ENOMEM;
 	/* A reader cannot migrate: an older file lacks the new columns. */
-	snprintf(sql, sizeof(sql), "SELECT %s%s%s FROM exchanges ORDER BY id",
+	snprintf(sql, sizeof(sql), "SELECT %s%s%s%s FROM exchanges ORDER BY id",
 		 s->readonly && s->version < 2 ? EXCHANGE_COLS_V1 :
 		 s->readonly && s->version < 3 ? EXCHANGE_COLS_V2 : EXCHANGE_COLS,
 		 attributed ? ATTRIBUTION_COLS : ATTRIBUTION_NULLS,
-		 cached ? CACHE_COLS : CACHE_NULLS);
+		 cached ? CACHE_COLS : CACHE_NULLS, sensitive ? SENSITIVE_COLS : SENSITIVE_NULLS);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "cache_analyze.h"
 #include "cost.h"
+#include "detect.h"
 #include "log.h"
 #include "privsep.h"
 #include "procattr.h"
@@ -180,6 +181,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	cost_price_record(d->prices, r);
 	if (d->cache)
 		analyze_cache(d, r);
+	/* secrets in the prompt: kinds and counts; the text stays in memory */
+	detect_record(r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
 	/* store.c counts what it loses (this record, a rolled-back batch) */
