@@ -48,6 +48,10 @@ struct cache_analyzer {
 	size_t ntmpl;
 	struct cache_analyzer_stats st;
 	int64_t last_pred;
+	/* the last price looked up: a lookup walks the whole table, and
+	 * one agent's calls are one model */
+	char price_model[128], price_vendor[32];
+	const struct price *price;
 };
 
 struct breaker {
@@ -408,7 +412,7 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 /* ---- dollars ---- */
 
 /* What missed more cached tokens would have saved, net of writing them. */
-static double missed_usd(const struct cache_analyzer *a, const struct exchange_record *r,
+static double missed_usd(struct cache_analyzer *a, const struct exchange_record *r,
 			 const struct cache_rule *rule, int64_t missed)
 {
 	const struct price *p;
@@ -419,8 +423,17 @@ static double missed_usd(const struct cache_analyzer *a, const struct exchange_r
 
 	if (!a->prices || missed <= 0)
 		return 0;
-	p = price_lookup_vendor(a->prices, r->model[0] ? r->model : r->request_model,
-				provider_vendor(r->host, strlen(r->host)));
+	{
+		const char *model = r->model[0] ? r->model : r->request_model;
+		const char *vendor = provider_vendor(r->host, strlen(r->host));
+
+		if (strcmp(a->price_model, model) || strcmp(a->price_vendor, vendor ? vendor : "")) {
+			snprintf(a->price_model, sizeof(a->price_model), "%s", model);
+			snprintf(a->price_vendor, sizeof(a->price_vendor), "%s", vendor ? vendor : "");
+			a->price = price_lookup_vendor(a->prices, model, vendor);
+		}
+		p = a->price;
+	}
 	if (!p)
 		return 0;
 	/* the missed prefix is what was written, if anything was, then the

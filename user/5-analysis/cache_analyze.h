@@ -15,9 +15,6 @@
 
 #define CACHE_MAX_TEMPLATES	512
 #define CACHE_MAX_BREAKERS	4
-/* A chunk of text between prefix points inside a long segment: 256 bytes
- * is ~64 tokens, finer than OpenAI's 128-token steps. */
-#define CACHE_CHUNK_BYTES	256
 
 struct cache_analyzer;
 

@@ -156,13 +156,19 @@ static const char *const months[] = {
 	"august", "september", "october", "november", "december",
 };
 
-/* A month name (full or 3-letter, any case) of length wlen at p. */
+static const unsigned char month_len[] = { 7, 8, 5, 5, 3, 4, 4, 6, 9, 7, 8, 8 };
+
+/* A month name (full or 3-letter, any case) of length wlen at p. Called
+ * only where a number follows, so plain prose never gets here. */
 static bool is_month(const char *p, size_t wlen)
 {
+	if (wlen < 3 || wlen > 9)
+		return false;
 	for (size_t i = 0; i < 12; i++) {
-		size_t l = strlen(months[i]);
+		size_t l = month_len[i];
 
-		if ((wlen == l || (wlen == 3 && l > 3) || (wlen == 4 && i == 8)) &&
+		if ((p[0] | 0x20) == months[i][0] &&
+		    (wlen == l || (wlen == 3 && l > 3) || (wlen == 4 && i == 8)) &&
 		    !strncasecmp(p, months[i], wlen))
 			return true;
 	}
@@ -199,7 +205,7 @@ static size_t match_alpha(const char *base, const char *p, const char *end,
 	bool ts, up = false, lo = false, dg = false, hex = true;
 
 	/* "Mon, 07 Dec 2026 18:12:19 GMT" */
-	if (w == 3 && end - p >= 16 && p[3] == ',' && p[4] == ' ' &&
+	if (w == 3 && end - p >= 16 && p[3] == ',' && p[4] == ' ' && is_digit(p[5]) &&
 	    (n = (size_t)digits12(p + 5, end, &d)) && p[5 + n] == ' ' &&
 	    is_month(p + 6 + n, word_len(p + 6 + n, end)) &&
 	    word_len(p + 6 + n, end) == 3 && p + 10 + n < end && p[9 + n] == ' ' &&
@@ -210,7 +216,8 @@ static size_t match_alpha(const char *base, const char *p, const char *end,
 		return n;
 	}
 	/* "December 7, 2026", "Dec 7 2026" */
-	if (w >= 3 && w <= 9 && p + w + 1 < end && p[w] == ' ' && is_month(p, w)) {
+	if (w >= 3 && w <= 9 && p + w + 1 < end && p[w] == ' ' && is_digit(p[w + 1]) &&
+	    is_month(p, w)) {
 		q = p + w + 1;
 		n = (size_t)digits12(q, end, &d);
 		if (n && d >= 1 && d <= 31) {
@@ -229,7 +236,9 @@ static size_t match_alpha(const char *base, const char *p, const char *end,
 			}
 		}
 	}
-	/* ids: a run of base64url characters */
+	/* ids: a run of base64url characters, at least 16 long to matter */
+	if (end - p < 16 || !is_b64(p[w < 15 ? w : 15]))
+		return 0;
 	for (q = p; q < end && is_b64(*q); q++) {
 		up |= *q >= 'A' && *q <= 'Z';
 		lo |= *q >= 'a' && *q <= 'z';
@@ -380,6 +389,19 @@ size_t cache_breaker_scan(const char *text, size_t len, struct cache_span *out,
 		if (p > text && (is_alnum(p[-1]) || p[-1] == '.')) {
 			p++;	/* inside a word, or "v1.2" */
 			continue;
+		}
+		if (!is_digit(c)) {
+			/* a plain word: short, not a month before a number, not
+			 * the start of an id: skipped without a matcher */
+			const char *w = p;
+
+			while (w < end && is_alpha(*w))
+				w++;
+			if (w - p < 16 && (w == end || (!is_b64(*w) && *w != ',' &&
+			    !(*w == ' ' && w + 1 < end && is_digit(w[1]))))) {
+				p = w;
+				continue;
+			}
 		}
 		n = is_digit(c) ? match_digit(text, p, end, &s) : match_alpha(text, p, end, &s);
 		if (n) {

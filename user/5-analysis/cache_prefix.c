@@ -8,7 +8,7 @@
 #include "cache_breaker.h"
 #include "cache_prefix.h"
 
-#define CHUNK 256	/* == CACHE_CHUNK_BYTES */
+#define CHUNK CACHE_CHUNK_BYTES
 
 struct build {
 	struct cache_prefix *p;

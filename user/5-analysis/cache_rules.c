@@ -77,6 +77,7 @@ static int load_rule(struct cache_rule *r, const cJSON *prov, const cJSON *rule)
 			return -EINVAL;
 		r->non_prompt_item[r->n_non_prompt] = cJSON_IsString(w) &&
 			!strncmp(w->valuestring, "responses input", 15);
+		r->non_prompt_len[r->n_non_prompt] = (uint8_t)strlen(k->valuestring);
 		strcpy(r->non_prompt[r->n_non_prompt++], k->valuestring);
 	}
 	cJSON_ArrayForEach(it, npt) {
@@ -211,8 +212,8 @@ bool cache_rule_non_prompt(const struct cache_rule *rule, const char *key, size_
 	if (!rule)
 		return false;
 	for (int i = 0; i < rule->n_non_prompt; i++)
-		if ((item || !rule->non_prompt_item[i]) &&
-		    strlen(rule->non_prompt[i]) == len && !memcmp(rule->non_prompt[i], key, len))
+		if ((item || !rule->non_prompt_item[i]) && rule->non_prompt_len[i] == len &&
+		    !memcmp(rule->non_prompt[i], key, len))
 			return true;
 	return false;
 }

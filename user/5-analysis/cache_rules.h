@@ -34,6 +34,7 @@ struct cache_rule {
 	/* Keys inside prompt segments that are not rendered. */
 	int n_non_prompt;
 	char non_prompt[CACHE_RULES_MAX_NON_PROMPT][48];
+	uint8_t non_prompt_len[CACHE_RULES_MAX_NON_PROMPT];
 	bool non_prompt_item[CACHE_RULES_MAX_NON_PROMPT];	/* only on an
 				 * input/message item itself ("where":
 				 * "responses input[i]"), not inside it */

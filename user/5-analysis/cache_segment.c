@@ -6,6 +6,7 @@
  * sees tools before the system prompt whatever order the client wrote. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,21 @@ static const char *ws(const char *p, const char *end)
 	return p;
 }
 
-/* p at '"': returns the position after the closing quote, NULL if none. */
+/* p at '"': returns the position after the closing quote, NULL if none.
+ * memchr finds the quotes (most of a prompt is long strings); a quote
+ * after an odd run of backslashes is escaped. */
 static const char *str_end(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\') {
-			p++;
-			continue;
-		}
-		if (*p == '"')
-			return p + 1;
+	const char *start = ++p, *q;
+
+	while (p < end && (q = memchr(p, '"', (size_t)(end - p)))) {
+		size_t bs = 0;
+
+		while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (!(bs & 1))
+			return q + 1;
+		p = q + 1;
 	}
 	return NULL;
 }
@@ -206,8 +212,8 @@ struct member {
 
 #define MAX_MEMBERS 256
 
-/* The members of the object at p (at most max; more: an error). Returns
- * the count, -1 on malformed JSON. */
+/* The members of the object at p (at most max). Returns the count, -1 on
+ * malformed JSON, -2 when there are more than max. */
 static int members(const char *p, const char *end, struct member *m, int max, int depth)
 {
 	int n = 0;
@@ -230,7 +236,7 @@ static int members(const char *p, const char *end, struct member *m, int max, in
 		if (!(ve = skip_value(v, end, depth + 1)))
 			return -1;
 		if (n >= max)
-			return -1;
+			return -2;
 		m[n++] = (struct member){ k, ke, v, ve };
 		p = ws(ve, end);
 		if (p < end && *p == ',') {
@@ -295,13 +301,19 @@ static void render_json(struct scan *s, const char *v, const char *ve, bool sort
 		put_unescaped(s, v, ve);
 		put(s, "\"", 1);
 	} else if (*v == '{') {
-		struct member *m = malloc(MAX_MEMBERS * sizeof(*m));
-		int n = m ? members(v, ve, m, MAX_MEMBERS, depth) : -1;
+		/* most objects are small: the stack, else the heap */
+		struct member small[16], *m = small;
+		int n = members(v, ve, m, 16, depth);
 		bool first = true;
 
+		if (n == -2) {
+			m = malloc(MAX_MEMBERS * sizeof(*m));
+			n = m ? members(v, ve, m, MAX_MEMBERS, depth) : -1;
+		}
 		if (n < 0) {
 			s->err = true;
-			free(m);
+			if (m != small)
+				free(m);
 			return;
 		}
 		if (sorted)
@@ -320,7 +332,8 @@ static void render_json(struct scan *s, const char *v, const char *ve, bool sort
 			render_json(s, m[i].v, m[i].ve, sorted, depth + 1);
 		}
 		put(s, "}", 1);
-		free(m);
+		if (m != small)
+			free(m);
 	} else if (*v == '[') {
 		const char *p = ws(v + 1, ve), *q;
 		bool first = true;
