@@ -2,7 +2,8 @@
  * no external file) with charts and tables, aggregated in SQL so that a
  * day of a busy host stays a small file. cli_html.c: the page, totals,
  * time series; cli_html_tables.c: reliability, unpriced models, blind
- * spots, sensitive data, the agent timeline. */
+ * spots, sensitive data, the agent timeline; html_query.c: the queries
+ * both run, below them. */
 #ifndef LLMOBS_CLI_HTML_H
 #define LLMOBS_CLI_HTML_H
 
