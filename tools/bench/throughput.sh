@@ -6,7 +6,9 @@
 # by `llmobsd --replay` at full speed: exchanges and MB of capture per
 # second of the replaying thread's CPU time (other load on a shared host
 # stretches wall time, not this). One more line stores every record in
-# SQLite (a DB in $TMP) as the daemon does. Files take turns in every
+# SQLite (a DB in $TMP) as the daemon does. "-nocache" lines replay the
+# same files with --no-cache-analytics: the price of the prompt-cache
+# analysis (issue 9; goal: at most 25% slower at 10 KiB). Files take turns in every
 # round; each figure is the median over rounds, [min-max] beside it.
 # Goal: >= 30,000 exchanges/s/core with 10 KiB prompts.
 # Env: BENCH_SHORT=1, BENCH_ROUNDS, OUTPUT.
@@ -30,6 +32,8 @@ CASES=(
   "100KiB-json|--prompt-bytes 102400 --exchanges 400|3"
   "100KiB-stream|--prompt-bytes 102400 --exchanges 300 --stream|3"
   "10KiB-json+sqlite|--prompt-bytes 10240 --exchanges 2000|4"
+  "10KiB-json-nocache|--prompt-bytes 10240 --exchanges 2000|4"
+  "100KiB-json-nocache|--prompt-bytes 102400 --exchanges 400|3"
 )
 for c in "${CASES[@]}"; do
   IFS='|' read -r name args _ <<<"$c"
@@ -43,6 +47,7 @@ for r in $(seq "$ROUNDS"); do
     IFS='|' read -r name _ loops <<<"$c"
     db=()
     [ "${name%+sqlite}" != "$name" ] && { rm -f "$TMP"/replay.db*; db=(--db "$TMP/replay.db"); }
+    [ "${name%-nocache}" != "$name" ] && db=(--no-cache-analytics)
     line=$("$D" --replay "$TMP/$name.cap" --replay-loops $((loops * SCALE)) "${db[@]}" 2>&1 |
            grep '^replay:')
     [ -n "$line" ] || { echo "throughput: $name failed"; exit 1; }
@@ -65,3 +70,10 @@ for c in "${CASES[@]}"; do
   [ "$name" = 10KiB-json ] && goal=$e
 done
 echo "goal: 10KiB-json >= 30000 exchanges/s/core: $(awk -v e="$goal" 'BEGIN { print (e >= 30000 ? "met" : "NOT met") }')"
+for size in 10KiB 100KiB; do
+  read -r on _ <<<"$(echo "${EXS[$size-json]}" | stat3)"
+  read -r off _ <<<"$(echo "${EXS[$size-json-nocache]}" | stat3)"
+  awk -v s="$size" -v on="$on" -v off="$off" 'BEGIN {
+    printf "cache analytics at %s: %.0f/s on, %.0f/s off: %.0f%% slower%s\n", s, on, off,
+      100 * (1 - on / off), s == "10KiB" ? ((1 - on / off) <= 0.25 ? " (goal <= 25%: met)" : " (goal <= 25%: NOT met)") : "" }'
+done
