@@ -36,9 +36,18 @@ class Dom(HTMLParser):
         self._fig_svg = None    # the chart whose legend we are in
         self._key = None
         self._in_legend = False
+        self.sensitive_rows = []    # [app, project, kind, exchanges, found]
+        self._table = None
+        self._cell = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id")
+        if tag == "tr" and self._table == "sensitive":
+            self.sensitive_rows.append([])
+        if tag == "td" and self._table == "sensitive":
+            self._cell = ""
         if tag == "body":
             self.body = a
         if "id" in a:
@@ -58,6 +67,11 @@ class Dom(HTMLParser):
             self._key = ""
 
     def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        if tag == "td" and self._cell is not None:
+            self.sensitive_rows[-1].append(self._cell)
+            self._cell = None
         if tag == "svg":
             self._svg = None
         if tag == "figcaption":
@@ -67,6 +81,8 @@ class Dom(HTMLParser):
             self._key = None
 
     def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
         if self._key is not None:
             self._key += data
 
@@ -124,6 +140,17 @@ def main():
     for m in top[:len(named)]:
         check(m in named, f"legend of spend-model lacks {m!r}: {legend}")
     check(len(named) >= min(len(top), 8), f"legend names {len(named)} of {len(top)} models")
+
+    # secrets and personal data: the page's counts per kind are the export's
+    found = {}
+    for row in dom.sensitive_rows:
+        if len(row) == 5:
+            found[row[2]] = found.get(row[2], 0) + int(row[4])
+    want_found = {}
+    for r in rows:
+        for k, v in (r.get("sensitive") or {}).items():
+            want_found[k] = want_found.get(k, 0) + v
+    check(found == want_found, f"sensitive counts: page {found}, export {want_found}")
 
     check("Content-Security-Policy" in page and "default-src 'none'" in page,
           "no CSP forbidding fetches")

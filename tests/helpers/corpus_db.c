@@ -21,6 +21,7 @@
 #include "capture.h"
 #include "conn.h"
 #include "cost.h"
+#include "detect.h"
 #include "stats.h"
 #include "store.h"
 
@@ -45,6 +46,7 @@ struct run {
 	struct store *store;
 	unsigned long n;	/* records stored */
 	unsigned long total;	/* records expected, for the time spread */
+	unsigned long fed;	/* corpus exchanges fed */
 	int64_t base_ns;
 	__u64 pos[2];
 	__u64 ts;
@@ -73,6 +75,7 @@ static void on_record(void *ctx, struct exchange_record *r)
 	if (r->stream)
 		r->ttft_ms = dur_ms / 5;
 	cost_price_record(run->prices, r);
+	detect_record(r);	/* as llmobsd does, while the body is there */
 	if (store_add(run->store, r))
 		run->err = -EIO;
 	run->n++;
@@ -145,6 +148,32 @@ static void headers(struct buf *b, const cJSON *line, const char *field)
 			 cJSON_GetArrayItem(h, 1)->valuestring);
 }
 
+/* A support agent pasting a customer's ticket: an e-mail, a phone number
+ * and, every third time, a card number (a test number, Luhn-valid). */
+static void support_ticket(struct run *run)
+{
+	static const char resp_body[] = "{\"model\":\"gpt-4o-mini\",\"usage\":{\"prompt_tokens\""
+					":180,\"completion_tokens\":60,\"total_tokens\":240}}";
+	struct buf req = { 0 }, resp = { 0 };
+	char body[512];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":"
+		     "\"user\",\"content\":\"Ticket %lu from jane.doe%lu@example.com, call back "
+		     "on +44 20 7946 %04lu.%s\"}]}", run->fed, run->fed, run->fed % 10000,
+		     run->fed % 120 == 0 ? " Refund to card 4111 1111 1111 1111." : "");
+	puts_fmt(&req, "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", n, body);
+	puts_fmt(&resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n%s", sizeof(resp_body) - 1, resp_body);
+	run->ts += 1000000;
+	feed(run, CAPTURE_DIR_WRITE, req.p, req.len);
+	run->ts += 1000000;
+	feed(run, CAPTURE_DIR_READ, resp.p, resp.len);
+	free(req.p);
+	free(resp.p);
+}
+
 static void one(const cJSON *line, void *ctx)
 {
 	struct run *run = ctx;
@@ -168,6 +197,9 @@ static void one(const cJSON *line, void *ctx)
 	feed(run, CAPTURE_DIR_READ, resp.p, resp.len);
 	free(req.p);
 	free(resp.p);
+	/* The corpus holds no personal data; a support agent's prompts do. */
+	if (++run->fed % 40 == 0)
+		support_ticket(run);
 	free(q);
 	free(r);
 }
@@ -194,7 +226,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &now);
 	run.base_ns = ((int64_t)now.tv_sec - 23 * 3600 - 600) * 1000000000LL;
 	run.ts = 1000000000ULL;
-	run.total = 463UL * (unsigned long)loops;
+	run.total = 463UL * (unsigned long)loops * 41 / 40;
 	for (i = 0; i < loops && n >= 0; i++)
 		n = corpus_foreach(one, &run);
 	conn_table_free(run.t);
