@@ -62,7 +62,7 @@ CHAOS_KILLS ?= 100
 TEST_CHAOS_KILLS ?= 10
 SEED_PYTHON ?= /usr/bin/python3
 
-.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers install telemetry
+.PHONY: all clean test unit e2e run deps bench vmlinux fuzz chaos layers install uninstall deploy-check telemetry
 all: $(OUTPUT)/llmobsd $(TOOL_BINS) $(PRELOAD_SO)
 
 deps:
@@ -221,6 +221,7 @@ html-test: all $(HELPER_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory layers
+	$(Q)$(MAKE) --no-print-directory deploy-check
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory html-test
@@ -232,6 +233,7 @@ test: deps
 # as (README "Privilege separation"); packaging does the latter itself
 # (DESTDIR set: no user is created).
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 install: all
 	$(Q)install -D -m 0755 $(OUTPUT)/llmobsd $(DESTDIR)$(PREFIX)/sbin/llmobsd
 	$(Q)install -D -m 0755 $(OUTPUT)/llmobs $(DESTDIR)$(PREFIX)/bin/llmobs
@@ -239,6 +241,26 @@ install: all
 	$(Q)[ -n "$(DESTDIR)" ] || getent passwd llmobs >/dev/null || \
 		useradd --system --user-group --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin llmobs
+	$(Q)install -D -m 0644 deploy/systemd/llmobsd.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/llmobsd.service
+	$(Q)sed -i 's|/usr/local/sbin/|$(PREFIX)/sbin/|g; s|/etc/llm-observer/|$(SYSCONFDIR)/llm-observer/|g' \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/llmobsd.service
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/llm-observer/llmobsd.yaml ] || \
+		install -D -m 0644 deploy/systemd/llmobsd.yaml $(DESTDIR)$(SYSCONFDIR)/llm-observer/llmobsd.yaml
+
+# Removes what install put in place, but the config (yours now), the
+# database and the llmobs user.
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(PREFIX)/sbin/llmobsd $(DESTDIR)$(PREFIX)/bin/llmobs \
+		$(DESTDIR)$(PREFIX)/lib/libllmobs.so $(DESTDIR)$(PREFIX)/lib/systemd/system/llmobsd.service
+	@echo "uninstall: kept $(SYSCONFDIR)/llm-observer (the config), /var/lib/llm-observer (the database) and the llmobs user"
+
+# deploy/: make install into a scratch DESTDIR and back out, the systemd
+# unit (systemd-analyze when present), the Kubernetes manifests against
+# the Kubernetes JSON schemas (pinned npm validators), the Grafana JSON,
+# the Dockerfile (hadolint when present).
+deploy-check: all
+	$(Q)tools/validate-deploy.sh $(OUTPUT)
 
 # The README's run command: installs, builds, starts the daemon with the default DB.
 run: deps

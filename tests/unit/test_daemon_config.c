@@ -64,6 +64,10 @@ static void test_good(void **state)
 	assert_int_equal(c.rules[1].line, 20);
 	assert_string_equal(c.rules[2].project, "data-eng");
 	config_free(&c);
+	setenv("CFG_TEST_DIR", "", 1);	/* empty: the default, as in the shell */
+	assert_int_equal(config_parse("t.yaml", good, strlen(good), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.db, "/var/tmp/llmobs.db");
+	config_free(&c);
 	setenv("CFG_TEST_DIR", "/srv/state", 1);
 	assert_int_equal(config_parse("t.yaml", good, strlen(good), &c, err, sizeof(err)), 0);
 	assert_string_equal(c.db, "/srv/state/llmobs.db");

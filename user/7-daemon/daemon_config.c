@@ -104,7 +104,7 @@ static int substitute(struct cfg_ctx *x, const yaml_node_t *n, char **out)
 			if (strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != vn)
 				return fail(x, n, "bad variable name '%s'", var);
 			val = getenv(var);
-			if (val) {
+			if (val && (val[0] || !def)) {	/* :- as the shell: unset or empty */
 				add = val;
 				alen = strlen(val);
 			} else if (def) {
