@@ -31,6 +31,7 @@ STEP_SHAPE = {
     "urllib-pyenv": (5, r"/\.pyenv/versions/[^/]+/bin/python3(\.\d+)?$"),
     "httpx": (8, r"^/usr/bin/python3(\.\d+)?$"),
     "node": (8, r"/node$"),
+    "gemini-cli": (2, r"/node$"),  # its router's call, then the answer
     "bad-inputs": (4, r"^/usr/bin/curl$"),
     "go-h1": (8, r"/go_client$"),
     "go-h2": (8, r"/go_client_stripped$"),
@@ -388,7 +389,7 @@ def dropped_counters(db):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tmp", required=True)
-    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--fixtures", action="append", required=True)
     ap.add_argument("--corpus")
     ap.add_argument("--prices", required=True)
     ap.add_argument("--netns-rc", type=int, default=0)
@@ -408,7 +409,7 @@ def main():
             name, rc, first, last = line.rstrip("\n").split("\t")
             steps.append((name, int(rc), int(first), int(last)))
     served = load_jsonl(os.path.join(args.tmp, "served.jsonl"))
-    fixtures = {e["id"]: e for e in load_jsonl(args.fixtures)}
+    fixtures = {e["id"]: e for path in args.fixtures for e in load_jsonl(path)}
     corpus = {e["id"]: e for e in load_jsonl(args.corpus)} if args.corpus else {}
 
     check_clients(res, args, steps, served)

@@ -24,6 +24,8 @@ SERVER_ARGS=(--cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key"
   --fixtures "$E2E/fixtures.jsonl" --served "$TMP/served.jsonl"
   --ready-file "$TMP/server.ready" --lifetime 900 --plain-port 11434 --plain-port 8000
   --chunk-delay-ms "${E2E_CHUNK_DELAY_MS:-2}")
+# The Gemini CLI's answers, for its step only (no other client sends them).
+SERVER_ARGS+=(--fixtures "$E2E/clients/gemini_cli.jsonl")
 [ "${E2E_COMPRESS:-1}" = 1 ] && SERVER_ARGS+=(--compress)
 [ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
 : >"$TMP/served.jsonl"
@@ -68,6 +70,7 @@ fi
 step httpx $PY "$E2E/clients/py_httpx.py" fixtures "$E2E/fixtures.jsonl"
 step httpx-h2 $PY "$E2E/clients/py_httpx.py" fixtures-h2 "$E2E/fixtures.jsonl"
 step node node "$E2E/node/sdk_clients.mjs"
+step gemini-cli bash "$E2E/clients/gemini_cli.sh" "$E2E/gemini-cli"
 # Go's own crypto/tls (no libssl), built by run.sh: with symbols over
 # HTTP/1.1, stripped (-s -w) over HTTP/2. Each binary is new, so it waits
 # for the daemon to see its exec and attach (README, Go crypto/tls).

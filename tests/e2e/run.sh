@@ -94,6 +94,14 @@ if [ ! -d "$E2E/node/node_modules/openai" ] || [ ! -d "$E2E/node/node_modules/@a
   }
 fi
 
+# --- Google's Gemini CLI, pinned (tests/e2e/gemini-cli/) -------------------
+# Its bundle needs none of its optional native modules (a pty, a keyring).
+if [ ! -f "$E2E/gemini-cli/node_modules/@google/gemini-cli/bundle/gemini.js" ]; then
+  echo "e2e: installing the Gemini CLI (npm ci)"
+  (cd "$E2E/gemini-cli" && timeout 300 npm ci --omit=optional --ignore-scripts --no-audit \
+    --no-fund --loglevel=error) || echo "e2e: npm ci of the Gemini CLI failed (its step fails)"
+fi
+
 # --- Go client (Debian's golang-go): crypto/tls, no libssl ------------------
 # Built here, offline (standard library only), with symbols and stripped.
 GO_ENV=(GOCACHE="$OUT/go-cache" GOPATH="$TMP/gopath" GOFLAGS=-mod=mod GOPROXY=off
@@ -174,6 +182,7 @@ if [ -n "$DAEMON_PID" ]; then
 fi
 
 $PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
+  --fixtures "$E2E/clients/gemini_cli.jsonl" \
   --prices "$OUT/prices/node_modules" --netns-rc "$NS_RC" \
   ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
 RC=$?

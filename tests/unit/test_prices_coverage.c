@@ -1,5 +1,6 @@
 /* Every model the tests use is priced, or allow-listed here with the reason:
- * the models of the e2e fixtures (tests/e2e/fixtures.jsonl), of the shared
+ * the models of the e2e fixtures (tests/e2e/fixtures.jsonl and the Gemini
+ * CLI's tests/e2e/clients/gemini_cli.jsonl), of the shared
  * corpus, and those the e2e clients ask for (their sources are scanned for
  * `model: "x"`, `"model": "x"` and `/models/x:`), each priced as the daemon
  * prices its call (its host, its API). An allow-listed model that is priced
@@ -88,9 +89,11 @@ static void test_corpus_and_fixtures(void **state)
 		assert_true(corpus_foreach(line_cb, &s) > 0);
 	else
 		print_message("CORPUS not set: the shared corpus is not checked\n");
-	/* The e2e fixtures, read with the same helper. */
+	/* The e2e fixtures (and the Gemini CLI's), read with the same helper. */
 	assert_int_equal(setenv("CORPUS", "tests/e2e/fixtures.jsonl", 1), 0);
 	assert_true(corpus_foreach(line_cb, &s) > 0);
+	assert_int_equal(setenv("CORPUS", "tests/e2e/clients/gemini_cli.jsonl", 1), 0);
+	assert_int_equal(corpus_foreach(line_cb, &s), 2);
 	if (keep)
 		setenv("CORPUS", keep, 1);
 	else
@@ -132,8 +135,9 @@ static void scan(struct seen *s, const char *path)
 				continue;
 			p += strlen(marks[i]);
 			n = strcspn(p, i == 2 ? ":\"?' " : "\"");
-			if (n == 0 || n >= sizeof(name) || (i == 2 && p[n] != ':'))
-				continue;
+			if (n == 0 || n >= sizeof(name) || (i == 2 && p[n] != ':') ||
+			    memchr(p, '{', n) || memchr(p, '$', n))
+				continue;	/* a variable, not a name */
 			memcpy(name, p, n);
 			name[n] = '\0';
 			client_model(s, path, name);
@@ -167,8 +171,10 @@ static void test_e2e_clients(void **state)
 		}
 		closedir(d);
 	}
-	/* The Gemini CLI's default model (issue 10: it was unpriced). */
+	/* The Gemini CLI's (tests/e2e/clients/gemini_cli.sh): its default
+	 * small model, unpriced before issue 10, and its answering model. */
 	client_model(&s, "gemini-cli", "gemini-3.5-flash-lite");
+	client_model(&s, "gemini-cli", "gemini-3.8-flash");
 	print_message("e2e clients: %d models priced, %d allow-listed, %d missing\n",
 		      s.priced, s.allowed, s.missing);
 	assert_true(s.priced >= 8);
