@@ -97,16 +97,16 @@ static const struct price_provider *provider_by_id(const struct price_table *t,
 	return NULL;
 }
 
-static const struct price *rules_of(const struct price_table *t, const char *provider,
-				    const char *lname)
+/* The provider's models are contiguous, in the source's order. */
+static const struct price *rules_of(const struct price_table *t,
+				    const struct price_provider *pv, const char *lname)
 {
 	size_t i;
 
-	for (i = 0; i < t->n; i++) {
+	for (i = pv->first; i < pv->first + pv->n && i < t->n; i++) {
 		const struct price *p = &t->prices[i];
 
-		if (p->match && !strcmp(p->provider, provider) &&
-		    price_match_test(p->match, lname))
+		if (p->match && price_match_test(p->match, lname))
 			return p;
 	}
 	return NULL;
@@ -116,12 +116,13 @@ static const struct price *rules_of(const struct price_table *t, const char *pro
 static const struct price *rules(const struct price_table *t,
 				 const struct price_provider *pv, const char *lname)
 {
-	const struct price *p = rules_of(t, pv->id, lname);
+	const struct price *p = rules_of(t, pv, lname);
+	const struct price_provider *fb;
 	size_t i;
 
 	for (i = 0; !p && i < pv->n_fallback; i++)
-		if (provider_by_id(t, pv->fallback[i]))
-			p = rules_of(t, pv->fallback[i], lname);
+		if ((fb = provider_by_id(t, pv->fallback[i])))
+			p = rules_of(t, fb, lname);
 	return p;
 }
 

@@ -25,6 +25,7 @@ struct price_match {
 	char *s;			/* leaf string */
 	size_t s_len;
 	pcre2_code *re;
+	pcre2_match_data *md;		/* reused: callers are single-threaded */
 	struct price_match **kids;	/* or / and */
 	size_t n_kids;
 };
@@ -45,6 +46,8 @@ void price_match_free(struct price_match *m)
 		price_match_free(m->kids[i]);
 	free(m->kids);
 	free(m->s);
+	if (m->md)
+		pcre2_match_data_free(m->md);
 	if (m->re)
 		pcre2_code_free(m->re);
 	free(m);
@@ -82,8 +85,13 @@ static int compile_regex(struct price_match *m, const char *what)
 
 	m->re = pcre2_compile((PCRE2_SPTR)m->s, m->s_len, PCRE2_UTF,
 			      &code, &off, NULL);
-	if (m->re)
-		return 0;
+	if (m->re) {
+		/* Every call's URL meets the providers' patterns: compiled to
+		 * machine code where PCRE2 can (10x faster), else interpreted. */
+		(void)pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE);
+		m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
+		return m->md ? 0 : -ENOMEM;
+	}
 	pcre2_get_error_message(code, msg, sizeof(msg));
 	p_err("prices: %s: bad regex \"%.80s\" at %zu: %s", what, m->s, (size_t)off,
 	      (const char *)msg);
@@ -156,7 +164,6 @@ bool price_match_test(const struct price_match *m, const char *name)
 {
 	static pcre2_match_context *limits;	/* one for the process, never freed */
 	size_t n = strlen(name), i;
-	pcre2_match_data *md;
 	int rc;
 
 	switch (m->op) {
@@ -181,13 +188,9 @@ bool price_match_test(const struct price_match *m, const char *name)
 	case M_REGEX:
 		if (!limits && (limits = pcre2_match_context_create(NULL)))
 			pcre2_set_match_limit(limits, MATCH_MAX_STEPS);
-		md = pcre2_match_data_create_from_pattern(m->re, NULL);
-		if (!md)
-			return false;
 		/* A name that is not UTF-8 is no model of the table; a regex
 		 * past its step limit matches nothing. */
-		rc = pcre2_match(m->re, (PCRE2_SPTR)name, n, 0, 0, md, limits);
-		pcre2_match_data_free(md);
+		rc = pcre2_match(m->re, (PCRE2_SPTR)name, n, 0, 0, m->md, limits);
 		return rc >= 0;
 	}
 	return false;

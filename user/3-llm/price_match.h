@@ -14,7 +14,8 @@ struct price_match;
  * -EINVAL (logged) for a malformed rule or regex, -ENOMEM. */
 int price_match_parse(const cJSON *j, const char *what, struct price_match **out);
 void price_match_free(struct price_match *m);
-/* name as given; the caller lowercases it as the source does, if it must. */
+/* name as given; the caller lowercases it as the source does, if it must.
+ * Not reentrant (a regex keeps its match data): one thread per table. */
 bool price_match_test(const struct price_match *m, const char *name);
 
 #endif

@@ -29,6 +29,7 @@ struct price_provider {
 	struct price_match *model_match;	/* NULL: none */
 	char fallback[PRICES_MAX_FALLBACKS][32];
 	size_t n_fallback;
+	size_t first, n;	/* its models: prices[first .. first + n), in order */
 };
 
 struct price_table {

@@ -346,9 +346,12 @@ static int read_provider(struct price_table *t, const cJSON *pj)
 		snprintf(pv->fallback[pv->n_fallback++], sizeof(pv->fallback[0]), "%s",
 			 it->valuestring);
 	}
-	cJSON_ArrayForEach(it, models)
+	pv->first = t->n;
+	cJSON_ArrayForEach(it, models) {
 		if ((err = read_model(t, it, pv->id)))
 			return err;
+		pv->n++;
+	}
 	return 0;
 }
 
