@@ -215,6 +215,12 @@ html-test: all $(HELPER_BINS)
 	$(Q)E2E_OUTPUT=$(abspath $(OUTPUT)) CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) \
 		tests/e2e/html_report.sh
 
+# `llmobs top` in tmux (keys, redraw, q) and as plain lines in a pipe.
+.PHONY: top-test
+top-test: all $(HELPER_BINS)
+	$(Q)E2E_OUTPUT=$(abspath $(OUTPUT)) CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) \
+		tests/e2e/top_tmux.sh
+
 # The README's test command: installs what is missing, builds, runs every
 # test, then the benchmarks in short mode (they fail only if one breaks: its
 # goals are figures to read, never a timed test).
@@ -225,6 +231,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory html-test
+	$(Q)$(MAKE) --no-print-directory top-test
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SHORT=1

@@ -11,7 +11,7 @@ PKGS=(
   libbrotli-dev libcmocka-dev libnghttp2-dev libseccomp-dev libpcre2-dev bpftool linux-perf
   iproute2 util-linux curl openssl ca-certificates python3 python3-httpx sqlite3
   python3-brotli python3-h2
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core tmux
   libyaml-dev libmicrohttpd-dev python3-prometheus-client
   libcapstone-dev golang-go
   libcurl4-openssl-dev python3-jsonschema

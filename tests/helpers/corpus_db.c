@@ -1,7 +1,7 @@
 /* Builds a day of an agent-heavy host's database from the shared corpus,
  * for the HTML report's browser test (tests/e2e/html_report.sh):
  *
- *   corpus_db CORPUS.jsonl OUT.db [LOOPS]
+ *   corpus_db CORPUS.jsonl OUT.db [LOOPS [RECENT_S]]
  *
  * Every corpus exchange goes through the daemon's own pipeline (the
  * connection table fed TLS-call events, the default price table, the
@@ -9,7 +9,9 @@
  * one of six simulated agent processes, in sessions of 20 calls a few
  * seconds apart spread over the last 23 hours, so the report has time
  * series, several apps and projects, and timelines to draw. Nothing is
- * checked here: the test compares the report with `llmobs export`. */
+ * checked here: the test compares the report with `llmobs export`.
+ * RECENT_S puts every record in the last RECENT_S seconds instead, for
+ * `llmobs top`'s test (tests/e2e/top_tmux.sh). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +49,7 @@ struct run {
 	unsigned long n;	/* records stored */
 	unsigned long total;	/* records expected, for the time spread */
 	unsigned long fed;	/* corpus exchanges fed */
+	long recent_s;		/* RECENT_S given: the span, else 0 (23 h) */
 	int64_t base_ns;
 	__u64 pos[2];
 	__u64 ts;
@@ -70,6 +73,9 @@ static void on_record(void *ctx, struct exchange_record *r)
 	dur_ms = 400 + (int64_t)((run->n * 7919) % 5600);
 	r->ts_start_ns = run->base_ns + span_ns / (int64_t)sessions * (int64_t)session +
 			 (int64_t)(run->n % SESSION_CALLS) * 8000000000LL;
+	if (run->recent_s)	/* all of it in the last recent_s seconds: llmobs top */
+		r->ts_start_ns = run->base_ns + (int64_t)run->recent_s * 1000000000LL /
+				 (int64_t)run->total * (int64_t)run->n;
 	r->ts_end_ns = r->ts_start_ns + dur_ms * 1000000;
 	r->latency_ms = dur_ms;
 	if (r->stream)
@@ -212,7 +218,7 @@ int main(int argc, char **argv)
 	int loops = argc > 3 ? atoi(argv[3]) : 2, n = 0, i;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: corpus_db CORPUS.jsonl OUT.db [LOOPS]\n");
+		fprintf(stderr, "usage: corpus_db CORPUS.jsonl OUT.db [LOOPS [RECENT_S]]\n");
 		return 2;
 	}
 	setenv("CORPUS", argv[1], 1);
@@ -224,7 +230,9 @@ int main(int argc, char **argv)
 	if (!run.t)
 		return 1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	run.base_ns = ((int64_t)now.tv_sec - 23 * 3600 - 600) * 1000000000LL;
+	run.recent_s = argc > 4 ? atol(argv[4]) : 0;
+	run.base_ns = ((int64_t)now.tv_sec - (run.recent_s ? run.recent_s : 23 * 3600 + 600)) *
+		      1000000000LL;
 	run.ts = 1000000000ULL;
 	run.total = 463UL * (unsigned long)loops * 41 / 40;
 	for (i = 0; i < loops && n >= 0; i++)

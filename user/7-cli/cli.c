@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "cli_html.h"
+#include "cli_top.h"
 #include "cost.h"
 #include "log.h"
 #include "record.h"
@@ -30,6 +31,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
+		"       llmobs top [--db PATH] [--interval S] [--sort KEY] [--plain]\n"
 		"       llmobs report --html FILE [--db PATH] [--since DURATION] [--app APP]\n"
 		"                     [--project PROJECT] [--provider PROVIDER]\n"
 		"       llmobs export [--format jsonl|csv] [--db PATH] [--since DURATION]\n"
@@ -501,6 +503,7 @@ static const struct cmd cmds[] = {
 	{ "prices", do_prices },
 	{ "reprice", do_reprice },
 	{ "telemetry", cli_telemetry },
+	{ "top", cli_top },
 	{ "help", do_help },
 	{ 0 },
 };
