@@ -239,6 +239,10 @@ static void test_default_prices_in_dollars(void **state)
 	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_out), 10, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o"), &mtok_read), 1.25, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "gpt-4o-2024-05-13"), &mtok_out), 15, 1e-9);
+	/* Without a time, an entry with a history costs what it costs now:
+	 * o3 after its 2025-06-10 cut; price_at() gives the older price. */
+	assert_float_equal(cost_usd(price_lookup(t, "o3"), &mtok_in), 2, 1e-9);
+	assert_float_equal(cost_usd(price_at(price_lookup(t, "o3"), 1735732800), &mtok_in), 10, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_1h), 30, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_5m), 18.75, 1e-9);
 	assert_float_equal(cost_usd(price_lookup(t, "claude-opus-4-1"), &mtok_read), 1.5, 1e-9);
@@ -630,8 +634,8 @@ static void test_default_table_sane(void **state)
 		const struct price *e = price_table_entry(t, i), *p;
 		size_t j;
 
-		for (j = 0; j <= e->n_later; j++) {
-			p = j ? &e->later[j - 1] : e;
+		for (j = 0; j <= e->n_periods; j++) {
+			p = j ? &e->periods[j - 1] : e;
 			if (!(p->model[0] && p->provider[0] && p->input_usd >= 0 &&
 			      p->input_usd < 1e-3 && p->output_usd >= 0 && p->output_usd < 1e-3 &&
 			      p->cached_input_usd >= 0 && p->cached_input_usd <= p->input_usd + 1e-15 &&
@@ -648,7 +652,7 @@ static void test_default_table_sane(void **state)
 				    p->long_context.input_usd >= p->input_usd);
 		}
 		n_tier += e->long_context_above > 0;
-		n_hist += e->n_later > 0;
+		n_hist += e->n_periods > 0;
 	}
 	/* The source's tiers and history made it in. */
 	assert_true(n_tier > 10);

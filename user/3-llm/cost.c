@@ -304,8 +304,8 @@ const struct price *price_at(const struct price *p, int64_t ts_s)
 	int64_t sod = ((ts_s % 86400) + 86400) % 86400;
 	size_t i;
 
-	for (i = p ? p->n_later : 0; i-- > 0;) {
-		const struct price *q = &p->later[i];
+	for (i = p ? p->n_periods : 0; i-- > 0;) {
+		const struct price *q = &p->periods[i];
 
 		if (q->tod_start_s >= 0) {
 			if (q->tod_end_s < q->tod_start_s ?
@@ -316,7 +316,7 @@ const struct price *price_at(const struct price *p, int64_t ts_s)
 			return q;
 		}
 	}
-	return p;
+	return p && p->n_periods ? &p->periods[0] : p;
 }
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
@@ -394,7 +394,7 @@ const struct price *cost_price_record(const struct price_table *t,
 	} else {
 		r->cost_usd = p ? cost_at(at, &r->usage, r->long_context_opt_in) : 0;
 	}
-	return p;
+	return p && p->n_periods ? &p->periods[0] : p;
 }
 
 size_t price_table_size(const struct price_table *t)
@@ -436,8 +436,8 @@ void price_table_print(const struct price_table *t, FILE *out)
 				(long long)p->long_context_above,
 				p->long_context_opt_in ? ", opted in" : "",
 				p->long_context.input_usd * m, p->long_context.output_usd * m);
-		if (t->prices[i].n_later)
-			fprintf(out, " [%zu price periods]", t->prices[i].n_later + 1);
+		if (t->prices[i].n_periods)
+			fprintf(out, " [%zu price periods]", t->prices[i].n_periods);
 		fputc('\n', out);
 	}
 }

@@ -47,14 +47,16 @@ struct price {
 	 * aliases and its dated snapshots; else by the source's rule, tried
 	 * in the source's order within the call's provider. */
 	struct price_match *match;
-	/* Price history: this entry's rates hold unless one of later[]
-	 * (tried last first, as the source does) is in force at the call's
-	 * time: from a UTC date on (from_s), or daily between two UTC times
-	 * (tod_start_s..tod_end_s, wrapping past midnight; -1: not daily). */
+	/* Price history (the source's): periods[] in its order, tried last
+	 * first at a call's time, each in force from a UTC date on (from_s),
+	 * or daily between two UTC times (tod_start_s..tod_end_s, wrapping past
+	 * midnight; -1: not daily), the first one else. The entry's own rates
+	 * above are those in force when the table was loaded, for callers that
+	 * price without a time; price_at() picks by time. */
 	int64_t from_s;
 	int32_t tod_start_s, tod_end_s;
-	struct price *later;
-	size_t n_later;
+	struct price *periods;
+	size_t n_periods;	/* 0: one price, the entry's */
 };
 
 struct price_table;

@@ -218,10 +218,27 @@ static int read_constraint(const cJSON *c, const char *what, struct price *p)
 	return bad(what, "a price constraint is a start_date or a start_time/end_time pair");
 }
 
+/* The rates of src (not its name, constraint or history) into dst. */
+static void copy_rates(struct price *dst, const struct price *src)
+{
+	dst->input_usd = src->input_usd;
+	dst->cached_input_usd = src->cached_input_usd;
+	dst->cache_write_5m_usd = src->cache_write_5m_usd;
+	dst->cache_write_1h_usd = src->cache_write_1h_usd;
+	dst->output_usd = src->output_usd;
+	dst->reasoning_usd = src->reasoning_usd;
+	dst->long_context_above = src->long_context_above;
+	dst->long_context = src->long_context;
+	dst->request_usd = src->request_usd;
+}
+
+/* A price, or a history: every period kept in the source's order (the first
+ * is the fallback whatever its constraint, as in the source), the entry's
+ * own rates those in force now. */
 static int read_prices(const cJSON *prices, const char *what, struct price *p)
 {
 	const cJSON *it;
-	size_t n, i = 0;
+	size_t n;
 	int err;
 
 	if (!cJSON_IsArray(prices))
@@ -229,21 +246,12 @@ static int read_prices(const cJSON *prices, const char *what, struct price *p)
 	n = cJSON_GetArraySize(prices);
 	if (n < 1 || n > 64)
 		return bad(what, "a price history needs 1 to 64 periods");
-	/* The first period is the fallback whatever its constraint, as in
-	 * the source; the others are tried last first at pricing time. */
-	if ((err = read_rates(cJSON_GetObjectItemCaseSensitive(prices->child, "prices"), what, p)))
-		return err;
-	if (n == 1)
-		return 0;
-	p->later = calloc(n - 1, sizeof(*p->later));
-	if (!p->later)
+	p->periods = calloc(n, sizeof(*p->periods));
+	if (!p->periods)
 		return -ENOMEM;
 	cJSON_ArrayForEach(it, prices) {
-		struct price *q;
+		struct price *q = &p->periods[p->n_periods++];
 
-		if (i++ == 0)
-			continue;
-		q = &p->later[p->n_later++];
 		memcpy(q->model, p->model, sizeof(q->model));
 		memcpy(q->provider, p->provider, sizeof(q->provider));
 		q->batch_factor = 1;
@@ -253,6 +261,7 @@ static int read_prices(const cJSON *prices, const char *what, struct price *p)
 					   what, q)))
 			return err;
 	}
+	copy_rates(p, price_at(p, (int64_t)time(NULL)));
 	return 0;
 }
 

@@ -27,9 +27,9 @@ void price_free_entry(struct price *p)
 	size_t i;
 
 	price_match_free(p->match);
-	for (i = 0; i < p->n_later; i++)
-		price_free_entry(&p->later[i]);
-	free(p->later);
+	for (i = 0; i < p->n_periods; i++)
+		price_free_entry(&p->periods[i]);
+	free(p->periods);
 }
 
 void price_table_free(struct price_table *t)

@@ -87,8 +87,8 @@ static int apply_rule(struct price_table *t, const cJSON *r)
 		    (match && !price_match_test(match, entry_id(p))))
 			continue;
 		hits++;
-		for (j = 0; j <= p->n_later; j++) {
-			struct price *q = j ? &p->later[j - 1] : p;
+		for (j = 0; j <= p->n_periods; j++) {
+			struct price *q = j ? &p->periods[j - 1] : p;
 
 			if (batch)
 				q->batch_factor = batch;
@@ -167,8 +167,8 @@ static int apply_model(struct price_table *t, const cJSON *o)
 		return err;
 	if (!p)		/* a new exact name: our own format's entry */
 		return price_table_add_entry_json(t, o);
-	for (j = 0; j <= p->n_later; j++)
-		if ((err = patch_one(o, o->string, j ? &p->later[j - 1] : p)))
+	for (j = 0; j <= p->n_periods; j++)
+		if ((err = patch_one(o, o->string, j ? &p->periods[j - 1] : p)))
 			return err;
 	return 0;
 }

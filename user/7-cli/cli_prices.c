@@ -305,8 +305,9 @@ int cli_prices_diff(const struct price_table *a, const struct price_table *b)
 				   (long long)x->long_context_above, x->long_context.input_usd * 1e6,
 				   x->long_context.output_usd * 1e6, (long long)y->long_context_above,
 				   y->long_context.input_usd * 1e6, y->long_context.output_usd * 1e6);
-		if (e->n_later != n->n_later)
-			add_change(&c, "%zu -> %zu price periods", e->n_later + 1, n->n_later + 1);
+		if (e->n_periods != n->n_periods)
+			add_change(&c, "%zu -> %zu price periods", e->n_periods ? e->n_periods : 1,
+				   n->n_periods ? n->n_periods : 1);
 		if (c.len) {
 			printf("~ %s: %s\n", e->model, c.text);
 			changed++;
