@@ -133,6 +133,11 @@ static void test_overrides_applied(void **state)
 	p = price_lookup_vendor(t, "qwen-3-coder-480b", "cerebras");
 	assert_non_null(p);
 	assert_float_equal(p->input_usd, 2e-6, 1e-18);
+	/* provider_vendor()'s "xai" is the source's "x-ai". */
+	p = price_lookup_vendor(t, "grok-4-0709", "xai");
+	assert_non_null(p);
+	assert_ptr_equal(p, price_lookup_vendor(t, "grok-4-0709", "x-ai"));
+	assert_string_equal(p->provider, "x-ai");
 	/* An exact name the source lacks; at a vendor, by its last segment. */
 	assert_non_null(price_lookup_vendor(t, "accounts/fireworks/models/deepseek-v3p1",
 					    "fireworks"));

@@ -260,6 +260,8 @@ const struct price *price_lookup_vendor(const struct price_table *t,
 		return NULL;
 	if (!vendor)
 		return price_lookup(t, model);
+	if (!strcmp(vendor, "xai"))	/* provider_vendor()'s name for the source's x-ai */
+		vendor = "x-ai";
 	model = strip_models(model);
 	if ((p = lookup_at(t, model, vendor)))
 		return p;
