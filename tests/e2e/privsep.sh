@@ -4,7 +4,8 @@
 # through urllib, in a private net+mount namespace):
 #  1. state: the worker of a running llmobsd has a uid other than 0,
 #     CapEff, CapPrm and CapBnd 0, NoNewPrivs 1, Seccomp 2; the attacher
-#     is root, without seccomp, and records nothing itself;
+#     is root, without seccomp, and records nothing itself; what only it
+#     may read (root's clients' LLMOBS_PROJECT, exe) reaches the records;
 #  2. containment (tests/llmobsd-hooks, the test build): the first worker
 #     tries something forbidden (open /etc/shadow, ptrace the attacher,
 #     load a BPF program, execve, open an inet socket): it is refused
@@ -92,13 +93,18 @@ if start "$OUT/llmobsd" "$P/state.log" "$P/state.db"; then
   echo "  attacher $DPID: Uid $a_uid CapEff $a_eff Seccomp $a_sec"
   check "attacher keeps only its capabilities (CapEff $a_eff, not full)" \
     '[ "$a_eff" != 0000000000000000 ] && [ "$a_eff" != "$(status_of 1 CapBnd)" ]'
-  clients "$P/state.out"
+  # root's clients, whose environment only the attacher may read
+  LLMOBS_PROJECT=privsep-e2e clients "$P/state.out"
   sleep 1
   stop
   n=$(grep -c '^ok ' "$P/state.out")
   got=$(stored "$P/state.db")
   check "sandboxed worker records every call ($got of $n), exits 0 (rc=$RC)" \
     '[ "$got" -ge "$n" ] && [ "$RC" -eq 0 ]'
+  proj=$(sqlite3 "$P/state.db" "SELECT count(*) FROM exchanges WHERE project = 'privsep-e2e'
+    AND exe LIKE '%python%'")
+  check "attribution through the attacher: LLMOBS_PROJECT of root's clients on $proj of $got" \
+    '[ "$proj" -eq "$got" ] && [ "$got" -gt 0 ]'
 fi
 
 # --- 2. containment ------------------------------------------------------------------

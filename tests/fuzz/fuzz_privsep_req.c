@@ -32,14 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(out.kind >= PRIVSEP_REQ_ATTACH_PID && out.kind < PRIVSEP_REQ__MAX,
 		   "kind %u", out.kind);
 	FUZZ_CHECK(!out.reserved, "reserved %u", out.reserved);
-	if (out.kind == PRIVSEP_REQ_ATTACH_PID || out.kind == PRIVSEP_REQ_EXE)
+	if (out.kind == PRIVSEP_REQ_ATTACH_PID || out.kind == PRIVSEP_REQ_EXE ||
+	    out.kind == PRIVSEP_REQ_PROCATTR)
 		FUZZ_CHECK(out.pid >= 1 && out.pid <= PRIVSEP_PID_MAX, "pid %u", out.pid);
 	else
 		FUZZ_CHECK(!out.pid && !out.flags, "pid %u flags %u", out.pid, out.flags);
 	if (out.kind == PRIVSEP_REQ_ATTACH_PID)
 		FUZZ_CHECK(out.flags == PRIVSEP_ATTACH_EXEC || out.flags == PRIVSEP_ATTACH_NOW,
 			   "flags %#x", out.flags);
-	if (out.kind == PRIVSEP_REQ_EXE)
+	if (out.kind == PRIVSEP_REQ_EXE || out.kind == PRIVSEP_REQ_PROCATTR)
 		FUZZ_CHECK(!out.flags, "flags %#x", out.flags);
 	free(buf);
 	return 0;

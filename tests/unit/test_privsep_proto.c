@@ -22,7 +22,8 @@ static struct privsep_req good(enum privsep_kind kind)
 	struct privsep_req r = { .magic = PRIVSEP_MAGIC, .version = PRIVSEP_VERSION,
 				 .kind = kind, .seq = 7 };
 
-	if (kind == PRIVSEP_REQ_ATTACH_PID || kind == PRIVSEP_REQ_EXE)
+	if (kind == PRIVSEP_REQ_ATTACH_PID || kind == PRIVSEP_REQ_EXE ||
+	    kind == PRIVSEP_REQ_PROCATTR)
 		r.pid = 1234;
 	if (kind == PRIVSEP_REQ_ATTACH_PID)
 		r.flags = PRIVSEP_ATTACH_EXEC;
@@ -81,6 +82,10 @@ static void test_rejects_each_fault(void **state)
 	r = good(PRIVSEP_REQ_ATTACH_PID); r.flags = PRIVSEP_ATTACH_MASK;
 	assert_int_equal(privsep_req_parse(&r, sizeof(r), &out), -EINVAL);
 	r = good(PRIVSEP_REQ_ATTACH_PID); r.flags = 0x80;
+	assert_int_equal(privsep_req_parse(&r, sizeof(r), &out), -EINVAL);
+	r = good(PRIVSEP_REQ_PROCATTR); r.pid = 0;
+	assert_int_equal(privsep_req_parse(&r, sizeof(r), &out), -EINVAL);
+	r = good(PRIVSEP_REQ_PROCATTR); r.flags = PRIVSEP_ATTACH_EXEC;
 	assert_int_equal(privsep_req_parse(&r, sizeof(r), &out), -EINVAL);
 	/* COUNTERS and READY name no process */
 	r = good(PRIVSEP_REQ_COUNTERS); r.pid = 1;

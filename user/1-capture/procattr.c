@@ -37,6 +37,8 @@ struct procattr_slot {
 
 struct procattr_table {
 	struct procattr_opts o;
+	procattr_remote_fn remote;	/* procattr_set_remote */
+	void *remote_ctx;
 	size_t mask;
 	struct procattr_slot *slots;
 };
@@ -211,6 +213,14 @@ static void resolve(struct procattr_table *t, struct procattr *a, pid_t tgid)
 	memset(a, 0, sizeof(*a));
 	a->tgid = tgid;
 	a->uid = -1;
+	if (t->remote && t->remote(t->remote_ctx, tgid, a) == 0) {
+		a->tgid = tgid;
+		a->exited = false;
+		return;
+	}
+	memset(a, 0, sizeof(*a));
+	a->tgid = tgid;
+	a->uid = -1;
 	snprintf(dir, sizeof(dir), "%s/%d", t->o.proc_root, (int)tgid);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || !(buf = malloc(PROCATTR_CMDLINE_BYTES))) {
@@ -256,6 +266,21 @@ const struct procattr *procattr_get(struct procattr_table *t, pid_t tgid)
 
 	if (s->valid && s->a.tgid == tgid && !s->a.exited)
 		return &s->a;
+	resolve(t, &s->a, tgid);
+	s->valid = true;
+	return &s->a;
+}
+
+void procattr_set_remote(struct procattr_table *t, procattr_remote_fn fn, void *ctx)
+{
+	t->remote = fn;
+	t->remote_ctx = ctx;
+}
+
+const struct procattr *procattr_resolve(struct procattr_table *t, pid_t tgid)
+{
+	struct procattr_slot *s = &t->slots[(size_t)tgid & t->mask];
+
 	resolve(t, &s->a, tgid);
 	s->valid = true;
 	return &s->a;

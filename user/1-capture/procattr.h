@@ -66,6 +66,16 @@ const struct procattr *procattr_get(struct procattr_table *t, pid_t tgid);
 /* The cached attribution, without resolving: for a record whose process may
  * be gone. NULL when it was never resolved or was evicted. */
 const struct procattr *procattr_peek(struct procattr_table *t, pid_t tgid);
+/* Where a resolve gets its answer when this process may not read other
+ * users' /proc/PID/environ, exe, cwd, root or the node's runtime files: the
+ * unprivileged worker asks the attacher (user/7-daemon/privsep.h), which
+ * resolves with the same options. fn fills *out and returns 0, or -errno
+ * and the resolve reads what it can here. */
+typedef int (*procattr_remote_fn)(void *ctx, pid_t tgid, struct procattr *out);
+void procattr_set_remote(struct procattr_table *t, procattr_remote_fn fn, void *ctx);
+/* Resolves tgid again now, whatever is cached (the attacher, which sees no
+ * exec or exit, answers each question afresh). */
+const struct procattr *procattr_resolve(struct procattr_table *t, pid_t tgid);
 void procattr_note_exec(struct procattr_table *t, pid_t tgid);
 void procattr_note_exit(struct procattr_table *t, pid_t tgid);
 

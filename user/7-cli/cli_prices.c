@@ -213,7 +213,8 @@ int cli_prices_update(struct sqlite3 *db, const char *file, const char *installe
 		return EXIT_FAILURE;
 	}
 	printf("installed as %s: llmobs uses it now, llmobsd from its next start "
-	       "(restart it); `rm` it to go back to the built-in table\n", installed);
+	       "(systemctl restart llmobsd, or however it runs); remove the file to go "
+	       "back to the built-in table\n", installed);
 	return 0;
 }
 

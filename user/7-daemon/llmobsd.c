@@ -682,9 +682,15 @@ int main(int argc, char **argv)
 	if (!d.opts.no_bpf && !d.opts.replay_path) {
 		struct privsep_opts po = { .plain_ports = d.opts.plain_ports };
 
+		/* Who a process is takes reading other users' /proc/PID/environ,
+		 * exe and root: the attacher resolves, the worker asks. */
+		if (start_attribution(&d))
+			return 1;
+		po.attr = d.attr;
 		capture_opts(&d.opts, &po.tls);
 		if (privsep_start(&po, &d.worker))
 			return 1;
+		procattr_set_remote(d.attr, privsep_worker_procattr, d.worker);
 	}
 
 	/* --prices, else the table `llmobs prices --update` installed beside
@@ -716,7 +722,7 @@ int main(int argc, char **argv)
 		err = run_replay(&d);
 		goto cleanup;
 	}
-	if ((err = start_attribution(&d)))
+	if (!d.attr && (err = start_attribution(&d)))
 		goto cleanup;
 	if (d.opts.record_path) {
 		err = capture_file_create(d.opts.record_path, &d.recorder);

@@ -13,12 +13,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "capture_ring.h"
+#include "procattr.h"
 #include "stats.h"
 #include "tls_capture.h"
 
 struct privsep_opts {
 	struct tls_capture_opts tls;
 	const char *plain_ports;	/* NULL: PLAIN_CAPTURE_DEFAULT_PORTS */
+	/* Answers PROCATTR requests (the worker's table asks through
+	 * privsep_worker_procattr); NULL: they get -ENOSYS. */
+	struct procattr_table *attr;
 };
 
 struct privsep_worker;
@@ -45,6 +49,10 @@ int privsep_worker_attached(const struct privsep_worker *w);
 /* The attacher's counters, asked for now (their last known values if it
  * does not answer within 200 ms). */
 void privsep_worker_counters(struct privsep_worker *w, uint64_t out[STAT__MAX]);
+
+/* A procattr_remote_fn (procattr_set_remote): the attacher resolves what
+ * the worker may not read. ctx is the worker. */
+int privsep_worker_procattr(void *ctx, pid_t tgid, struct procattr *out);
 
 /* Internal, privsep_attacher.c -> privsep_worker.c: in a new worker,
  * takes the hello and fds on sock (from the attacher, pid attacher). */

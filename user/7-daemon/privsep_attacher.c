@@ -14,6 +14,7 @@
  * (configuration), stop the daemon: the probes are detached then rather
  * than left without a consumer. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@
 struct attacher {
 	struct tls_capture *tls;
 	struct plain_capture *plain;
+	struct procattr_table *attr;	/* PROCATTR requests */
 	int epfd, sigfd, sock;
 	pid_t worker;
 	uint32_t generation;
@@ -97,7 +99,7 @@ static void reply(struct attacher *a, const struct privsep_req *r, int status,
 	resp.kind = r->kind;
 	resp.seq = r->seq;
 	resp.status = status;
-	if (data && len <= sizeof(resp.counters))
+	if (data && len <= sizeof(resp) - offsetof(struct privsep_resp, counters))
 		memcpy(resp.counters, data, len);
 	/* A worker that does not read its replies loses them, nothing more. */
 	privsep_send(a->sock, &resp, sizeof(resp), NULL, 0);
@@ -133,6 +135,13 @@ static void serve(struct attacher *a, const struct privsep_req *r)
 		break;
 	case PRIVSEP_REQ_COUNTERS:
 		reply(a, r, 0, stats, sizeof(stats));
+		break;
+	case PRIVSEP_REQ_PROCATTR:
+		if (a->attr)
+			reply(a, r, 0, procattr_resolve(a->attr, (pid_t)r->pid),
+			      sizeof(struct procattr));
+		else
+			reply(a, r, -ENOSYS, NULL, 0);
 		break;
 	case PRIVSEP_REQ_READY:
 		if (!a->ready)
@@ -347,6 +356,7 @@ int privsep_start(const struct privsep_opts *o, struct privsep_worker **out)
 		return err;
 	}
 	plain_start(&a, o);
+	a.attr = o->attr;
 	err = priv_drop_attacher();
 	if (err)
 		p_warn("attacher: cannot drop capabilities: %s", strerror(-err));

@@ -26,9 +26,10 @@ int privsep_req_parse(const void *buf, size_t len, struct privsep_req *out)
 			return -EINVAL;
 		/* fall through */
 	case PRIVSEP_REQ_EXE:
+	case PRIVSEP_REQ_PROCATTR:
 		if (r.pid == 0 || r.pid > PRIVSEP_PID_MAX)
 			return -EINVAL;
-		if (r.kind == PRIVSEP_REQ_EXE && r.flags)
+		if (r.kind != PRIVSEP_REQ_ATTACH_PID && r.flags)
 			return -EINVAL;
 		break;
 	case PRIVSEP_REQ_COUNTERS:

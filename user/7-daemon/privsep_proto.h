@@ -14,6 +14,7 @@
 
 #include <linux/types.h>
 #include <stddef.h>
+#include "procattr.h"
 #include "stats.h"
 
 #define PRIVSEP_MAGIC		0x6c6c6f62u	/* "llob" */
@@ -33,6 +34,10 @@ enum privsep_kind {
 	PRIVSEP_REQ_COUNTERS,
 	/* The worker is sandboxed and polling. No reply. */
 	PRIVSEP_REQ_READY,
+	/* Who the process is (procattr.h: app, uid, container, pod, project
+	 * from its environment or the config's rules), resolved afresh.
+	 * Reply: attr. */
+	PRIVSEP_REQ_PROCATTR,
 	PRIVSEP_REQ__MAX,
 };
 
@@ -46,7 +51,7 @@ struct privsep_req {
 	__u16 version;
 	__u16 kind;		/* enum privsep_kind */
 	__u32 seq;		/* echoed in the reply */
-	__u32 pid;		/* ATTACH_PID, EXE: 1..PRIVSEP_PID_MAX; else 0 */
+	__u32 pid;		/* ATTACH_PID, EXE, PROCATTR: 1..PRIVSEP_PID_MAX; else 0 */
 	__u32 flags;		/* ATTACH_PID: exactly one PRIVSEP_ATTACH_*; else 0 */
 	__u32 reserved;		/* 0 */
 };
@@ -60,6 +65,7 @@ struct privsep_resp {
 	union {
 		char exe[PRIVSEP_EXE_BYTES];	/* NUL-terminated */
 		__u64 counters[STAT__MAX];
+		struct procattr attr;
 	};
 };
 

@@ -141,6 +141,33 @@ static int resolve_exe(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
+int privsep_worker_procattr(void *ctx, pid_t tgid, struct procattr *out)
+{
+	struct privsep_worker *w = ctx;
+	struct privsep_resp resp;
+	int err;
+
+	if (!w || tgid <= 0)
+		return -EINVAL;
+	err = ask(w, PRIVSEP_REQ_PROCATTR, (uint32_t)tgid, &resp);
+	if (err)
+		return err;
+	*out = resp.attr;
+	/* Strings as C strings, whatever came. */
+	out->app[sizeof(out->app) - 1] = '\0';
+	out->exe[sizeof(out->exe) - 1] = '\0';
+	out->cmdline_hash[sizeof(out->cmdline_hash) - 1] = '\0';
+	out->k8s_namespace[sizeof(out->k8s_namespace) - 1] = '\0';
+	out->k8s_pod[sizeof(out->k8s_pod) - 1] = '\0';
+	out->k8s_container[sizeof(out->k8s_container) - 1] = '\0';
+	out->image[sizeof(out->image) - 1] = '\0';
+	out->project[sizeof(out->project) - 1] = '\0';
+	out->cg.runtime[sizeof(out->cg.runtime) - 1] = '\0';
+	out->cg.container_id[sizeof(out->cg.container_id) - 1] = '\0';
+	out->cg.pod_uid[sizeof(out->cg.pod_uid) - 1] = '\0';
+	return 0;
+}
+
 void privsep_worker_counters(struct privsep_worker *w, uint64_t out[STAT__MAX])
 {
 	struct privsep_resp resp;
