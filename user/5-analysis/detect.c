@@ -50,6 +50,16 @@ static void init_classes(void)
 	}
 }
 
+/* Every API key prefix (detect_secrets.c) ends in '-' or '_' at its 3rd
+ * to 6th byte ("sk-", "hf_", "xai-", "glpat-"): most words have none. */
+static int key_separator(const char *t, size_t i, size_t len)
+{
+	for (size_t j = i + 2; j < i + 6 && j < len; j++)
+		if (t[j] == '-' || t[j] == '_')
+			return 1;
+	return 0;
+}
+
 /* The key matchers that the first byte allows, in order. */
 static size_t try_keys(const char *t, size_t i, size_t len, enum record_sensitive_kind *k)
 {
@@ -62,11 +72,23 @@ static size_t try_keys(const char *t, size_t i, size_t len, enum record_sensitiv
 		*k = RS_GITHUB_TOKEN;
 	else if (c == 'A' && (n = detect_cloud_key(t, i, len)))
 		*k = RS_CLOUD_KEY;
-	else if (!detect_is_upper((unsigned char)c) && c != 'e' && (n = detect_api_key(t, i, len)))
+	else if (!detect_is_upper((unsigned char)c) && c != 'e' && key_separator(t, i, len) &&
+		 (n = detect_api_key(t, i, len)))
 		*k = RS_API_KEY;
 	else if (detect_is_upper((unsigned char)c) && (n = detect_iban(t, i, len)))
 		*k = RS_IBAN;
 	return n;
+}
+
+/* The 8 bytes at p are all 'a'..'z' (SWAR: no byte below 0x61, none
+ * above 0x7a, none with the top bit; the classic has-less / has-more). */
+static inline int all_lower8(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return !(((v - ones * 0x61) & ~v & highs) | (((v + ones * (127 - 0x7a)) | v) & highs));
 }
 
 /* One word start: which kind, and how long; 0 if none. at: the next '@'
@@ -90,8 +112,7 @@ static size_t match_at(const char *t, size_t i, size_t len, unsigned char c, siz
 		*k = RS_PHONE;
 		return n;
 	}
-	/* a local part is at most 64 bytes: only words close to an '@' */
-	if ((c & T_MAIL) && at - i <= 64 && (n = detect_email(t, i, len))) {
+	if ((c & T_MAIL) && (n = detect_email(t, i, len))) {
 		*k = RS_EMAIL;
 		return n;
 	}
@@ -129,14 +150,16 @@ size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX])
 			continue;
 		}
 		n = 0;
-		/* '+', '(' and '-' start nothing right after a word ("x+1") */
-		if ((c & ~T_WORD) && !(after_word && !(c & T_WORD))) {
-			if (at < i) {
-				p = memchr(text + i, '@', len - i);
-				at = p ? (size_t)(p - text) : len;
-			}
-			n = match_at(text, i, len, c, at, &k);
+		if (at < i) {
+			p = memchr(text + i, '@', len - i);
+			at = p ? (size_t)(p - text) : len;
 		}
+		/* a local part is at most 64 bytes: only words close to an '@' */
+		if (at - i > 64)
+			c &= (unsigned char)~T_MAIL;
+		/* '+', '(' and '-' start nothing right after a word ("x+1") */
+		if ((c & ~T_WORD) && !(after_word && !(c & T_WORD)))
+			n = match_at(text, i, len, c, at, &k);
 		if (n) {
 			found++;
 			if (counts[k] < DETECT_COUNT_MAX)
@@ -145,10 +168,14 @@ size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX])
 		} else {
 			i++;
 		}
-		/* the rest of a word starts nothing: most bytes end here */
-		if (c & T_WORD)
+		/* the rest of a word starts nothing: most bytes end here, eight
+		 * lower-case letters at a time, then byte by byte */
+		if (c & T_WORD) {
+			while (i + 8 <= len && all_lower8(text + i))
+				i += 8;
 			while (i < len && (classes[(unsigned char)text[i]] & T_WORD))
 				i++;
+		}
 		after_word = i && (classes[(unsigned char)text[i - 1]] & T_WORD);
 	}
 	return found;
