@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "cli_budget.h"
 #include "cli_html.h"
 #include "cli_top.h"
 #include "cost.h"
@@ -31,6 +32,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
+		"       llmobs budget [--config FILE] [--db PATH]\n"
 		"       llmobs top [--db PATH] [--interval S] [--sort KEY] [--plain]\n"
 		"       llmobs report --html FILE [--db PATH] [--since DURATION] [--app APP]\n"
 		"                     [--project PROJECT] [--provider PROVIDER]\n"
@@ -503,6 +505,7 @@ static const struct cmd cmds[] = {
 	{ "prices", do_prices },
 	{ "reprice", do_reprice },
 	{ "telemetry", cli_telemetry },
+	{ "budget", cli_budget },
 	{ "top", cli_top },
 	{ "help", do_help },
 	{ 0 },

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "budget.h"
 #include "daemon_config.h"
 #include "plain_capture.h"
 
@@ -362,9 +363,11 @@ static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v
 		return projects(x, v, c);
 	if (!strcmp(key, "metrics"))
 		return metrics(x, v, c);
+	if (!strcmp(key, "budgets"))	/* budget.c's, checked in config_parse() */
+		return 0;
 	return fail(x, k, "unknown key '%s' (known: db, prices, socket, listen, host_root, "
 		    "max_body_bytes, max_call_bytes, ringbuf_mb, max_conns, json, plain_ports, "
-		    "projects, metrics)", key);
+		    "projects, metrics, budgets)", key);
 }
 
 /* An alias would let a few lines name a node many times. */
@@ -436,6 +439,12 @@ int config_parse(const char *name, const char *text, size_t len, struct daemon_c
 		     pr < root->data.mapping.pairs.top && !ret; pr++)
 			ret = dup_key(&x, root, pr) ?: top_key(&x, node(&x, pr->key),
 							      node(&x, pr->value), c);
+	}
+	if (!ret) {	/* budgets (llmobs budget): a bad one stops the daemon too */
+		struct budget_set *bs = malloc(sizeof(*bs));
+
+		ret = bs ? budget_parse(name, text, len, bs, err, errsize) : -ENOMEM;
+		free(bs);
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
