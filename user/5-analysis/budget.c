@@ -162,8 +162,18 @@ int budget_parse(const char *name, const char *text, size_t len, struct budget_s
 
 			if (k && !strcmp(k, "budgets"))
 				list = yaml_document_get_node(&doc, p->value);
+			if (k && !strcmp(k, "budget_webhook") && !ret) {
+				const yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+				const char *v = scalar(vn);
+
+				if (!v || (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
+				    strlen(v) >= sizeof(s->webhook))
+					ret = fail(&x, vn, "budget_webhook: an http:// or https:// URL");
+				else
+					snprintf(s->webhook, sizeof(s->webhook), "%s", v);
+			}
 		}
-	if (list && list->type != YAML_SEQUENCE_NODE)
+	if (!ret && list && list->type != YAML_SEQUENCE_NODE)
 		ret = fail(&x, list, "budgets: a list of budgets");
 	for (yaml_node_item_t *it = list && !ret ? list->data.sequence.items.start : NULL;
 	     it && it < list->data.sequence.items.top && !ret; it++) {

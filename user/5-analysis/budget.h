@@ -40,10 +40,12 @@ struct budget {
 struct budget_set {
 	struct budget b[BUDGET_MAX];
 	size_t n;
+	char webhook[512];		/* budget_webhook: http(s) URL, "" none */
 };
 
-/* Reads the `budgets:` key of the YAML file at path (other keys are the
- * daemon's and are not looked at here). No key: an empty set. On error,
+/* Reads the `budgets:` and `budget_webhook:` keys of the YAML file at
+ * path (the other keys are the daemon's, not looked at here). No
+ * budgets: an empty set. On error,
  * err says "path:line: what". Returns 0 or -errno (-EINVAL: content). */
 int budget_load(const char *path, struct budget_set *s, char *err, size_t errsize);
 /* The same from a buffer; name is used in messages. */

@@ -363,11 +363,11 @@ static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v
 		return projects(x, v, c);
 	if (!strcmp(key, "metrics"))
 		return metrics(x, v, c);
-	if (!strcmp(key, "budgets"))	/* budget.c's, checked in config_parse() */
-		return 0;
+	if (!strcmp(key, "budgets") || !strcmp(key, "budget_webhook"))
+		return 0;	/* budget.c's, checked in config_parse() */
 	return fail(x, k, "unknown key '%s' (known: db, prices, socket, listen, host_root, "
 		    "max_body_bytes, max_call_bytes, ringbuf_mb, max_conns, json, plain_ports, "
-		    "projects, metrics, budgets)", key);
+		    "projects, metrics, budgets, budget_webhook)", key);
 }
 
 /* An alias would let a few lines name a node many times. */

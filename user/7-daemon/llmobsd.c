@@ -17,6 +17,7 @@
 #include "cache_analyze.h"
 #include "cost.h"
 #include "detect.h"
+#include "budget_alert.h"
 #include "log.h"
 #include "privsep.h"
 #include "procattr.h"
@@ -74,6 +75,7 @@ struct daemon {
 	struct daemon_args args;	/* argv with the config file's flags first */
 	struct metrics_agg *metrics;	/* what /metrics says */
 	struct metrics_http *http;	/* NULL: --listen off */
+	struct budget_alerts *budgets;	/* the config's budgets, NULL: none */
 };
 
 static volatile sig_atomic_t exiting;
@@ -89,6 +91,28 @@ static int64_t now_ns(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The config file's budgets: this period's spend from the database, then
+ * alerts as exchanges finish (budget_alert.h). Budgets are an addition: a
+ * failure here is logged, capture goes on. The webhook waits for the
+ * sandbox to let a thread connect out (as telemetry's will): until then
+ * the daemon's alerts go to the log only. */
+static void start_budgets(struct daemon *d)
+{
+	struct budget_set *set;
+	char err[512];
+
+	if (!d->args.config_path || !(set = calloc(1, sizeof(*set))))
+		return;
+	if (budget_load(d->args.config_path, set, err, sizeof(err)))
+		p_warn("budgets: %s", err);
+	else if (set->n && budget_alerts_new(set, NULL, &d->budgets) == 0) {
+		budget_alerts_load(d->budgets, d->store ? store_db(d->store) : NULL, time(NULL));
+		p_info("budgets: %zu, alerts to the log%s", set->n, set->webhook[0] ?
+		       " (budget_webhook: not sent yet by the sandboxed daemon)" : "");
+	}
+	free(set);
 }
 
 static void print_live_line(const struct exchange_record *r)
@@ -183,6 +207,7 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 		analyze_cache(d, r);
 	/* secrets in the prompt: kinds and counts; the text stays in memory */
 	detect_record(r);
+	budget_alerts_observe(d->budgets, r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
 	/* store.c counts what it loses (this record, a rolled-back batch) */
@@ -707,6 +732,7 @@ int main(int argc, char **argv)
 		open_store(&d);
 	if (!d.opts.no_cache && start_cache(&d))
 		goto cleanup;
+	start_budgets(&d);
 
 	copts.max_body_bytes = d.opts.max_body_bytes;
 	copts.max_conns = d.opts.max_conns;
@@ -766,6 +792,7 @@ int main(int argc, char **argv)
 	err = d.worker ? privsep_worker_sandbox(d.worker) : privsep_sandbox_self();
 	if (err)
 		goto cleanup;
+	budget_alerts_run(d.budgets);
 	if (d.ring)
 		p_info("ready: %d TLS libraries attached, recording to %s",
 		       privsep_worker_attached(d.worker), d.opts.db_path);
@@ -839,6 +866,7 @@ cleanup:
 		p_err("recording to %s: events lost at close", d.opts.record_path);
 	capture_ring_close(d.ring);
 	store_close(d.store);
+	budget_alerts_free(d.budgets);
 	cache_analyzer_free(d.cache);
 	price_table_free(d.prices);
 	procattr_free(d.attr);
