@@ -203,6 +203,10 @@ static void test_report_sections(void **state)
 	assert_non_null(strstr(r.out, "error truncated"));	/* i = 3, 7, 11 */
 	assert_non_null(strstr(r.out, "http_parse_errors"));
 	assert_null(strstr(r.out, "stream_gaps"));		/* zero: not shown */
+	/* kinds and counts per app and project (the fixtures' sensitive) */
+	assert_non_null(strstr(r.out, "Secrets and personal data sent"));
+	assert_non_null(strstr(r.out, "          1    65535  iban          agent-0 (project-0)\n"));
+	assert_non_null(strstr(r.out, "          1        2  email         agent-1 (project-1)\n"));
 	assert_null(strchr(r.out, '\x1b'));		/* terminal escapes neutralised */
 	run_free(&r);
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "cli.h"
+#include "cli_sensitive.h"
 #include "log.h"
 
 /* Strings in the DB came from observed processes: a comm or model holding
@@ -264,6 +265,7 @@ int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label)
 		      report_attribution(db, since_ns) ?:
 		      (unpriced ? report_unpriced(db, since_ns) : 0) ?:
 		      report_errors(db, since_ns) ?:
+		      cli_report_sensitive(db, since_ns) ?:
 		      cli_cache_summary(db, since_ns);
 	if (!ret)
 		ret = report_counters(db);
