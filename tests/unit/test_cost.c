@@ -436,6 +436,43 @@ static void test_genai_format(void **state)
 	price_table_free(t);
 }
 
+/* The source's providers of real hosts, and names only a provider's rules
+ * know: Bedrock's regional and global inference profiles. */
+static void test_default_providers(void **state)
+{
+	static const char *const hosts[][4] = {	/* host, path, our provider, theirs */
+		{ "api.openai.com", "/v1/chat/completions", "openai", "openai" },
+		{ "x.openai.azure.com", "/openai/deployments/d/chat/completions", "azure_openai",
+		  "azure" },
+		{ "bedrock-runtime.us-east-1.amazonaws.com", "/model/m/converse", "openai_compatible",
+		  "aws" },
+		{ "us-east5-aiplatform.googleapis.com", "/v1/projects/p", "google", "google" },
+		{ "openrouter.ai", "/api/v1/chat/completions", "openai_compatible", "openrouter" },
+		{ "api.x.ai", "/v1/chat/completions", "openai_compatible", "x-ai" },
+	};
+	static const char *const bedrock[] = {
+		"us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+		"anthropic.claude-3-5-haiku-20241022-v1:0",
+		"global.anthropic.claude-opus-4-5-20251101-v1:0",
+	};
+	struct price_table *t = NULL;
+	size_t i;
+
+	assert_int_equal(price_table_load_default(&t), 0);
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		assert_string_equal(price_provider_of(t, hosts[i][0], hosts[i][1], hosts[i][2]),
+				    hosts[i][3]);
+	/* A local server is no provider of the source. */
+	assert_null(price_provider_of(t, "127.0.0.1:11434", "/api/chat", "ollama"));
+	for (i = 0; i < sizeof(bedrock) / sizeof(bedrock[0]); i++) {
+		const struct price *p = price_lookup_vendor(t, bedrock[i], "aws");
+
+		assert_non_null(p);
+		assert_string_equal(p->provider, "aws");
+	}
+	price_table_free(t);
+}
+
 /* ---- malformed tables ---- */
 
 struct bad_case {
@@ -800,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_long_context_and_batch),
 		cmocka_unit_test(test_vendor_lookup),
 		cmocka_unit_test(test_genai_format),
+		cmocka_unit_test(test_default_providers),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_default_table_sane),
