@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "cli_advise.h"
 #include "cli_budget.h"
 #include "cli_html.h"
 #include "cli_top.h"
@@ -33,6 +34,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: llmobs report [--db PATH] [--since DURATION]\n"
 		"       llmobs budget [--config FILE] [--db PATH]\n"
+		"       llmobs advise [--db PATH] [--since DURATION]\n"
 		"       llmobs top [--db PATH] [--interval S] [--sort KEY] [--plain]\n"
 		"       llmobs report --html FILE [--db PATH] [--since DURATION] [--app APP]\n"
 		"                     [--project PROJECT] [--provider PROVIDER]\n"
@@ -506,6 +508,7 @@ static const struct cmd cmds[] = {
 	{ "reprice", do_reprice },
 	{ "telemetry", cli_telemetry },
 	{ "budget", cli_budget },
+	{ "advise", cli_advise },
 	{ "top", cli_top },
 	{ "help", do_help },
 	{ 0 },
