@@ -230,6 +230,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory deploy-check
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory telemetry
 	$(Q)$(MAKE) --no-print-directory html-test
 	$(Q)$(MAKE) --no-print-directory top-test
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)

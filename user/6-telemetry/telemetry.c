@@ -40,7 +40,38 @@ struct telemetry {
 	int backoff_s;
 	int64_t next_try_ns;
 	bool failing;			/* logged once per outage */
+	bool running;			/* the thread was started */
+	char *ca_pem;			/* LLM_OBSERVER_CA_FILE, read at start */
+	size_t ca_pem_len;
 };
+
+#define CA_FILE_MAX_BYTES	(4u << 20)
+
+/* The CA file, read now: the sandboxed worker may not read it later. */
+static int read_ca(struct telemetry *t)
+{
+	FILE *f;
+	long n;
+
+	if (!t->cfg.ca_file[0])
+		return 0;
+	f = fopen(t->cfg.ca_file, "re");
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || n > CA_FILE_MAX_BYTES ||
+	    fseek(f, 0, SEEK_SET)) {
+		fclose(f);
+		return -EINVAL;
+	}
+	t->ca_pem = malloc((size_t)n);
+	if (!t->ca_pem || fread(t->ca_pem, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	t->ca_pem_len = (size_t)n;
+	return 0;
+}
 
 static int64_t now_ns(clockid_t clk)
 {
@@ -162,6 +193,7 @@ static bool send_due(struct telemetry *t)
 		.connect_timeout_ms = t->opts.connect_timeout_ms,
 		.total_timeout_ms = t->opts.total_timeout_ms,
 		.cancelled = cancelled, .cancel_ctx = t,
+		.ca_pem = t->ca_pem, .ca_pem_len = t->ca_pem_len,
 	};
 	struct telemetry_send_result res;
 	char batch_id[33], *records = NULL, *body;
@@ -256,8 +288,14 @@ int telemetry_start(const struct telemetry_config *c, const struct telemetry_opt
 	if (!t->opts.queue_max)
 		t->opts.queue_max = 8192;
 	t->q = calloc((size_t)t->opts.queue_max, sizeof(*t->q));
-	err = t->q ? telemetry_outbox_open(outbox_path, false, &t->opts.limits, &t->ob) : -ENOMEM;
+	err = t->q ? read_ca(t) : -ENOMEM;
+	if (err == -EINVAL || err == -EIO)
+		p_warn("telemetry: LLM_OBSERVER_CA_FILE %s is empty, unreadable or over 4 MiB",
+		       t->cfg.ca_file);
+	if (!err)
+		err = telemetry_outbox_open(outbox_path, false, &t->opts.limits, &t->ob);
 	if (err) {
+		free(t->ca_pem);
 		free(t->q);
 		free(t);
 		return err;
@@ -269,15 +307,19 @@ int telemetry_start(const struct telemetry_config *c, const struct telemetry_opt
 	telemetry_outbox_set(t->ob, "key", telemetry_config_key_label(&t->cfg, label, sizeof(label)));
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
-	err = -pthread_create(&t->thread, NULL, run, t);
-	if (err) {
-		telemetry_outbox_close(t->ob);
-		free(t->q);
-		free(t);
-		return err;
-	}
 	*out = t;
 	return 0;
+}
+
+int telemetry_run(struct telemetry *t)
+{
+	int err = -pthread_create(&t->thread, NULL, run, t);
+
+	if (err)
+		p_warn("telemetry: cannot start its thread: %s; records wait in the outbox",
+		       strerror(-err));
+	t->running = !err;
+	return err;
 }
 
 void telemetry_stop(struct telemetry *t)
@@ -288,10 +330,12 @@ void telemetry_stop(struct telemetry *t)
 	atomic_store(&t->stop, true);
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&t->lock);
-	pthread_join(t->thread, NULL);
+	if (t->running)
+		pthread_join(t->thread, NULL);
 	drain_queue(t);		/* what came in last is kept for the next start */
 	telemetry_outbox_close(t->ob);
 	free(t->q);
+	free(t->ca_pem);
 	telemetry_config_wipe(&t->cfg);
 	free(t);
 }
@@ -323,7 +367,8 @@ struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path)
 			c.why_off);
 		telemetry_note_off(&c, outbox);
 	} else if ((err = telemetry_start(&c, NULL, outbox, &t)) < 0) {
-		p_warn("telemetry: off: cannot open the outbox %s: %s", outbox, strerror(-err));
+		p_warn("telemetry: off: cannot start it (outbox %s%s%s): %s", outbox,
+		       c.ca_file[0] ? ", CA file " : "", c.ca_file, strerror(-err));
 	} else {
 		p_info("telemetry: on, sending to %s as %s, within %d s (outbox %s)", c.endpoint,
 		       telemetry_config_key_label(&c, label, sizeof(label)), c.flush_seconds, outbox);

@@ -22,19 +22,25 @@ struct telemetry_opts {
 	long connect_timeout_ms, total_timeout_ms;	/* 0: telemetry_send's defaults */
 };
 
-/* Starts the delivery thread over the outbox at outbox_path (created 0600).
- * c must be enabled; it is copied. Returns 0 or -errno. */
+/* Opens the outbox at outbox_path (created 0600) for c, which must be
+ * enabled (it is copied). Records submitted from now on are queued.
+ * Returns 0 or -errno. */
 int telemetry_start(const struct telemetry_config *c, const struct telemetry_opts *opts,
 		    const char *outbox_path, struct telemetry **out);
+/* Starts the delivery thread. Apart from telemetry_start() so that the
+ * daemon opens files while it may and starts the thread once sandboxed,
+ * where the thread inherits the seccomp filter. Returns 0 or -errno. */
+int telemetry_run(struct telemetry *t);
 /* Queues r's metadata; never blocks on I/O. */
 void telemetry_submit(struct telemetry *t, const struct exchange_record *r);
 /* Moves what is queued into the outbox, stops the thread (cutting off a
  * send in flight), frees t. What was not sent stays in the outbox. */
 void telemetry_stop(struct telemetry *t);
 
-/* The daemon's one call at start: reads the LLM_OBSERVER_* switches, logs
- * once whether telemetry is on (to which endpoint, the key by its prefix)
- * or why not, and starts it beside the database at db_path. NULL when off. */
+/* The daemon's call at start: reads the LLM_OBSERVER_* switches, logs once
+ * whether telemetry is on (to which endpoint, the key by its prefix) or why
+ * not, and opens it beside the database at db_path (telemetry_run() then
+ * sends). NULL when off. */
 struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path);
 
 /* When telemetry is off but an outbox exists (it was on before), records

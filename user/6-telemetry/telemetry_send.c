@@ -146,8 +146,16 @@ void telemetry_send(const struct telemetry_config *c, const struct telemetry_sen
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)gz_len);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file[0])
+	if (opts && opts->ca_pem) {
+		struct curl_blob blob = {
+			.data = (void *)opts->ca_pem, .len = opts->ca_pem_len,
+			.flags = CURL_BLOB_COPY,
+		};
+
+		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+	} else if (c->ca_file[0]) {
 		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+	}
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 			 opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000L);

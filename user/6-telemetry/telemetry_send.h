@@ -26,6 +26,10 @@ struct telemetry_send_result {
 struct telemetry_send_opts {
 	long connect_timeout_ms;	/* 0 = 5,000 */
 	long total_timeout_ms;		/* 0 = 20,000 */
+	/* LLM_OBSERVER_CA_FILE's certificates, read at start while the daemon
+	 * may read any file (the sandboxed worker may not); NULL: the system's. */
+	const char *ca_pem;
+	size_t ca_pem_len;
 	/* Polled during the transfer; returning true aborts it (daemon exit). */
 	bool (*cancelled)(void *ctx);
 	void *cancel_ctx;

@@ -28,6 +28,8 @@
 #include "shim_server.h"
 #include "stats.h"
 #include "store.h"
+#include "sandbox.h"
+#include "telemetry.h"
 #include "plain_capture.h"
 
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
@@ -42,6 +44,7 @@ struct daemon_opts {
 	const char *prices_path;
 	const char *cache_rules_path;	/* --cache-rules */
 	bool no_cache;			/* --no-cache-analytics */
+	bool telemetry_insecure;	/* --telemetry-insecure: http:// endpoints (tests) */
 	size_t cache_index_bytes;	/* --cache-index-mb */
 	bool json;
 	size_t max_body_bytes;
@@ -76,6 +79,7 @@ struct daemon {
 	struct metrics_agg *metrics;	/* what /metrics says */
 	struct metrics_http *http;	/* NULL: --listen off */
 	struct budget_alerts *budgets;	/* the config's budgets, NULL: none */
+	struct telemetry *telemetry;	/* opt-in (docs/telemetry.md), NULL: off */
 };
 
 static volatile sig_atomic_t exiting;
@@ -215,6 +219,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 		store_add(d->store, r);
 	else
 		stats_inc(STAT_RECORDS_DROPPED);
+	if (d->telemetry)
+		telemetry_submit(d->telemetry, r);
 	if (d->metrics)
 		metrics_agg_observe(d->metrics, r);
 	if (d->opts.json) {
@@ -525,6 +531,9 @@ static void usage(FILE *out)
 		"  --cache-rules FILE    prompt-cache rules JSON (default: the embedded one)\n"
 		"  --cache-index-mb N    memory of the prompt-cache prefix index (default 64)\n"
 		"  --no-cache-analytics  no prompt-cache analysis\n"
+		"  --telemetry-insecure  let LLM_OBSERVER_ENDPOINT be plain http:// (tests);\n"
+		"                        telemetry is off unless LLM_OBSERVER_ENABLED=true\n"
+		"                        (docs/telemetry.md)\n"
 		"  --json                print one JSON record per exchange on stdout\n"
 		"  --max-body-bytes N    bytes kept per HTTP body (default 4194304)\n"
 		"  --max-call-bytes N    bytes captured per TLS call (default 1048576)\n"
@@ -582,6 +591,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "cache-rules", required_argument, NULL, 400 },
 		{ "cache-index-mb", required_argument, NULL, 401 },
 		{ "no-cache-analytics", no_argument, NULL, 402 },
+		{ "telemetry-insecure", no_argument, NULL, 410 },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "max-body-bytes", required_argument, NULL, OPT_BODY },
 		{ "max-call-bytes", required_argument, NULL, OPT_CALL },
@@ -611,6 +621,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case 400: o->cache_rules_path = optarg; break;
 		case 401: o->cache_index_bytes = (size_t)strtoul(optarg, NULL, 10) << 20; break;
 		case 402: o->no_cache = true; break;
+		case 410: o->telemetry_insecure = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_BODY:
 			if (parse_size(optarg, &o->max_body_bytes))
@@ -764,6 +775,11 @@ int main(int argc, char **argv)
 
 	if ((err = start_metrics(&d)))
 		goto cleanup;
+	/* Telemetry's outbox opens now, beside the database; its thread starts
+	 * once sandboxed, under a filter that then lets it connect out. */
+	if (d.opts.db_path && (d.telemetry = telemetry_open_from_env(d.opts.telemetry_insecure,
+								     d.opts.db_path)))
+		sandbox_seccomp_allow_outbound();
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -793,6 +809,8 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	budget_alerts_run(d.budgets);
+	if (d.telemetry)
+		telemetry_run(d.telemetry);
 	if (d.ring)
 		p_info("ready: %d TLS libraries attached, recording to %s",
 		       privsep_worker_attached(d.worker), d.opts.db_path);
@@ -866,6 +884,7 @@ cleanup:
 		p_err("recording to %s: events lost at close", d.opts.record_path);
 	capture_ring_close(d.ring);
 	store_close(d.store);
+	telemetry_stop(d.telemetry);	/* what was not sent waits in the outbox */
 	budget_alerts_free(d.budgets);
 	cache_analyzer_free(d.cache);
 	price_table_free(d.prices);

@@ -32,6 +32,9 @@ int sandbox_drop_user(const struct sandbox_user *u);
  * the kernel's audit log names it); =off is refused unless built with
  * LLMOBS_TEST_HOOKS. Returns 0 or -errno. */
 int sandbox_seccomp_load(void);
+/* Before sandbox_seccomp_load(): the filter also lets a thread open
+ * outbound connections (opt-in telemetry). */
+void sandbox_seccomp_allow_outbound(void);
 
 /* Whether this process has any capability in its permitted, effective or
  * bounding set (for the log line that shows the result). */

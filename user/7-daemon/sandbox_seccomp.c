@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
 #include <seccomp.h>
@@ -55,6 +57,13 @@ static const char *const allowed[] = {
 	"restart_syscall",
 };
 
+static bool outbound;	/* sandbox_seccomp_allow_outbound() */
+
+void sandbox_seccomp_allow_outbound(void)
+{
+	outbound = true;
+}
+
 static int add(scmp_filter_ctx ctx, const char *name, unsigned int nargs,
 	       const struct scmp_arg_cmp *args)
 {
@@ -65,6 +74,51 @@ static int add(scmp_filter_ctx ctx, const char *name, unsigned int nargs,
 	err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, nargs, args);
 	/* A pseudo-syscall number libseccomp cannot place on this arch. */
 	return err == -EDOM || err == -EFAULT ? 0 : err;
+}
+
+/* Opt-in telemetry (user/6-telemetry) sends from a thread with libcurl:
+ * the thread itself (clone of a thread, never a process: clone3's flags
+ * are out of reach, so it is refused with ENOSYS and glibc falls back to
+ * clone), IPv4/IPv6 sockets to the endpoint and its resolver, and the
+ * socket pair libcurl wakes itself with. Only when telemetry is on. */
+static int add_outbound(scmp_filter_ctx ctx)
+{
+	static const char *const calls[] = {
+		"connect", "getsockname", "getpeername", "sendmmsg", "recvmmsg",
+		"pipe2", "eventfd2", "bind",
+	};
+	static const int families[] = { AF_INET, AF_INET6, AF_UNIX };
+	struct scmp_arg_cmp thread = SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+	struct scmp_arg_cmp sol = SCMP_A1_32(SCMP_CMP_EQ, SOL_SOCKET);
+	struct scmp_arg_cmp tcp = SCMP_A1_32(SCMP_CMP_EQ, IPPROTO_TCP);
+	struct scmp_arg_cmp netlink = SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK);
+	struct scmp_arg_cmp pair = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < sizeof(calls) / sizeof(calls[0]); i++)
+		err = add(ctx, calls[i], 0, NULL);
+	for (i = 0; !err && i < sizeof(families) / sizeof(families[0]); i++) {
+		struct scmp_arg_cmp a = SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)families[i]);
+
+		err = add(ctx, "socket", 1, &a);
+	}
+	if (!err)
+		err = add(ctx, "socketpair", 1, &pair);
+	if (!err)
+		err = add(ctx, "setsockopt", 1, &sol);
+	if (!err)
+		err = add(ctx, "setsockopt", 1, &tcp);
+	/* getaddrinfo's AI_ADDRCONFIG asks netlink which families are up; told
+	 * no, it assumes both, rather than the worker being killed. */
+	if (!err)
+		err = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
+					     SCMP_SYS(socket), 1, &netlink);
+	if (!err)
+		err = add(ctx, "clone", 1, &thread);
+	if (!err && seccomp_syscall_resolve_name("clone3") != __NR_SCMP_ERROR)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	return err;
 }
 
 int sandbox_seccomp_load(void)
@@ -124,6 +178,8 @@ int sandbox_seccomp_load(void)
 
 		err = add(ctx, "tgkill", 1, &a);
 	}
+	if (!err && outbound)
+		err = add_outbound(ctx);
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
