@@ -224,4 +224,11 @@ if [ "${E2E_PRIVSEP:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: privilege separation (tests/e2e/privsep.sh)"
   bash "$E2E/privsep.sh" "$TMP" "$OUT" || RC=1
 fi
+
+# Prompt-cache analytics: synthetic workloads with known answers through
+# urllib and a daemon of its own, against a simulated provider (cache.sh).
+if [ "${E2E_CACHE:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
+  echo "e2e: prompt-cache workloads (tests/e2e/cache.sh)"
+  E2E_OUTPUT=$OUT bash "$E2E/cache.sh" || RC=1
+fi
 exit $RC

@@ -46,6 +46,8 @@ static const struct lex_case lex_cases[] = {
 	{ "req 0b7e4f3c-9a1d-4c2e-8f00-1234567890ab end", "uuid", 4, 36, "UUID v4" },
 	{ "req 0190d3a5-7c4b-7e21-9f00-abcdefabcdef", "uuid", 4, 36, "UUID v7" },
 	{ "req 6ba7b810-9dad-11d1-80b4-00c04fd430c8", "uuid", 4, 36, "UUID v1" },
+	{ "Session e3b0c442-98fc-4c14-9afb-f4c8996fb924. Go", "uuid", 8, 36, "UUID v4" },
+	{ "id=abc0c442-98fc-7c14-9afb-f4c8996fb924", "uuid", 3, 36, "UUID v7" },
 	{ "cch=9f86d081884c7d65; ok", "hex_id", 4, 16, "hex id" },
 	{ "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "hex_id", 4, 64, "hex id" },
 	{ "tok aGVsbG8gd29ybGQgMTIzNDU2Nzg5MA== x", "base64_id", 4, 32, "base64 id" },

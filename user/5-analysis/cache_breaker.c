@@ -194,6 +194,28 @@ static void set(struct cache_span *s, const char *base, const char *p, size_t le
 	s->ivalue = 0;
 }
 
+/* 8-4-4-4-12 hex at p. */
+static bool match_uuid(const char *p, const char *end, enum cache_shape *sh)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+	const char *q = p;
+
+	if (end - p < 36)
+		return false;
+	for (int g = 0; g < 5; g++) {
+		for (int i = 0; i < groups[g]; i++, q++)
+			if (!is_hex(*q))
+				return false;
+		if (g < 4 && *q++ != '-')
+			return false;
+	}
+	if (q < end && (is_alnum(*q) || *q == '-'))
+		return false;
+	*sh = p[14] == '1' ? CS_UUID_V1 : p[14] == '4' ? CS_UUID_V4 :
+	      p[14] == '7' ? CS_UUID_V7 : CS_UUID_OTHER;
+	return true;
+}
+
 /* Tokens that start with a letter: written-out dates, RFC 1123 timestamps,
  * and ids that happen to begin with a letter. */
 static size_t match_alpha(const char *base, const char *p, const char *end,
@@ -203,6 +225,12 @@ static size_t match_alpha(const char *base, const char *p, const char *end,
 	const char *q;
 	int d;
 	bool ts, up = false, lo = false, dg = false, hex = true;
+	enum cache_shape sh;
+
+	if (is_hex(*p) && match_uuid(p, end, &sh)) {
+		set(s, base, p, 36, CB_UUID, sh);
+		return 36;
+	}
 
 	/* "Mon, 07 Dec 2026 18:12:19 GMT" */
 	if (w == 3 && end - p >= 16 && p[3] == ',' && p[4] == ' ' && is_digit(p[5]) &&
@@ -257,28 +285,6 @@ static size_t match_alpha(const char *base, const char *p, const char *end,
 		return (size_t)(q - p);
 	}
 	return 0;
-}
-
-/* 8-4-4-4-12 hex at p. */
-static bool match_uuid(const char *p, const char *end, enum cache_shape *sh)
-{
-	static const int groups[] = { 8, 4, 4, 4, 12 };
-	const char *q = p;
-
-	if (end - p < 36)
-		return false;
-	for (int g = 0; g < 5; g++) {
-		for (int i = 0; i < groups[g]; i++, q++)
-			if (!is_hex(*q))
-				return false;
-		if (g < 4 && *q++ != '-')
-			return false;
-	}
-	if (q < end && (is_alnum(*q) || *q == '-'))
-		return false;
-	*sh = p[14] == '1' ? CS_UUID_V1 : p[14] == '4' ? CS_UUID_V4 :
-	      p[14] == '7' ? CS_UUID_V7 : CS_UUID_OTHER;
-	return true;
 }
 
 /* Tokens that start with a digit. */

@@ -39,7 +39,9 @@ static const char *text(sqlite3_stmt *st, int i)
 }
 
 /* Requests a day at the rate seen: n requests over [first, last] are n
- * gaps of the mean gap. One request says nothing about a rate. */
+ * gaps of the mean gap, and a burst counts as spread over an hour at least
+ * (a test run or a one-off batch is not a daily rate). One request says
+ * nothing about a rate. */
 static double per_day(int64_t n, int64_t first_ns, int64_t last_ns)
 {
 	double span;
@@ -47,7 +49,24 @@ static double per_day(int64_t n, int64_t first_ns, int64_t last_ns)
 	if (n < 2 || last_ns <= first_ns)
 		return 0;
 	span = (double)(last_ns - first_ns) * (double)n / (double)(n - 1);
+	if (span < 3600e9)
+		span = 3600e9;
 	return (double)n * NS_PER_DAY / span;
+}
+
+/* "an ISO-8601 timestamp", "a UUID v4", "an RFC 1123 timestamp" */
+static const char *article(const char *phrase)
+{
+	return strchr("aeioAEIO", phrase[0]) || !strncmp(phrase, "RFC", 3) ? "an" : "a";
+}
+
+/* "; saves ~$41.00/day at the current volume", or nothing when unpriced */
+static const char *saves(double day, bool upto, char *buf, size_t size)
+{
+	if (day < 0.005)
+		return "";
+	snprintf(buf, size, "; saves %s~$%.2f/day at the current volume", upto ? "up to " : "", day);
+	return buf;
 }
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
@@ -121,7 +140,7 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 	cJSON *recs = cJSON_AddArrayToObject(t, "recommendations");
 	int64_t hits = 0, provider_side = 0, no_bp = 0, ttl = 0;
 	double no_bp_usd = 0, ps_usd = 0, ttl_input = 0;
-	char buf[512], n1[32];
+	char buf[512], n1[32], sv[96];
 	int rc;
 
 	if (prep(db, "SELECT coalesce(nullif(cache_miss_cause, ''), 'hit'), count(*),"
@@ -188,21 +207,21 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 		if (!strcmp(kind, "reordered_tools"))
 			snprintf(buf, sizeof(buf),
 				 "tools arrive in a different order on %lld of %lld calls (first at %s): "
-				 "send them in one fixed order; saves ~$%.2f/day at the current volume",
-				 (long long)n, (long long)row->requests, seg, day);
+				 "send them in one fixed order%s",
+				 (long long)n, (long long)row->requests, seg, saves(day, false, sv, sizeof(sv)));
 		else if (!strcmp(kind, "reordered_keys"))
 			snprintf(buf, sizeof(buf),
 				 "the JSON keys of %s change order between calls (%lld of %lld): "
-				 "serialise with sorted keys; saves ~$%.2f/day at the current volume",
-				 seg, (long long)n, (long long)row->requests, day);
+				 "serialise with sorted keys%s",
+				 seg, (long long)n, (long long)row->requests, saves(day, false, sv, sizeof(sv)));
 		else
 			snprintf(buf, sizeof(buf),
 				 "%s %s at %s+%lld breaks %s cacheable tokens on %s: move it after the "
-				 "static part; saves ~$%.2f/day at the current volume",
-				 strchr("aeiouAEIOU", kind_phrase(kind, shape)[0]) ? "an" : "a",
-				 kind_phrase(kind, shape), seg, (long long)off,
-				 thousands(mt / n, n1, sizeof(n1)),
-				 n * 10 >= (row->requests - 1) * 9 ? "every call" : "some calls", day);
+				 "static part%s",
+				 article(kind_phrase(kind, shape)), kind_phrase(kind, shape), seg,
+				 (long long)off, thousands(mt / n, n1, sizeof(n1)),
+				 n * 10 >= (row->requests - 1) * 9 ? "every call" : "some calls",
+				 saves(day, false, sv, sizeof(sv)));
 		add_rec(recs, !strncmp(kind, "reordered", 9) ? "fix_order" : "move_volatile", buf,
 			day);
 	}
@@ -215,9 +234,8 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 
 		snprintf(buf, sizeof(buf),
 			 "%lld of %lld calls carry no cache_control breakpoint: add one after the tools "
-			 "and the system prompt (and one on the last message in an agent loop); saves "
-			 "~$%.2f/day at the current volume",
-			 (long long)no_bp, (long long)row->requests, day);
+			 "and the system prompt (and one on the last message in an agent loop)%s",
+			 (long long)no_bp, (long long)row->requests, saves(day, false, sv, sizeof(sv)));
 		add_rec(recs, "add_breakpoint", buf, day);
 	}
 	if (provider_side) {
@@ -227,17 +245,18 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 		if (openai_like(row->provider))
 			snprintf(buf, sizeof(buf),
 				 "set prompt_cache_key: %d%% of identical prefixes missed at the provider "
-				 "(routed to another machine or evicted); saves up to ~$%.2f/day",
-				 pct, day);
+				 "(routed to another machine or evicted)%s",
+				 pct, saves(day, true, sv, sizeof(sv)));
 		else
 			snprintf(buf, sizeof(buf),
 				 "%d%% of identical prefixes within the TTL missed at the provider "
-				 "(eviction or a breakpoint past the 20-block lookback); up to ~$%.2f/day",
-				 pct, day);
+				 "(eviction or a breakpoint past the 20-block lookback)%s",
+				 pct, saves(day, true, sv, sizeof(sv)));
 		add_rec(recs, "prompt_cache_key", buf, day);
 	}
 	if (ttl && row->requests > 1) {
-		double gap_min = (double)(row->last_ns - row->first_ns) / (double)(row->requests - 1) / 6e10;
+		double gap_s = (double)(row->last_ns - row->first_ns) / (double)(row->requests - 1) / 1e9;
+		char gap[32];
 		/* What the expired calls paid for uncached input, less what
 		 * reads would have cost: an upper bound (a longer TTL's writes
 		 * cost more: Anthropic 1 h writes 2x against 1.25x for 5 min,
@@ -248,16 +267,20 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 			     ttl_input * (p->input_usd - p->cached_input_usd) /
 			     (double)row->requests * row->per_day : 0;
 
+		if (gap_s < 120)
+			snprintf(gap, sizeof(gap), "%.0f s", gap_s);
+		else
+			snprintf(gap, sizeof(gap), "%.0f min", gap_s / 60);
 		if (openai_like(row->provider))
 			snprintf(buf, sizeof(buf),
-				 "calls %.0f min apart outlive the in-memory cache (%lld of %lld expired): "
-				 "set prompt_cache_retention \"24h\" where the model offers it; saves up "
-				 "to ~$%.2f/day", gap_min, (long long)ttl, (long long)row->requests, day);
+				 "calls %s apart outlive the in-memory cache (%lld of %lld expired): "
+				 "set prompt_cache_retention \"24h\" where the model offers it%s",
+				 gap, (long long)ttl, (long long)row->requests, saves(day, true, sv, sizeof(sv)));
 		else
 			snprintf(buf, sizeof(buf),
-				 "calls %.0f min apart outlive the 5 min TTL (%lld of %lld expired): the 1 h "
-				 "TTL (\"ttl\": \"1h\") pays for itself above 2 calls/hour; saves up to "
-				 "~$%.2f/day", gap_min, (long long)ttl, (long long)row->requests, day);
+				 "calls %s apart outlive the cache TTL (%lld of %lld expired): the 1 h "
+				 "TTL (\"ttl\": \"1h\") pays for itself above 2 calls/hour%s",
+				 gap, (long long)ttl, (long long)row->requests, saves(day, true, sv, sizeof(sv)));
 		add_rec(recs, "longer_ttl", buf, day);
 	}
 	return 0;

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Prompt-cache analytics end to end (issue 9): synthetic workloads with
+# known answers (cache_workloads.py) through urllib and the real daemon,
+# against a local server that simulates OpenAI's and Anthropic's prompt
+# caches; every call's cause, cacheable and missed tokens and breakers
+# (kind, segment, byte offset) must be what the workload implies, and
+# `llmobs cache` is printed for the record. The daemon and the server read
+# the same rules file: the embedded one plus a 3 s TTL for the model of the
+# TTL workload, whose calls are 4 s apart, so one clock governs both.
+# Needs root (BPF, namespaces); `flock /tmp/llmobs-e2e.lock` around it.
+# Builds nothing. Env: E2E_OUTPUT (build dir), CACHE_KEEP=1 keeps $TMP.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+E2E=$ROOT/tests/e2e
+OUT=${E2E_OUTPUT:-$ROOT/.output}
+PY=/usr/bin/python3
+[ "$(id -u)" -eq 0 ] || { echo "cache-e2e: needs root"; exit 1; }
+TMP=$(mktemp -d /tmp/llmobs-cache-e2e.XXXXXX)
+DPID=""
+cleanup() {
+  [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+  if [ "${CACHE_KEEP:-0}" = 1 ]; then echo "cache-e2e: kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- CA, certificate, hosts (as chaos.sh) ------------------------------------
+HOSTS=(api.openai.com api.anthropic.com)
+mkdir -p "$TMP/ca"
+SAN="DNS:localhost,IP:127.0.0.1"
+for h in "${HOSTS[@]}"; do SAN="$SAN,DNS:$h"; done
+{
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TMP/ca/ca.key" -out "$TMP/ca/ca.pem" -days 2 -subj "/CN=llm-observer cache CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TMP/ca/server.key" -out "$TMP/ca/server.csr" -subj "/CN=api.openai.com" &&
+  printf '%s\n' "subjectAltName=$SAN" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$TMP/ca/ext.cnf" &&
+  openssl x509 -req -in "$TMP/ca/server.csr" -CA "$TMP/ca/ca.pem" -CAkey "$TMP/ca/ca.key" \
+    -CAcreateserial -days 2 -out "$TMP/ca/server.pem" -extfile "$TMP/ca/ext.cnf"
+} >"$TMP/ca/openssl.log" 2>&1 || { cat "$TMP/ca/openssl.log"; exit 1; }
+{
+  echo "127.0.0.1 localhost"
+  for h in "${HOSTS[@]}"; do echo "127.0.0.1 $h"; done
+} >"$TMP/hosts"
+
+# --- the rules both sides use ----------------------------------------------------
+$PY - "$ROOT/data/cache_rules.json" "$TMP/rules.json" <<'PYEOF' || exit 1
+import json, sys
+r = json.load(open(sys.argv[1]))
+for p in r["providers"]:
+    if p["provider"] == "anthropic":
+        p["rules"].append({"model": "claude-ttl", "min_tokens": 1024, "granularity_tokens": 1,
+                           "ttl_s": 3, "max_ttl_s": 0, "breakpoints": "anthropic",
+                           "lookback_blocks": 20, "max_breakpoints": 4, "write_premium": True,
+                           "implicit": True, "note": "e2e: the TTL workload's clock"})
+json.dump(r, open(sys.argv[2], "w"))
+PYEOF
+
+# --- the daemon, outside the namespace ----------------------------------------
+"$OUT/llmobsd" --db "$TMP/cache.db" --cache-rules "$TMP/rules.json" --json \
+  >"$TMP/records.jsonl" 2>"$TMP/daemon.log" &
+DPID=$!
+for _ in $(seq 300); do
+  grep -q ' ready' "$TMP/daemon.log" 2>/dev/null && break
+  kill -0 "$DPID" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q ' ready' "$TMP/daemon.log" || { echo "cache-e2e: FAIL: llmobsd not ready: $(tail -n 5 "$TMP/daemon.log")"; exit 1; }
+
+# --- server and workloads in a private net+mount namespace ---------------------
+unshare -m -n -- bash -c '
+  set -u
+  TMP=$1 E2E=$2 PY=$3
+  ip link set lo up && mount --bind "$TMP/hosts" /etc/hosts || exit 1
+  export SSL_CERT_FILE=$TMP/ca/ca.pem
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  "$PY" "$E2E/cache_workloads.py" serve "$TMP/ca/server.pem" "$TMP/ca/server.key" \
+    "$TMP/rules.json" "$TMP/server.ready" 2>"$TMP/server.log" &
+  SRV=$!
+  for _ in $(seq 100); do [ -s "$TMP/server.ready" ] && break; sleep 0.1; done
+  [ -s "$TMP/server.ready" ] || { echo "cache-e2e: server did not start"; kill $SRV; exit 1; }
+  "$PY" "$E2E/cache_workloads.py" run "$TMP/expected.jsonl"
+  rc=$?
+  kill $SRV
+  exit $rc
+' _ "$TMP" "$E2E" "$PY" || { echo "cache-e2e: FAIL: workloads: $(tail -n 5 "$TMP/server.log")"; exit 1; }
+
+sleep 1
+kill -TERM "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=""
+"$OUT/llmobs" export --db "$TMP/cache.db" --format jsonl >"$TMP/export.jsonl" || exit 1
+"$PY" "$E2E/cache_workloads.py" check "$TMP/expected.jsonl" "$TMP/export.jsonl"
+rc=$?
+"$OUT/llmobs" cache --db "$TMP/cache.db" >"$TMP/cache.txt" || rc=1
+"$OUT/llmobs" cache --db "$TMP/cache.db" --json >"$TMP/cache.json" || rc=1
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]=="llmobs.cache.v1"' \
+  "$TMP/cache.json" || { echo "cache-e2e: FAIL: llmobs cache --json"; rc=1; }
+cat "$TMP/cache.txt"
+# no prompt text and no API key anywhere on disk or in the log
+for f in "$TMP/cache.db" "$TMP/cache.db-wal" "$TMP/daemon.log" "$TMP/cache.db.cache-key"; do
+  [ -e "$f" ] || continue
+  if grep -a -q -e 'sk-test-aaaa' -e 'the agent reads files' "$f"; then
+    echo "cache-e2e: FAIL: prompt text or API key in $f"
+    rc=1
+  fi
+done
+[ $rc -eq 0 ] && echo "cache-e2e: passed" || echo "cache-e2e: FAILED"
+exit $rc
