@@ -30,15 +30,7 @@
 #include "cost.h"
 #include "store.h"
 
-#define ADVISE_MIN_CALLS	50
-#define ADVISE_MAX		64
 #define MONTH_S			(30.0 * 86400)
-
-struct advice {
-	double usd_month;
-	const char *confidence;
-	char what[320];
-};
 
 struct advise {
 	sqlite3 *db;
@@ -282,6 +274,54 @@ static void window(struct advise *x)
 	x->window_s = now - first > 3600 ? (double)(now - first) : 3600;
 }
 
+int cli_advise_collect(struct sqlite3 *db, int64_t since_ns, struct advice_list *out)
+{
+	struct advise *x = calloc(1, sizeof(*x));
+	int err;
+
+	out->n = 0;
+	out->window_s = 0;
+	if (!x)
+		return -ENOMEM;
+	if ((err = price_table_load_default(&x->prices))) {
+		free(x);
+		return err;
+	}
+	x->db = db;
+	x->since_ns = since_ns;
+	x->app = has_column(db, "app") ? "COALESCE(NULLIF(app, ''), comm)" : "comm";
+	window(x);
+	err = cache_misses(x) ?: duplicates(x) ?: model_switch(x) ?: batch(x);
+	if (!err) {
+		qsort(x->a, (size_t)x->n, sizeof(x->a[0]), by_usd);
+		memcpy(out->a, x->a, sizeof(x->a[0]) * (size_t)x->n);
+		out->n = x->n;
+		out->window_s = x->window_s;
+	}
+	price_table_free(x->prices);
+	free(x);
+	return err;
+}
+
+int cli_report_advice(struct sqlite3 *db, int64_t since_ns)
+{
+	struct advice_list *l = calloc(1, sizeof(*l));
+	int err, i;
+
+	if (!l)
+		return -ENOMEM;
+	err = cli_advise_collect(db, since_ns, l);
+	if (!err && l->n) {
+		printf("\nSavings (estimates at the observed rate; all of them: llmobs advise)\n"
+		       "  %10s  %-10s  %s\n", "$/MONTH", "CONFIDENCE", "WHAT");
+		for (i = 0; i < l->n && i < 5; i++)
+			printf("  %10.2f  %-10s  %s\n", l->a[i].usd_month, l->a[i].confidence,
+			       l->a[i].what);
+	}
+	free(l);
+	return err;
+}
+
 int cli_advise(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -290,63 +330,56 @@ int cli_advise(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct advise *x = calloc(1, sizeof(*x));
+	struct advice_list *l = calloc(1, sizeof(*l));
 	struct store *store = NULL;
 	const char *db_arg = NULL;
+	int64_t since_ns = INT64_MIN, since_s;
 	char buf[PATH_MAX];
-	int64_t since_s;
 	int opt, err;
 
-	if (!x)
+	if (!l)
 		return EXIT_FAILURE;
-	x->since_ns = INT64_MIN;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db_arg = optarg; break;
 		case 's':
 			if (cli_parse_duration(optarg, &since_s)) {
 				fprintf(stderr, "llmobs: bad --since '%s'\n", optarg);
-				free(x);
+				free(l);
 				return EXIT_USAGE;
 			}
-			x->since_ns = ((int64_t)time(NULL) - since_s) * 1000000000LL;
+			since_ns = ((int64_t)time(NULL) - since_s) * 1000000000LL;
 			break;
 		case 'h':
 			printf("Usage: llmobs advise [--db PATH] [--since DURATION]\n");
-			free(x);
+			free(l);
 			return 0;
 		default:
-			free(x);
+			free(l);
 			return EXIT_USAGE;
 		}
 	}
 	if (!db_arg)
 		db_arg = store_default_path(buf, sizeof(buf));
-	if (!db_arg[0] || store_open(db_arg, true, &store) || price_table_load_default(&x->prices)) {
+	if (!db_arg[0] || store_open(db_arg, true, &store)) {
 		fprintf(stderr, "llmobs: cannot open the database %s (--db PATH)\n", db_arg);
-		store_close(store);
-		free(x);
+		free(l);
 		return EXIT_FAILURE;
 	}
-	x->db = store_db(store);
-	x->app = has_column(x->db, "app") ? "COALESCE(NULLIF(app, ''), comm)" : "comm";
-	window(x);
-	err = cache_misses(x) ?: duplicates(x) ?: model_switch(x) ?: batch(x);
+	err = cli_advise_collect(store_db(store), since_ns, l);
 	if (!err) {
-		qsort(x->a, (size_t)x->n, sizeof(x->a[0]), by_usd);
 		printf("Savings, largest first: estimates at the rate observed over %.1f days,\n"
 		       "each on at least %d calls. Confidence: high (measured), medium (modelled),\n"
 		       "low (a change whose effect on quality must be checked, or under a day seen).\n"
-		       "  %10s  %-10s  %s\n", x->window_s / 86400, ADVISE_MIN_CALLS, "$/MONTH",
+		       "  %10s  %-10s  %s\n", l->window_s / 86400, ADVISE_MIN_CALLS, "$/MONTH",
 		       "CONFIDENCE", "WHAT");
-		for (int i = 0; i < x->n; i++)
-			printf("  %10.2f  %-10s  %s\n", x->a[i].usd_month, x->a[i].confidence,
-			       x->a[i].what);
-		if (!x->n)
+		for (int i = 0; i < l->n; i++)
+			printf("  %10.2f  %-10s  %s\n", l->a[i].usd_month, l->a[i].confidence,
+			       l->a[i].what);
+		if (!l->n)
 			printf("  (nothing to advise on what was observed)\n");
 	}
-	price_table_free(x->prices);
 	store_close(store);
-	free(x);
+	free(l);
 	return err ? EXIT_FAILURE : 0;
 }

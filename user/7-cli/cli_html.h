@@ -51,6 +51,7 @@ const char *html_col(struct sqlite3_stmt *st, int i);
 int html_reliability(struct html *h);
 int html_unpriced_and_blind_spots(struct html *h);
 int html_sensitive(struct html *h);
+int html_advice(struct html *h);
 int html_timeline(struct html *h);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cli_advise.h"
 #include "cli_html.h"
 #include "html_svg.h"
 
@@ -146,6 +147,33 @@ int html_sensitive(struct html *h)
 	fprintf(h->out, "</table><p class=\"note\">%s Only kinds and counts are recorded, never "
 		"the text.</p>\n", rows ? "" : "None found.");
 	return html_finish(h, st, rc);
+}
+
+int html_advice(struct html *h)
+{
+	struct advice_list *l = calloc(1, sizeof(*l));
+	int err;
+
+	if (!l)
+		return -ENOMEM;
+	if ((err = cli_advise_collect(h->db, h->o->since_ns, l)))
+		goto out;
+	fprintf(h->out, "<h2>Recommendations (estimates)</h2><p class=\"note\">Dollars a month "
+		"at the rate observed over %.1f days; none on fewer than %d calls of an app and "
+		"model; all exchanges of the window, whatever the filters (llmobs advise).</p>\n"
+		"<table id=\"advice\"><tr><th>$/month</th><th>confidence</th><th>what</th></tr>\n",
+		l->window_s / 86400, ADVISE_MIN_CALLS);
+	for (int i = 0; i < l->n; i++) {
+		fprintf(h->out, "<tr><td>%.2f</td><td>%s</td><td style=\"text-align:left\">",
+			l->a[i].usd_month, l->a[i].confidence);
+		html_text(h->out, l->a[i].what);
+		fputs("</td></tr>\n", h->out);
+	}
+	fprintf(h->out, "</table>%s\n", l->n ? "" :
+		"<p class=\"note\">Nothing to advise on what was observed.</p>");
+out:
+	free(l);
+	return err;
 }
 
 struct lane {
