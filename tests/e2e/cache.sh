@@ -100,7 +100,8 @@ $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]=="ll
   "$TMP/cache.json" || { echo "cache-e2e: FAIL: llmobs cache --json"; rc=1; }
 cat "$TMP/cache.txt"
 # no prompt text and no API key anywhere on disk or in the log
-for f in "$TMP/cache.db" "$TMP/cache.db-wal" "$TMP/daemon.log" "$TMP/cache.db.cache-key"; do
+for f in "$TMP/cache.db" "$TMP/cache.db-wal" "$TMP/daemon.log" "$TMP/hash.secret" \
+    "$TMP/records.jsonl" "$TMP/export.jsonl"; do
   [ -e "$f" ] || continue
   if grep -a -q -e 'sk-test-aaaa' -e 'the agent reads files' "$f"; then
     echo "cache-e2e: FAIL: prompt text or API key in $f"

@@ -38,7 +38,8 @@ struct tmpl {
 };
 
 struct cache_analyzer {
-	struct cache_hash_key key;
+	struct cache_hash_key own;	/* when not given one */
+	const struct cache_hash_key *key;
 	struct cache_rules *rules;
 	struct cache_index *ix;
 	const struct price_table *prices;
@@ -68,8 +69,9 @@ int cache_analyzer_new(const struct cache_analyzer_opts *o, struct cache_analyze
 
 	if (!a)
 		return -ENOMEM;
-	err = o->key_path ? cache_hash_key_load(o->key_path, &a->key)
-			  : cache_hash_key_random(&a->key);
+	a->key = o->key ? o->key : &a->own;
+	err = o->key ? 0 : o->key_path ? cache_hash_key_load(o->key_path, &a->own)
+				       : cache_hash_key_random(&a->own);
 	if (err)
 		goto fail;
 	err = o->rules_path ? cache_rules_load_file(o->rules_path, &a->rules)
@@ -110,7 +112,7 @@ void cache_analyzer_free(struct cache_analyzer *a)
 	cache_prefix_free(&a->pre);
 	cache_index_free(a->ix);
 	cache_rules_free(a->rules);
-	cache_hash_key_free(&a->key);
+	cache_hash_key_free(&a->own);
 	free(a);
 }
 
@@ -572,18 +574,18 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	if (r->account_seen) {
 		memcpy(buf, "acct", 4);
 		memcpy(buf + 4, r->account_digest, 32);
-		hex16(r->account, cache_hash_once(&a->key, buf, 36));
+		hex16(r->account, cache_hash_once(a->key, buf, 36));
 		memset(buf, 0, 36);
 	}
 	memset(r->account_digest, 0, sizeof(r->account_digest));
 	len = snprintf(scope, sizeof(scope), "%s%c%s%c%s", r->provider, 0, family, 0, r->account);
-	err = cache_prefix_build(p, &a->req, &a->key, scope, (size_t)len);
+	err = cache_prefix_build(p, &a->req, a->key, scope, (size_t)len);
 	if (err)
 		return err;
 	params = fnv_str(a->req.params, a->req.params_len);
 	len = snprintf(buf, sizeof(buf), "tmpl%c%s%c%s%c%s%c%s%c%016llx", 0, r->exe, 0,
 		       r->provider, 0, r->api, 0, family, 0, (unsigned long long)p->sys_hash);
-	tid = cache_hash_once(&a->key, buf, (size_t)len);
+	tid = cache_hash_once(a->key, buf, (size_t)len);
 	hex16(r->cache_template, tid);
 	t = tmpl_get(a, tid);
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cache_hash.h"
 #include "cost.h"
 #include "record.h"
 
@@ -20,7 +21,10 @@ struct cache_analyzer;
 
 struct cache_analyzer_opts {
 	size_t index_bytes;		/* 0: CACHE_INDEX_DEFAULT_BYTES */
-	const char *key_path;		/* the 0600 secret; NULL: a random key in memory */
+	/* The install's key, borrowed (it must outlive the analyser); else
+	 * key_path, the 0600 secret; else a random key in memory. */
+	const struct cache_hash_key *key;
+	const char *key_path;
 	const char *rules_path;		/* NULL: the embedded table */
 	const struct price_table *prices;	/* NULL: missed_cache_usd is 0 */
 };

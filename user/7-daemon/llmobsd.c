@@ -152,9 +152,10 @@ static void on_ignore(void *ctx, const struct capture_event *ev)
 			(unsigned long long)ev->conn, strerror(-err));
 }
 
-/* The prompt-cache analyser, its secret in a 0600 file beside the DB
- * (<db>.cache-key), else (no DB, or its directory not there yet) a key in
- * memory: hashes then only compare within this run. */
+static void load_hash_key(struct daemon *d);
+
+/* The prompt-cache analyser, keyed with the install's hash secret
+ * (load_hash_key: beside the DB, else a key for this run only). */
 static int start_cache(struct daemon *d)
 {
 	struct cache_analyzer_opts co = {
@@ -162,21 +163,12 @@ static int start_cache(struct daemon *d)
 		.rules_path = d->opts.cache_rules_path,
 		.prices = d->prices,
 	};
-	char key[4096];
-	int err = -ENOENT;
+	int err;
 
-	if (d->opts.db_path) {
-		snprintf(key, sizeof(key), "%s.cache-key", d->opts.db_path);
-		co.key_path = key;
-		err = cache_analyzer_new(&co, &d->cache);
-		if (err == -ENOENT || err == -EACCES)
-			p_warn("cache key %s: %s; prompt-cache hashes kept for this run only",
-			       key, strerror(-err));
-	}
-	if (err == -ENOENT || err == -EACCES) {
-		co.key_path = NULL;
-		err = cache_analyzer_new(&co, &d->cache);
-	}
+	if (!d->hash_key_ok)
+		load_hash_key(d);
+	co.key = d->hash_key_ok ? &d->hash_key : NULL;
+	err = cache_analyzer_new(&co, &d->cache);
 	if (err)
 		p_err("cannot start prompt-cache analytics (%s): %s",
 		      d->opts.cache_rules_path ? d->opts.cache_rules_path : "embedded rules",
@@ -437,7 +429,8 @@ static int start_attribution(struct daemon *d)
 		.project_ctx = &d->args.cfg,
 	};
 
-	load_hash_key(d);
+	if (!d->hash_key_ok)
+		load_hash_key(d);
 	if (d->hash_key_ok) {
 		o.hash = hash_with_key;
 		o.hash_ctx = &d->hash_key;
