@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
@@ -192,6 +193,7 @@ struct image {
 	Elf *elf;
 	const uint8_t *raw;
 	size_t size;
+	int fd;
 };
 
 static const uint8_t *section(const struct image *im, const char *want, GElf_Shdr *out)
@@ -285,6 +287,7 @@ static int disassemble(csh cs, const struct image *im, const struct go_func *fn,
 {
 	uint64_t off, addr = fn->addr;
 	const uint8_t *code;
+	uint8_t *buf;
 	size_t left;
 	cs_insn *insn;
 	unsigned int i = 0;
@@ -293,11 +296,24 @@ static int disassemble(csh cs, const struct image *im, const struct go_func *fn,
 
 	if (fn->size > FUNC_MAX_BYTES || vaddr_off(im, fn->addr, fn->size, true, &off))
 		return fail(reason, cap, -EILSEQ, "%s: not in an executable segment", name);
-	code = im->raw + off;
+	/* Read, not mapped: the kernel puts the breakpoints of uprobes already
+	 * on this file (ours of a former run, another tool's) into every new
+	 * mapping of it that could be executable, ours included, and a RET
+	 * would read as int3. The page cache never holds them. */
+	buf = malloc(fn->size);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(im->fd, buf, fn->size, off) != (ssize_t)fn->size) {
+		free(buf);
+		return fail(reason, cap, -EIO, "%s: cannot read its code", name);
+	}
+	code = buf;
 	left = fn->size;
 	insn = cs_malloc(cs);
-	if (!insn)
+	if (!insn) {
+		free(buf);
 		return -ENOMEM;
+	}
 	out->entry_off = off;
 	out->nr_rets = 0;
 	while (left) {
@@ -329,9 +345,11 @@ static int disassemble(csh cs, const struct image *im, const struct go_func *fn,
 			   "%s: entry is not a Go register-ABI prologue (no g.stackguard0 check)",
 			   name);
 	else if (!out->nr_rets)
-		err = fail(reason, cap, -EILSEQ, "%s: no RET", name);
+		err = fail(reason, cap, -EILSEQ, "%s: no RET in %u instructions, %#lx bytes at %#lx",
+			   name, i, (unsigned long)fn->size, (unsigned long)fn->addr);
 out:
 	cs_free(insn, 1);
+	free(buf);
 	return err;
 }
 
@@ -353,6 +371,7 @@ int go_elf_inspect(const char *path, struct go_tls_target *out, char *reason,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	im.fd = fd;
 	im.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	err = -ENOENT;
 	if (!im.elf || elf_kind(im.elf) != ELF_K_ELF || !gelf_getehdr(im.elf, &eh))
