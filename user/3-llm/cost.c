@@ -301,26 +301,6 @@ const char *price_provider_of(const struct price_table *t, const char *host,
 	return NULL;
 }
 
-const struct price *price_at(const struct price *p, int64_t ts_s)
-{
-	int64_t sod = ((ts_s % 86400) + 86400) % 86400;
-	size_t i;
-
-	for (i = p ? p->n_periods : 0; i-- > 0;) {
-		const struct price *q = &p->periods[i];
-
-		if (q->tod_start_s >= 0) {
-			if (q->tod_end_s < q->tod_start_s ?
-			    (sod >= q->tod_start_s || sod < q->tod_end_s) :
-			    (sod >= q->tod_start_s && sod < q->tod_end_s))
-				return q;
-		} else if (ts_s >= q->from_s) {
-			return q;
-		}
-	}
-	return p && p->n_periods ? &p->periods[0] : p;
-}
-
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
@@ -397,16 +377,6 @@ const struct price *cost_price_record(const struct price_table *t,
 		r->cost_usd = p ? cost_at(at, &r->usage, r->long_context_opt_in) : 0;
 	}
 	return p && p->n_periods ? &p->periods[0] : p;
-}
-
-size_t price_table_size(const struct price_table *t)
-{
-	return t ? t->n : 0;
-}
-
-const struct price *price_table_entry(const struct price_table *t, size_t i)
-{
-	return t && i < t->n ? &t->prices[i] : NULL;
 }
 
 void price_table_print(const struct price_table *t, FILE *out)

@@ -1,7 +1,9 @@
-/* The price table's insides, shared by the files that build it (prices_load.c:
- * our own JSON format and the overrides; prices_genai.c: the data of
- * @pydantic/genai-prices) and the one that reads it (cost.c). Nothing outside
- * user/3-llm includes this: the rest of the tree sees cost.h. */
+/* The price table's insides, shared by the files that build it and the one
+ * that reads it. They call one way: price_table.c (storage) <- prices_ours.c
+ * (our format), prices_genai.c (@pydantic/genai-prices' data) <-
+ * prices_overrides.c <- prices_load.c (the loaders of cost.h); cost.c
+ * (lookup and cost) uses price_table.c only. Nothing outside user/3-llm
+ * includes this: the rest of the tree sees cost.h. */
 #ifndef LLMOBS_PRICE_TABLE_H
 #define LLMOBS_PRICE_TABLE_H
 
@@ -42,16 +44,20 @@ struct price_table {
 	char origin[128];	/* where the base came from, for `llmobs prices` */
 };
 
-/* prices_load.c */
+/* price_table.c */
 struct price *price_table_add(struct price_table *t, const char *name);
 bool price_table_name_taken(const struct price_table *t, const char *name);
 int price_table_add_alias(struct price_table *t, const char *name, size_t idx);
 void price_free_entry(struct price *p);
-/* One entry of our format (m->string is its name): a new exact name. */
+
+/* prices_ours.c: one entry of our format (m->string is its name), a new
+ * exact name; a whole table {"models": {...}}. */
 int price_table_add_entry_json(struct price_table *t, const cJSON *m);
+int prices_ours_load(const cJSON *root, struct price_table *t);
 int price_read_usd(const cJSON *m, const char *what, const char *key, bool required,
 		   double fallback, double *out);
-/* Applies data/prices-overrides.json (or any file of its format) to t. */
+
+/* prices_overrides.c: applies data/prices-overrides.json (or any file of its format) to t. */
 int prices_apply_overrides(struct price_table *t, const char *json, size_t len);
 
 /* prices_genai.c: root is the source's Provider[] (its data.json). */
