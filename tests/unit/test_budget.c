@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,6 +193,26 @@ static void test_cli(void **state)
 	    !strstr(out, "ANOMALY: $10.00 in the last hour, 10.0x the usual $1.00"))
 		fail_msg("llmobs budget said:\n%s", out);
 	free(out);
+	/* both reports show the budgets of $LLMOBS_CONFIG */
+	setenv("LLMOBS_CONFIG", cfg, 1);
+	out = run_cli((const char *const[]){ "report", "--db", db, NULL });
+	if (!strstr(out, "\nBudgets (") || !strstr(out, "model=gpt-4o-day") || !strstr(out, "OVER"))
+		fail_msg("llmobs report said:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s/r.html", dir);
+	free(run_cli((const char *const[]){ "report", "--html", cmd, "--db", db, NULL }));
+	{
+		FILE *h = fopen(cmd, "r");
+		char line[4096];
+		bool found = false;
+
+		assert_non_null(h);
+		while (fgets(line, sizeof(line), h))
+			found |= strstr(line, "<td>model=gpt-4o-day</td>") && strstr(line, ">over, spend rate anomaly<");
+		fclose(h);
+		assert_true(found);
+	}
+	unsetenv("LLMOBS_CONFIG");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "budget.h"
 #include "cli.h"
 #include "cli_budget.h"
@@ -85,15 +86,8 @@ static int spend(sqlite3 *db, const struct budget *b, const char *scope, int64_t
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
-struct status {
-	double spent, last_hour, projected, hour_mean;
-	long long unpriced;
-	int threshold, history_days;
-	bool anomaly;
-};
-
 static int evaluate(sqlite3 *db, const struct budget *b, const char *scope, int64_t now_s,
-		    struct status *s)
+		    struct budget_status *s)
 {
 	int64_t start, end, elapsed;
 	double day_usd, sum = 0;
@@ -123,6 +117,78 @@ static int evaluate(sqlite3 *db, const struct budget *b, const char *scope, int6
 	return 0;
 }
 
+int cli_budget_status(struct sqlite3 *db, const struct budget *b, int64_t now_s,
+		      struct budget_status *s)
+{
+	const char *scope = scope_sql(db, b->scope);
+
+	memset(s, 0, sizeof(*s));
+	if (!scope) {
+		s->no_column = true;
+		return 0;
+	}
+	return evaluate(db, b, scope, now_s, s);
+}
+
+const char *cli_budget_config(const char *arg)
+{
+	const char *env = getenv("LLMOBS_CONFIG");
+
+	return arg && arg[0] ? arg : env && env[0] ? env : BUDGET_CONFIG_DEFAULT;
+}
+
+void cli_budget_header(FILE *out)
+{
+	fprintf(out, "  %-24s %-6s %10s %10s %5s %10s %6s  %s\n", "BUDGET", "PERIOD", "LIMIT_USD",
+		"SPENT_USD", "USED", "PROJECTED", "PROJ", "STATE");
+}
+
+void cli_budget_row(FILE *out, const struct budget *b, const struct budget_status *s)
+{
+	if (s->no_column) {
+		fprintf(out, "  %-24.24s %-6s %10.2f %10s  (this database has no %s column)\n",
+			b->name, budget_period_name(b->period), b->limit_usd, "-",
+			budget_scope_name(b->scope));
+		return;
+	}
+	fprintf(out, "  %-24.24s %-6s %10.2f %10.4f %4.0f%% %10.4f %5.0f%%  %s%s", b->name,
+		budget_period_name(b->period), b->limit_usd, s->spent,
+		100 * s->spent / b->limit_usd, s->projected, 100 * s->projected / b->limit_usd,
+		s->threshold >= 100 ? "OVER" : s->threshold ? "reached " : "ok",
+		s->threshold && s->threshold < 100 ? (s->threshold == 80 ? "80%" : "50%") : "");
+	if (s->threshold < 100 && s->projected >= b->limit_usd)
+		fputs(", projected over", out);
+	if (s->anomaly)
+		fprintf(out, ", ANOMALY: $%.2f in the last hour, %.1fx the usual $%.2f", s->last_hour,
+			s->hour_mean > 0 ? s->last_hour / s->hour_mean : 0, s->hour_mean);
+	if (s->unpriced)
+		fprintf(out, " (leaves out %lld unpriced calls)", s->unpriced);
+	fputc('\n', out);
+}
+
+int cli_report_budgets(struct sqlite3 *db)
+{
+	struct budget_set *set = calloc(1, sizeof(*set));
+	const char *config = cli_budget_config(NULL);
+	struct budget_status s;
+	int64_t now_s = (int64_t)time(NULL);
+	char err[512];
+	int ret = 0;
+
+	if (!set)
+		return -ENOMEM;
+	/* no config file, or no budgets in it: no section */
+	if (access(config, R_OK) == 0 && budget_load(config, set, err, sizeof(err)) == 0 && set->n) {
+		printf("\nBudgets (%s; llmobs budget)\n", config);
+		cli_budget_header(stdout);
+		for (size_t i = 0; i < set->n && !ret; i++)
+			if (!(ret = cli_budget_status(db, &set->b[i], now_s, &s)))
+				cli_budget_row(stdout, &set->b[i], &s);
+	}
+	free(set);
+	return ret;
+}
+
 static void usage_budget(FILE *out)
 {
 	fprintf(out, "Usage: llmobs budget [--config FILE] [--db PATH]\n"
@@ -139,7 +205,7 @@ int cli_budget(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *config = getenv("LLMOBS_CONFIG"), *db_arg = NULL;
+	const char *config = NULL, *db_arg = NULL;
 	struct budget_set *set = calloc(1, sizeof(*set));
 	struct store *store = NULL;
 	char err[512], buf[PATH_MAX];
@@ -161,8 +227,7 @@ int cli_budget(int argc, char **argv)
 		free(set);
 		return EXIT_USAGE;
 	}
-	if (!config || !config[0])
-		config = BUDGET_CONFIG_DEFAULT;
+	config = cli_budget_config(config);
 	if (budget_load(config, set, err, sizeof(err))) {
 		fprintf(stderr, "llmobs: %s\n", err);
 		free(set);
@@ -180,34 +245,12 @@ int cli_budget(int argc, char **argv)
 		free(set);
 		return EXIT_FAILURE;
 	}
-	printf("%-24s %-6s %10s %10s %5s %10s %6s  %s\n", "BUDGET", "PERIOD", "LIMIT_USD",
-	       "SPENT_USD", "USED", "PROJECTED", "PROJ", "STATE");
+	cli_budget_header(stdout);
 	for (size_t i = 0; i < set->n && !ret; i++) {
-		const struct budget *b = &set->b[i];
-		const char *scope = scope_sql(store_db(store), b->scope);
-		struct status s;
+		struct budget_status s;
 
-		if (!scope) {
-			printf("%-24.24s %-6s %10.2f %10s  (this database has no %s column)\n", b->name,
-			       budget_period_name(b->period), b->limit_usd, "-",
-			       budget_scope_name(b->scope));
-			continue;
-		}
-		if ((ret = evaluate(store_db(store), b, scope, now_s, &s)))
-			break;
-		printf("%-24.24s %-6s %10.2f %10.4f %4.0f%% %10.4f %5.0f%%  %s%s", b->name,
-		       budget_period_name(b->period), b->limit_usd, s.spent,
-		       100 * s.spent / b->limit_usd, s.projected, 100 * s.projected / b->limit_usd,
-		       s.threshold >= 100 ? "OVER" : s.threshold ? "reached " : "ok",
-		       s.threshold && s.threshold < 100 ? (s.threshold == 80 ? "80%" : "50%") : "");
-		if (s.threshold < 100 && s.projected >= b->limit_usd)
-			fputs(", projected over", stdout);
-		if (s.anomaly)
-			printf(", ANOMALY: $%.2f in the last hour, %.1fx the usual $%.2f", s.last_hour,
-			       s.hour_mean > 0 ? s.last_hour / s.hour_mean : 0, s.hour_mean);
-		if (s.unpriced)
-			printf(" (leaves out %lld unpriced calls)", s.unpriced);
-		putchar('\n');
+		if (!(ret = cli_budget_status(store_db(store), &set->b[i], now_s, &s)))
+			cli_budget_row(stdout, &set->b[i], &s);
 	}
 	store_close(store);
 	free(set);

@@ -408,6 +408,7 @@ int cli_html_report(struct sqlite3 *db, FILE *out, const struct cli_html_opts *o
 		      html_reliability(&h) ?:
 		      html_unpriced_and_blind_spots(&h) ?:
 		      html_sensitive(&h) ?:
+		      html_budgets(&h) ?:
 		      html_advice(&h) ?:
 		      html_timeline(&h);
 	fprintf(out, "<script>%s</script></body></html>\n", SCRIPT);

@@ -52,6 +52,7 @@ int html_reliability(struct html *h);
 int html_unpriced_and_blind_spots(struct html *h);
 int html_sensitive(struct html *h);
 int html_advice(struct html *h);
+int html_budgets(struct html *h);
 int html_timeline(struct html *h);
 
 #endif

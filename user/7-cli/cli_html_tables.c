@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli_advise.h"
+#include "cli_budget.h"
 #include "cli_html.h"
 #include "html_svg.h"
 
@@ -174,6 +176,54 @@ int html_advice(struct html *h)
 out:
 	free(l);
 	return err;
+}
+
+int html_budgets(struct html *h)
+{
+	struct budget_set *set = calloc(1, sizeof(*set));
+	const char *config = cli_budget_config(NULL);
+	struct budget_status st;
+	int64_t now_s = (int64_t)time(NULL);
+	char err[512];
+	int ret = 0;
+
+	if (!set)
+		return -ENOMEM;
+	/* no config file, or no budgets in it: no section */
+	if (access(config, R_OK) || budget_load(config, set, err, sizeof(err)) || !set->n)
+		goto out;
+	fputs("<h2>Budgets</h2><p class=\"note\">", h->out);
+	html_text(h->out, config);
+	fputs(": this UTC day's or month's spend, whatever the filters; projected at the last "
+	      "hour's rate (llmobs budget).</p>\n<table id=\"budgets\"><tr><th>budget</th>"
+	      "<th>period</th><th>limit $</th><th>spent $</th><th>used</th><th>projected $</th>"
+	      "<th>state</th></tr>\n", h->out);
+	for (size_t i = 0; i < set->n && !ret; i++) {
+		const struct budget *b = &set->b[i];
+
+		if ((ret = cli_budget_status(h->db, b, now_s, &st)))
+			break;
+		fputs("<tr><td>", h->out);
+		html_text(h->out, b->name);
+		if (st.no_column) {
+			fprintf(h->out, "</td><td>%s</td><td>%.2f</td><td colspan=\"4\">no %s column "
+				"in this database</td></tr>\n", budget_period_name(b->period),
+				b->limit_usd, budget_scope_name(b->scope));
+			continue;
+		}
+		fprintf(h->out, "</td><td>%s</td><td>%.2f</td><td>%.4f</td><td>%.0f%%</td>"
+			"<td>%.4f</td><td%s>%s%s%s</td></tr>\n", budget_period_name(b->period),
+			b->limit_usd, st.spent, 100 * st.spent / b->limit_usd, st.projected,
+			st.threshold >= 80 || st.anomaly ? " class=\"warn\"" : "",
+			st.threshold >= 100 ? "over" : st.threshold ? (st.threshold == 80 ?
+			"80% reached" : "50% reached") : "ok",
+			st.threshold < 100 && st.projected >= b->limit_usd ? ", projected over" : "",
+			st.anomaly ? ", spend rate anomaly" : "");
+	}
+	fputs("</table>\n", h->out);
+out:
+	free(set);
+	return ret;
 }
 
 struct lane {

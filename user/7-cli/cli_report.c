@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "cli.h"
 #include "cli_advise.h"
+#include "cli_budget.h"
 #include "cli_sensitive.h"
 #include "log.h"
 
@@ -267,6 +268,7 @@ int cli_report(struct sqlite3 *db, int64_t since_ns, const char *since_label)
 		      (unpriced ? report_unpriced(db, since_ns) : 0) ?:
 		      report_errors(db, since_ns) ?:
 		      cli_report_sensitive(db, since_ns) ?:
+		      cli_report_budgets(db) ?:
 		      cli_report_advice(db, since_ns) ?:
 		      cli_cache_summary(db, since_ns);
 	if (!ret)
