@@ -216,6 +216,11 @@ html-test: all $(HELPER_BINS)
 		tests/e2e/html_report.sh
 
 # `llmobs top` in tmux (keys, redraw, q) and as plain lines in a pipe.
+# Budget alerts through the sandboxed daemon to a local webhook (no root).
+.PHONY: budget-test
+budget-test: all
+	$(Q)E2E_OUTPUT=$(abspath $(OUTPUT)) tests/e2e/budget_webhook.sh
+
 .PHONY: top-test
 top-test: all $(HELPER_BINS)
 	$(Q)E2E_OUTPUT=$(abspath $(OUTPUT)) CORPUS=$(abspath ../shared/corpus/exchanges.jsonl) \
@@ -233,6 +238,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory telemetry
 	$(Q)$(MAKE) --no-print-directory html-test
 	$(Q)$(MAKE) --no-print-directory top-test
+	$(Q)$(MAKE) --no-print-directory budget-test
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory chaos CHAOS_KILLS=$(TEST_CHAOS_KILLS)
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SHORT=1

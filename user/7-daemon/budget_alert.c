@@ -38,6 +38,7 @@ struct budget_alerts {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	bool busy;		/* the sender holds an alert */
 	char queue[BUDGET_ALERT_QUEUE][ALERT_BODY_MAX];
 	unsigned head, count;
 	struct budget_alert_counts counts;
@@ -301,6 +302,7 @@ static void *sender(void *ctx)
 		memcpy(body, a->queue[a->head], sizeof(body));
 		a->head = (a->head + 1) % BUDGET_ALERT_QUEUE;
 		a->count--;
+		a->busy = true;
 		pthread_mutex_unlock(&a->lock);
 		for (int k = 0; k < BUDGET_ALERT_TRIES && !ok; k++)
 			ok = (k == 0 || pause_ms(a, 1000L << (k - 1))) && post(a, body);
@@ -311,6 +313,8 @@ static void *sender(void *ctx)
 			a->counts.failed++;
 		else
 			a->counts.dropped++;
+		a->busy = false;
+		pthread_cond_broadcast(&a->cond);	/* budget_alerts_free() may wait */
 		pthread_mutex_unlock(&a->lock);
 		if (!ok && !a->stop)
 			p_warn("budget webhook: an alert was not delivered after %d tries",
@@ -340,8 +344,20 @@ void budget_alerts_counts(struct budget_alerts *a, struct budget_alert_counts *c
 
 void budget_alerts_free(struct budget_alerts *a)
 {
+	struct timespec until;
+
 	if (!a)
 		return;
+	/* At exit, what is queued gets BUDGET_ALERT_DRAIN_MS to go out (a
+	 * replay fires its alerts just before it ends); then the rest, and a
+	 * POST in progress, are abandoned and counted. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += BUDGET_ALERT_DRAIN_MS / 1000;
+	pthread_mutex_lock(&a->lock);
+	while (a->running && (a->count || a->busy) &&
+	       pthread_cond_timedwait(&a->cond, &a->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&a->lock);
 	pthread_mutex_lock(&a->lock);
 	__atomic_store_n(&a->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&a->cond);

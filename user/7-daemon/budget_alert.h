@@ -17,6 +17,7 @@ struct sqlite3;
 #define BUDGET_ALERT_QUEUE	32	/* alerts waiting for the webhook */
 #define BUDGET_ALERT_TRIES	3	/* POSTs per alert, 1 s then 2 s apart */
 #define BUDGET_ALERT_TIMEOUT_MS	5000	/* per POST, connection included */
+#define BUDGET_ALERT_DRAIN_MS	2000	/* at exit, for what is queued */
 
 struct budget_alert_counts {
 	uint64_t fired;		/* thresholds crossed (logged) */
@@ -36,7 +37,8 @@ int budget_alerts_run(struct budget_alerts *a);
 /* One priced exchange; never blocks. */
 void budget_alerts_observe(struct budget_alerts *a, const struct exchange_record *r);
 void budget_alerts_counts(struct budget_alerts *a, struct budget_alert_counts *c);
-/* Stops the thread (an unfinished POST is aborted) and frees. */
+/* Lets the queue drain for up to BUDGET_ALERT_DRAIN_MS, then stops the
+ * thread (an unfinished POST is aborted) and frees. */
 void budget_alerts_free(struct budget_alerts *a);
 
 #endif

@@ -99,9 +99,9 @@ static int64_t now_ns(clockid_t clk)
 
 /* The config file's budgets: this period's spend from the database, then
  * alerts as exchanges finish (budget_alert.h). Budgets are an addition: a
- * failure here is logged, capture goes on. The webhook waits for the
- * sandbox to let a thread connect out (as telemetry's will): until then
- * the daemon's alerts go to the log only. */
+ * failure here is logged, capture goes on. The webhook's thread (started
+ * once sandboxed, or before a replay) needs the filter to let it connect
+ * out, as telemetry's does. */
 static void start_budgets(struct daemon *d)
 {
 	struct budget_set *set;
@@ -111,10 +111,12 @@ static void start_budgets(struct daemon *d)
 		return;
 	if (budget_load(d->args.config_path, set, err, sizeof(err)))
 		p_warn("budgets: %s", err);
-	else if (set->n && budget_alerts_new(set, NULL, &d->budgets) == 0) {
+	else if (set->n && budget_alerts_new(set, set->webhook, &d->budgets) == 0) {
 		budget_alerts_load(d->budgets, d->store ? store_db(d->store) : NULL, time(NULL));
-		p_info("budgets: %zu, alerts to the log%s", set->n, set->webhook[0] ?
-		       " (budget_webhook: not sent yet by the sandboxed daemon)" : "");
+		if (set->webhook[0])
+			sandbox_seccomp_allow_outbound();
+		p_info("budgets: %zu, alerts to the log%s", set->n,
+		       set->webhook[0] ? " and budget_webhook" : "");
 	}
 	free(set);
 }
@@ -749,6 +751,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (d.opts.replay_path) {
+		budget_alerts_run(d.budgets);
 		err = run_replay(&d);
 		goto cleanup;
 	}
