@@ -1,7 +1,8 @@
 /* Budget alerts against a local webhook receiver (a thread of this test
  * serving HTTP/1.1 on 127.0.0.1): every threshold (50, 80, 100 %) is
  * POSTed exactly once per period, in order, and again in the next period;
- * spend already in the database at start is not alerted again; a failing
+ * spend already in the database at start is not alerted again; a spend
+ * rate anomaly against the same hour of the days before is told once; a failing
  * receiver (500) is retried, then counted as failed; and a dead one (it
  * accepts, never answers) costs observing nothing: 100,000 exchanges that
  * cross every threshold of 30 budgets take milliseconds, the queue drops
@@ -233,6 +234,46 @@ static void test_restart(void **state)
 	free(set);
 }
 
+/* $1 in this clock hour on each of the three days before (from the
+ * database), then $5 now: an anomaly, told once in the hour. */
+static void test_anomaly(void **state)
+{
+	char dir[] = "/tmp/test_budget_anomaly.XXXXXX", db[64], cmd[80];
+	struct budget_set *set = one_budget("*", 1000);
+	struct budget_alerts *a;
+	struct budget_alert_counts c;
+	struct exchange_record r;
+	struct store *s;
+	int64_t now = now_ns(CLOCK_REALTIME);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/llmobs.db", dir);
+	assert_int_equal(store_open(db, false, &s), 0);
+	for (int d = 1; d <= 3; d++) {
+		exchange(&r, now - d * 86400LL * 1000000000LL, 1.0, "gpt-4o");
+		r.latency_ms = r.ttft_ms = RECORD_NULL_MS;
+		r.uid = -1;
+		assert_int_equal(store_add(s, &r), 0);
+	}
+	assert_int_equal(budget_alerts_new(set, NULL, &a), 0);
+	assert_int_equal(budget_alerts_load(a, store_db(s), now / 1000000000), 0);
+	exchange(&r, now, 3.0, "gpt-4o");	/* 3x the usual: not yet */
+	budget_alerts_observe(a, &r);
+	budget_alerts_counts(a, &c);
+	assert_int_equal(c.anomalies, 0);
+	exchange(&r, now, 2.0, "gpt-4o");	/* $5: 5x */
+	budget_alerts_observe(a, &r);
+	budget_alerts_observe(a, &r);		/* still the same hour: told once */
+	budget_alerts_counts(a, &c);
+	assert_int_equal(c.anomalies, 1);
+	assert_int_equal(c.fired, 0);		/* $7 of $1000: no threshold */
+	budget_alerts_free(a);
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(set);
+}
+
 static void test_failing_receiver(void **state)
 {
 	struct budget_set *set = one_budget("*", 10);
@@ -311,6 +352,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_once_per_threshold),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_anomaly),
 		cmocka_unit_test(test_failing_receiver),
 		cmocka_unit_test(test_dead_receiver_never_blocks),
 	};

@@ -23,10 +23,17 @@
 
 #define ALERT_BODY_MAX	768
 
+#define HOURS_KEPT	(24 * 8)	/* a week of same-hour history and today */
+
 struct watch {
 	int64_t start_s, end_s;	/* the period being counted; end 0: none yet */
 	double spent_usd;
 	unsigned fired;		/* bit 0: 50 %, 1: 80 %, 2: 100 % */
+	/* spend per clock hour, for the anomaly rule: slot h % HOURS_KEPT
+	 * holds epoch hour hour_of[slot] */
+	double hour_usd[HOURS_KEPT];
+	int64_t hour_of[HOURS_KEPT];
+	int64_t anomaly_hour;	/* the last hour an anomaly was told, -1 none */
 };
 
 struct budget_alerts {
@@ -55,6 +62,8 @@ int budget_alerts_new(const struct budget_set *set, const char *webhook,
 	if (!a)
 		return -ENOMEM;
 	a->set = *set;
+	for (size_t i = 0; i < BUDGET_MAX; i++)
+		a->w[i].anomaly_hour = -1;
 	if (webhook && webhook[0] && !(a->webhook = strdup(webhook))) {
 		free(a);
 		return -ENOMEM;
@@ -114,6 +123,43 @@ static void enqueue(struct budget_alerts *a, const char *body)
 	pthread_cond_signal(&a->cond);
 }
 
+/* The anomaly rule (budget.h) on the clock hour of t_s: this hour's spend
+ * so far against the same hour on the week's previous days. */
+static void check_anomaly(struct budget_alerts *a, const struct budget *b, struct watch *w,
+			  int64_t hour)
+{
+	double now_usd = w->hour_usd[hour % HOURS_KEPT], sum = 0;
+	char body[ALERT_BODY_MAX], name[160];
+	int days = 0;
+
+	if (w->anomaly_hour == hour)
+		return;
+	for (int d = 1; d <= 7; d++) {
+		int64_t h = hour - 24 * d;
+
+		if (w->hour_of[h % HOURS_KEPT] == h && w->hour_usd[h % HOURS_KEPT] > 0) {
+			sum += w->hour_usd[h % HOURS_KEPT];
+			days++;
+		}
+	}
+	if (!budget_anomalous(now_usd, days ? sum / days : 0, days))
+		return;
+	w->anomaly_hour = hour;
+	p_warn("budget_anomaly name=%s scope=%s match=%s hour_usd=%.4f usual_usd=%.4f days=%d",
+	       b->name, budget_scope_name(b->scope), b->match[0] ? b->match : "*", now_usd,
+	       sum / days, days);
+	json_str(name, sizeof(name), b->name);
+	snprintf(body, sizeof(body), "{\"type\":\"llmobs.spend_anomaly\",\"name\":\"%s\","
+		 "\"scope\":\"%s\",\"hour_start\":%lld,\"hour_usd\":%.6f,\"usual_usd\":%.6f,"
+		 "\"days\":%d}", name, budget_scope_name(b->scope), (long long)(hour * 3600),
+		 now_usd, sum / days, days);
+	pthread_mutex_lock(&a->lock);
+	a->counts.anomalies++;
+	if (a->webhook)
+		enqueue(a, body);
+	pthread_mutex_unlock(&a->lock);
+}
+
 static void fire(struct budget_alerts *a, const struct budget *b, const struct watch *w, int pct)
 {
 	char start[32], name[160], match[300], body[ALERT_BODY_MAX];
@@ -147,7 +193,16 @@ static void add(struct budget_alerts *a, size_t i, int64_t t_s, double usd, bool
 {
 	const struct budget *b = &a->set.b[i];
 	struct watch *w = &a->w[i];
+	int64_t hour = t_s / 3600;
 	int pct;
+
+	if (w->hour_of[hour % HOURS_KEPT] != hour) {	/* a slot's new hour */
+		w->hour_of[hour % HOURS_KEPT] = hour;
+		w->hour_usd[hour % HOURS_KEPT] = 0;
+	}
+	w->hour_usd[hour % HOURS_KEPT] += usd;
+	if (tell)
+		check_anomaly(a, b, w, hour);
 
 	if (t_s >= w->end_s) {	/* a new period (or the first) */
 		budget_period_bounds(b->period, t_s, &w->start_s, &w->end_s);
@@ -192,6 +247,8 @@ int budget_alerts_load(struct budget_alerts *a, struct sqlite3 *db, int64_t now_
 		if (s < from)
 			from = s;
 	}
+	if (now_s - 8 * 86400 < from)	/* the anomaly rule's week of hours */
+		from = now_s - 8 * 86400;
 	rc = sqlite3_prepare_v2(db, "SELECT ts_start_ns, cost_usd, COALESCE(project, ''),"
 				" COALESCE(k8s_namespace, ''), COALESCE(app, ''), comm,"
 				" COALESCE(account, ''), model FROM exchanges WHERE ts_start_ns >= ?1"

@@ -3,7 +3,9 @@
  * in the log and, when the config names a webhook, a JSON POST from a
  * thread of its own, with retries and a timeout. Capture never waits:
  * observing an exchange is arithmetic and, at a crossing, a copy into a
- * bounded queue (full: the alert is logged and dropped, counted). */
+ * bounded queue (full: the alert is logged and dropped, counted). The
+ * anomaly rule (budget.h) is told likewise, once per clock hour, on the
+ * hour's spend so far against the same hour of the week's other days. */
 #ifndef LLMOBS_BUDGET_ALERT_H
 #define LLMOBS_BUDGET_ALERT_H
 
@@ -21,6 +23,7 @@ struct sqlite3;
 
 struct budget_alert_counts {
 	uint64_t fired;		/* thresholds crossed (logged) */
+	uint64_t anomalies;	/* hours whose spend broke budget.h's anomaly rule */
 	uint64_t sent;		/* webhook POSTs answered 2xx */
 	uint64_t failed;	/* alerts given up after every try */
 	uint64_t dropped;	/* alerts the full queue or the exit left unsent */
