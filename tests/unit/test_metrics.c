@@ -194,9 +194,35 @@ static void test_http(void **state)
 		metrics_http_stop(h);
 }
 
+/* Sensitive-data counts: per kind seen, by the usage labels; none for
+ * kinds never seen. */
+static void test_sensitive(void **state)
+{
+	struct metrics_agg *m = metrics_agg_new(10);
+	struct exchange_record r;
+	char *text;
+
+	assert_non_null(m);
+	rec(&r, "gpt-4o", 200);
+	r.sensitive[RS_EMAIL] = 2;
+	r.sensitive[RS_CARD] = 1;
+	metrics_agg_observe(m, &r);
+	r.sensitive[RS_CARD] = 0;
+	metrics_agg_observe(m, &r);
+	text = render(m, false);
+	assert_int_equal(value_of(text, "llmobs_sensitive_total{provider=\"openai\",model=\"gpt-4o\","
+					"app=\"gemini\",namespace=\"\",project=\"research\",kind=\"email\"} "), 4);
+	assert_int_equal(value_of(text, "llmobs_sensitive_total{provider=\"openai\",model=\"gpt-4o\","
+					"app=\"gemini\",namespace=\"\",project=\"research\",kind=\"card\"} "), 1);
+	assert_null(strstr(text, "kind=\"iban\""));
+	free(text);
+	metrics_agg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sensitive),
 		cmocka_unit_test(test_cap_and_other),
 		cmocka_unit_test(test_escaping_errors_ratelimit),
 		cmocka_unit_test(test_http),

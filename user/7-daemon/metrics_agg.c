@@ -15,9 +15,10 @@
 #include "stats.h"
 
 #define LABELS_MAX	1024
-#define VALS_MAX	9
+#define VALS_MAX	(9 + RS__MAX)
 
-enum { U_EXCH, U_IN, U_OUT, U_CACHED, U_CW, U_REASON, U_COST, U_MISS_TOK, U_MISS_USD };
+enum { U_EXCH, U_IN, U_OUT, U_CACHED, U_CW, U_REASON, U_COST, U_MISS_TOK, U_MISS_USD,
+       U_SENSITIVE };	/* then one per enum record_sensitive_kind */
 
 struct series {
 	uint64_t hash;
@@ -215,6 +216,8 @@ void metrics_agg_observe(struct metrics_agg *m, const struct exchange_record *r)
 		if (isfinite(r->missed_cache_usd))
 			s->v[U_MISS_USD] += r->missed_cache_usd;
 	}
+	for (int k = 0; k < RS__MAX; k++)
+		s->v[U_SENSITIVE + k] += r->sensitive[k];
 	if (r->status >= 400) {
 		char status[12];
 		const char *el[] = { r->provider, r->model, r->host, status };
@@ -276,6 +279,21 @@ static void render_usage(struct metrics_agg *m, FILE *out, bool om)
 	head(out, om, "llmobs_cache_missed_usd_total", "counter",
 	     "What the missed cache hits cost, net of cache writes.");
 	family_samples(out, &m->usage, "llmobs_cache_missed_usd_total", NULL, U_MISS_USD);
+	/* kinds and counts only; a kind never seen in a series prints nothing */
+	head(out, om, "llmobs_sensitive_total", "counter",
+	     "Secrets and personal data seen in requests (kinds and counts, never the text).");
+	for (int k = 0; k < RS__MAX; k++) {
+		char extra[32];
+
+		snprintf(extra, sizeof(extra), "kind=\"%s\"", record_sensitive_name(k));
+		for (size_t i = 0; i < m->usage.count; i++)
+			if (m->usage.list[i]->v[U_SENSITIVE + k] > 0)
+				sample(out, "llmobs_sensitive_total", m->usage.list[i]->labels, extra,
+				       m->usage.list[i]->v[U_SENSITIVE + k]);
+		if (m->usage.other_used && m->usage.other.v[U_SENSITIVE + k] > 0)
+			sample(out, "llmobs_sensitive_total", m->usage.other.labels, extra,
+			       m->usage.other.v[U_SENSITIVE + k]);
+	}
 	head(out, om, "llmobs_http_errors_total", "counter",
 	     "Responses with status >= 400 (429: rate limited), by provider, model, host, status.");
 	family_samples(out, &m->errors, "llmobs_http_errors_total", NULL, 0);
