@@ -5,7 +5,8 @@
 # that answers like OpenAI (gpt-4o, 100,000 prompt tokens: $0.25 a call);
 # three calls cross 50, 80 and 100 % of a $0.50 day. The local receiver
 # must get exactly three POSTs, one per threshold, in order; the daemon's
-# log must say the same three budget_alert lines; and each call recorded.
+# log must say the same three budget_alert lines; each call is recorded;
+# and /metrics shows the budget's gauges and the prompts' e-mail count.
 # Env: E2E_OUTPUT (build dir, default .output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,7 +17,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-llm_port=$(free_port) hook_port=$(free_port)
+llm_port=$(free_port) hook_port=$(free_port) metrics_port=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
   -subj /CN=localhost 2>/dev/null
 
@@ -59,7 +60,7 @@ wait_port() { for _ in $(seq 100); do
 wait_port "$hook_port"
 wait_port "$llm_port"
 cat > "$dir/llmobsd.yaml" <<EOF2
-listen: "off"
+listen: "127.0.0.1:$metrics_port"
 budgets:
   - name: gpt-4o-day
     model: "gpt-4o*"
@@ -75,11 +76,12 @@ pids+=("$daemon")
 for _ in $(seq 50); do [ -S "$LLMOBS_SOCKET" ] && break; sleep 0.1; done
 for _ in 1 2 3; do
   LD_PRELOAD=$OUT/libllmobs.so curl -sk --http1.1 "https://127.0.0.1:$llm_port/v1/chat/completions" \
-    -H 'Content-Type: application/json' -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' \
+    -H 'Content-Type: application/json' -d '{"model":"gpt-4o","messages":[{"role":"user","content":"mail jane@example.com"}]}' \
     >/dev/null
 done
 for _ in $(seq 50); do [ "$(wc -l < "$dir/hook.jsonl" 2>/dev/null || echo 0)" -ge 3 ] && break; sleep 0.1; done
 sleep 0.5
+curl -s "http://127.0.0.1:$metrics_port/metrics" > "$dir/metrics.txt" || true
 kill -TERM "$daemon"
 wait "$daemon" || true
 python3 - "$dir" <<'PY'
@@ -95,11 +97,23 @@ logged = re.findall(r"budget_alert name=gpt-4o-day .* threshold_pct=(\d+)", open
 if logged != ["50", "80", "100"]:
     fail.append(f"daemon logged {logged}")
 n = sqlite3.connect(d + "/llmobs.db").execute("select count(*) from exchanges").fetchone()[0]
+m = open(d + "/metrics.txt").read()
+want = ['llmobs_budget_limit_usd{budget="gpt-4o-day",scope="model",period="day"} 0.5\n',
+        'llmobs_budget_threshold_pct{budget="gpt-4o-day",scope="model",period="day"} 100\n']
+for w in want:
+    if w not in m:
+        fail.append(f"/metrics lacks {w!r}")
+emails = sum(float(v) for v in re.findall(r'^llmobs_sensitive_total\{[^}]*kind="email"\} (\S+)$', m, re.M))
+if emails != 3:
+    fail.append(f"/metrics: {emails} e-mails in llmobs_sensitive_total, want 3")
+spent = re.search(r'llmobs_budget_spent_usd\{budget="gpt-4o-day"[^}]*\} ([0-9.e+-]+)', m)
+if not spent or abs(float(spent.group(1)) - 0.7503) > 0.001:
+    fail.append(f"/metrics budget spent: {spent and spent.group(1)}")
 if n != 3:
     fail.append(f"{n} exchanges recorded, want 3")
 for f in fail:
     print("budget_webhook: FAIL", f)
 if not fail:
-    print("budget_webhook: ok: 3 calls, 3 alerts logged and POSTed once each")
+    print("budget_webhook: ok: 3 calls, 3 alerts logged and POSTed once each, /metrics gauges and sensitive counts")
 sys.exit(1 if fail else 0)
 PY

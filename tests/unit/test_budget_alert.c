@@ -195,6 +195,18 @@ static void test_once_per_threshold(void **state)
 	assert_int_equal(c.fired, 4);
 	assert_int_equal(c.sent, 4);
 	assert_int_equal(c.failed + c.dropped, 0);
+	{	/* /metrics gauges */
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		budget_alerts_render(f, false, a);
+		fclose(f);
+		if (!strstr(text, "llmobs_budget_limit_usd{budget=\"m\",scope=\"model\",period=\"day\"} 10\n") ||
+			 !strstr(text, "# TYPE llmobs_budget_spent_usd gauge\n"))
+			fail_msg("gauges:\n%s", text);
+		free(text);
+	}
 	budget_alerts_free(a);
 	receiver_stop(&rv);
 	free(set);

@@ -392,6 +392,47 @@ int budget_alerts_run(struct budget_alerts *a)
 	return err;
 }
 
+/* Prometheus label value: budget names come from the config file. */
+static void label(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', out);
+		if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void budget_alerts_render(FILE *out, bool openmetrics, void *ctx)
+{
+	static const struct { const char *name, *help; } fam[] = {
+		{ "llmobs_budget_limit_usd", "A budget's limit for its period (config budgets:)." },
+		{ "llmobs_budget_spent_usd", "Spend counted against a budget in its current period." },
+		{ "llmobs_budget_threshold_pct", "The highest of 50, 80, 100 % reached this period (0: none)." },
+	};
+	struct budget_alerts *a = ctx;
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", fam[f].name, fam[f].help, fam[f].name);
+		for (size_t i = 0; a && i < a->set.n; i++) {
+			const struct budget *b = &a->set.b[i];
+			const struct watch *w = &a->w[i];
+			int64_t now_s = (int64_t)time(NULL);
+			double spent = w->end_s > now_s ? w->spent_usd : 0;	/* a period gone by: 0 */
+			double v = f == 0 ? b->limit_usd : f == 1 ? spent :
+				   budget_threshold(spent, b->limit_usd);
+
+			fprintf(out, "%s{budget=\"", fam[f].name);
+			label(out, b->name);
+			fprintf(out, "\",scope=\"%s\",period=\"%s\"} %.17g\n",
+				budget_scope_name(b->scope), budget_period_name(b->period), v);
+		}
+	}
+	(void)openmetrics;	/* gauges read the same in both formats */
+}
+
 void budget_alerts_counts(struct budget_alerts *a, struct budget_alert_counts *c)
 {
 	pthread_mutex_lock(&a->lock);

@@ -9,7 +9,9 @@
 #ifndef LLMOBS_BUDGET_ALERT_H
 #define LLMOBS_BUDGET_ALERT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "budget.h"
 #include "record.h"
 
@@ -40,6 +42,9 @@ int budget_alerts_run(struct budget_alerts *a);
 /* One priced exchange; never blocks. */
 void budget_alerts_observe(struct budget_alerts *a, const struct exchange_record *r);
 void budget_alerts_counts(struct budget_alerts *a, struct budget_alert_counts *c);
+/* /metrics gauges per budget: limit, spent this period, threshold reached
+ * (a metrics_extra_fn; ctx is the struct budget_alerts). */
+void budget_alerts_render(FILE *out, bool openmetrics, void *ctx);
 /* Lets the queue drain for up to BUDGET_ALERT_DRAIN_MS, then stops the
  * thread (an unfinished POST is aborted) and frees. */
 void budget_alerts_free(struct budget_alerts *a);

@@ -771,6 +771,8 @@ int main(int argc, char **argv)
 
 	if ((err = start_metrics(&d)))
 		goto cleanup;
+	if (d.metrics && d.budgets)
+		metrics_agg_set_extra(d.metrics, budget_alerts_render, d.budgets);
 	/* Telemetry's outbox opens now, beside the database; its thread starts
 	 * once sandboxed, under a filter that then lets it connect out. */
 	if (d.opts.db_path && (d.telemetry = telemetry_open_from_env(d.opts.telemetry_insecure,

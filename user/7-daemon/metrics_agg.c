@@ -39,7 +39,15 @@ struct family {
 
 struct metrics_agg {
 	struct family usage, errors, ratelimit;
+	metrics_extra_fn extra;		/* families of other modules (budgets) */
+	void *extra_ctx;
 };
+
+void metrics_agg_set_extra(struct metrics_agg *m, metrics_extra_fn fn, void *ctx)
+{
+	m->extra = fn;
+	m->extra_ctx = ctx;
+}
 
 static const char *const usage_labels[] = { "provider", "model", "app", "namespace", "project" };
 static const char *const error_labels[] = { "provider", "model", "host", "status" };
@@ -363,6 +371,8 @@ int metrics_agg_render(struct metrics_agg *m, FILE *out, bool openmetrics,
 {
 	render_usage(m, out, openmetrics);
 	render_daemon(out, openmetrics, drops, ndrops);
+	if (m->extra)
+		m->extra(out, openmetrics, m->extra_ctx);
 	if (openmetrics)
 		fputs("# EOF\n", out);
 	return ferror(out) ? -EIO : 0;

@@ -29,6 +29,10 @@ void metrics_agg_free(struct metrics_agg *m);
 
 void metrics_agg_observe(struct metrics_agg *m, const struct exchange_record *r);
 
+/* Another module's families (gauges), written before OpenMetrics' EOF. */
+typedef void (*metrics_extra_fn)(FILE *out, bool openmetrics, void *ctx);
+void metrics_agg_set_extra(struct metrics_agg *m, metrics_extra_fn fn, void *ctx);
+
 /* Writes every family to out. drops may be NULL. Returns 0 or -errno. */
 int metrics_agg_render(struct metrics_agg *m, FILE *out, bool openmetrics,
 		       const struct metrics_drop *drops, size_t ndrops);
