@@ -59,6 +59,8 @@ class Dom(HTMLParser):
             self.svgs += 1
             self._svg = a.get("id")
             self._fig_svg = self._svg
+        if tag == "rect" and a.get("class") == "toolmark":
+            self.toolmarks = getattr(self, "toolmarks", 0) + 1
         if tag == "rect" and "bar" in a.get("class", "").split() and self._svg:
             self.bars[self._svg] = self.bars.get(self._svg, 0) + 1
         if tag == "figcaption" and "legend" in a.get("class", ""):
@@ -151,6 +153,10 @@ def main():
         for k, v in (r.get("sensitive") or {}).items():
             want_found[k] = want_found.get(k, 0) + v
     check(found == want_found, f"sensitive counts: page {found}, export {want_found}")
+
+    # the timeline marks calls whose response asked for tools
+    if any(r.get("tool_calls") for r in rows):
+        check(getattr(dom, "toolmarks", 0) > 0, "no tool-call marks in the timeline")
 
     check("Content-Security-Policy" in page and "default-src 'none'" in page,
           "no CSP forbidding fetches")

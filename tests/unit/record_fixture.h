@@ -19,7 +19,7 @@ static const char *const contract_fields[] = {
 	"uid", "app", "cmdline_hash", "container_id", "container_runtime", "container_image",
 	"k8s_pod_uid", "k8s_namespace", "k8s_pod", "k8s_container", "project",
 	"template", "account", "cacheable_tokens", "missed_cache_tokens", "missed_cache_usd",
-	"cache_miss_cause", "breakers", "sensitive",
+	"cache_miss_cause", "breakers", "sensitive", "tool_calls",
 };
 #define CONTRACT_NFIELDS (int)(sizeof(contract_fields) / sizeof(contract_fields[0]))
 
@@ -94,6 +94,7 @@ static inline void fixture_record(struct exchange_record *r, int i)
 	r->sensitive[RS_EMAIL] = (uint16_t)(1 + i);
 	r->sensitive[RS_CARD] = (uint16_t)(i % 2);
 	r->sensitive[RS_IBAN] = 65535;
+	snprintf(r->tool_calls, sizeof(r->tool_calls), "get_weather,search_%d", i);
 }
 
 #endif

@@ -117,7 +117,7 @@ static void test_create_modes_and_migration(void **state)
 	assert_int_equal(mode_of(dir), 0700);
 	path_in_tmp(dir, sizeof(dir), "a");
 	assert_int_equal(mode_of(dir), 0700);
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 7);
 	assert_int_equal(query_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				  "('exchanges','counters','exchanges_ts')"), 3);
 	assert_int_equal(query_int(s, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
@@ -135,7 +135,7 @@ static void test_create_modes_and_migration(void **state)
 
 	/* Idempotent reopen: same version, data kept. */
 	assert_int_equal(store_open(path, false, &s), 0);
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 7);
 	assert_int_equal(count_records(s), 1);
 	store_close(s);
 }
@@ -160,7 +160,7 @@ static void test_migrate_empty_file_and_fix_mode(void **state)
 
 	assert_int_equal(store_open(path, false, &s), 0);
 	assert_int_equal(mode_of(path), 0600);	/* tightened: it holds our data */
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 7);
 	store_close(s);
 	assert_int_equal(store_open(path, true, &s), 0);
 	assert_int_equal(count_records(s), 0);
@@ -260,7 +260,7 @@ static void test_v1_file(void **state)
 	free(c.recs);
 
 	assert_int_equal(store_open(path, false, &s), 0);
-	assert_int_equal(query_int(s, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(s, "PRAGMA user_version"), 7);
 	assert_int_equal(query_int(s, "SELECT count(*) FROM exchanges WHERE status = 429"
 				  " AND ratelimit IS NULL AND provider_cost_usd IS NULL"
 				  " AND protocol IS NULL AND headers_unknown IS NULL"

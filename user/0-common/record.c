@@ -104,6 +104,7 @@ static const struct field fields[] = {
 	FLD("cache_miss_cause", F_CACHE_STR, cache_miss_cause),
 	FLD("breakers", F_CACHE_JSON, breakers),
 	FLD("sensitive", F_SENSITIVE, sensitive),
+	FLD("tool_calls", F_STR_NULL, tool_calls),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

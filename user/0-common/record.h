@@ -128,6 +128,9 @@ struct exchange_record {
 	 * seen in the request (user/5-analysis/detect*.c), counts per kind
 	 * only, never the text; all 0 is null. */
 	uint16_t sensitive[RS__MAX];
+	/* The tools the response asked to run, names only, comma-separated
+	 * ("get_weather,search"); "" null. For the agent timeline. */
+	char tool_calls[128];
 };
 
 const char *usage_source_name(enum usage_source s);

@@ -69,6 +69,10 @@ struct llm_response_info {
 	bool not_llm;		/* a file download that held no batch results */
 	int batch_results;	/* results (JSONL lines) with usage, summed */
 	bool usage_estimated;	/* set by estimate_usage() */
+	/* Tools the response asked to run, names only (provider_tools.c):
+	 * "get_weather,search", "" none; count includes names left out. */
+	char tool_calls[128];
+	int tool_call_count;
 };
 
 #endif

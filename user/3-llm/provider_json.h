@@ -27,6 +27,10 @@ const cJSON *provider_get_obj(const cJSON *obj, const char *key);
 /* out->model = obj[key] when it is a non-empty string. */
 void provider_take_model(struct llm_response_info *out, const cJSON *obj, const char *key);
 void provider_set_http_error(struct llm_response_info *out, int status);
+/* The names of the tools a parsed response (type NULL) or stream event
+ * (type: its event type) asks to run, into out (provider_tools.c). */
+void provider_tool_names(enum llm_api api, const char *type, const cJSON *root,
+			 struct llm_response_info *out);
 /* Sets out->error when root is an error document; returns whether it was. */
 bool provider_check_error_doc(enum llm_api api, const cJSON *root,
 			      struct llm_response_info *out);

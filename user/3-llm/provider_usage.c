@@ -124,6 +124,7 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 			if (provider_check_error_doc(api, it, out))
 				break;
 			gemini_object(it, out);
+			provider_tool_names(api, NULL, it, out);
 		}
 		goto done;
 	}
@@ -177,6 +178,8 @@ int provider_parse_body(enum llm_api api, int status, const char *body,
 		err = -EINVAL;
 		break;
 	}
+	if (!err && ok_status)
+		provider_tool_names(api, NULL, root, out);
 done:
 	if (!ok_status && !out->error[0])
 		provider_set_http_error(out, status);
@@ -328,6 +331,7 @@ int provider_stream_event(enum llm_api api, const char *event, size_t event_len,
 	default:
 		break;
 	}
+	provider_tool_names(api, type, root, out);
 out:
 	cJSON_Delete(root);
 	return 0;

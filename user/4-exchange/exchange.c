@@ -239,6 +239,7 @@ void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 		snprintf(r->ratelimit, sizeof(r->ratelimit), "%s", ex->resp.ratelimit);
 	r->provider_cost_usd = ex->resp.provider_cost_usd;
 	r->provider_cost_known = ex->resp.provider_cost_known;
+	memcpy(r->tool_calls, ex->resp.tool_calls, sizeof(r->tool_calls));
 	stats_inc(STAT_EXCHANGES);
 	if (!r->complete)
 		stats_inc(STAT_EXCHANGES_INCOMPLETE);

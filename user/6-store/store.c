@@ -88,6 +88,14 @@ static const char migration_sensitive[] =
 #define SENSITIVE_NULLS ", NULL"
 #define SENSITIVE_PARAMS ",?"
 
+/* The tools a response asked to run, names only (issue 15's agent
+ * timeline); NULL: none, or an older row. */
+static const char migration_tools[] =
+	"ALTER TABLE exchanges ADD COLUMN tool_calls TEXT;";
+#define TOOLS_COLS ", tool_calls"
+#define TOOLS_NULLS ", NULL"
+#define TOOLS_PARAMS ",?"
+
 /* Append-only: a released schema is never edited, only followed by a new
  * step, so any older DB can be brought forward. Index i takes the DB from
  * user_version i to i + 1. */
@@ -150,6 +158,8 @@ static const char *const migrations[] = {
 	migration_cache,
 	/* v6: sensitive-data counts */
 	migration_sensitive,
+	/* v7: tool calls' names */
+	migration_tools,
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -159,6 +169,15 @@ static int attribution_version(void)
 {
 	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
 		if (migrations[i] == migration_attribution)
+			return i + 1;
+	return STORE_SCHEMA_VERSION + 1;
+}
+
+/* The schema version that added the tool_calls column. */
+static int tools_version(void)
+{
+	for (int i = 0; i < STORE_SCHEMA_VERSION; i++)
+		if (migrations[i] == migration_tools)
 			return i + 1;
 	return STORE_SCHEMA_VERSION + 1;
 }
@@ -467,9 +486,9 @@ static int open_writer(struct store *s)
 		p_warn("store: %s: WAL unavailable; readers will block the daemon", s->path);
 	rc = sqlite3_prepare_v3(s->db,
 		"INSERT INTO exchanges (" EXCHANGE_COLS ATTRIBUTION_COLS CACHE_COLS SENSITIVE_COLS
-		") VALUES ("
+		TOOLS_COLS ") VALUES ("
 		"NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-		ATTRIBUTION_PARAMS CACHE_PARAMS SENSITIVE_PARAMS ")",
+		ATTRIBUTION_PARAMS CACHE_PARAMS SENSITIVE_PARAMS TOOLS_PARAMS ")",
 		-1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "prepare insert");
@@ -722,6 +741,7 @@ int store_add(struct store *s, struct exchange_record *r)
 	bind_attribution(st, i, r);
 	bind_cache(st, i + 11, r);
 	bind_sensitive(st, i + 11 + 9, r);
+	BIND_STR_NULL(st, i + 11 + 9 + 1, r, tool_calls);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
@@ -884,6 +904,7 @@ static void row_to_record(sqlite3_stmt *st, struct exchange_record *r)
 	if (record_sensitive_parse((const char *)sqlite3_column_text(st, i), r->sensitive))
 		memset(r->sensitive, 0, sizeof(r->sensitive));	/* edited by hand */
 	i++;
+	COL_STR(st, i++, r, tool_calls);
 }
 
 int store_foreach(struct store *s, store_record_fn cb, void *ctx)
@@ -892,22 +913,24 @@ int store_foreach(struct store *s, store_record_fn cb, void *ctx)
 	sqlite3_stmt *st;
 	char sql[1024];
 	int rc, ret = 0;
-	bool attributed, cached, sensitive;
+	bool attributed, cached, sensitive, tools;
 
 	if (!s || !cb)
 		return -EINVAL;
 	attributed = !s->readonly || s->version >= attribution_version();
 	cached = !s->readonly || s->version >= cache_version();
 	sensitive = !s->readonly || s->version >= sensitive_version();
+	tools = !s->readonly || s->version >= tools_version();
 	r = malloc(sizeof(*r));		/* ~1.5 KiB: keep it off small stacks */
 	if (!r)
 		return -ENOMEM;
 	/* A reader cannot migrate: an older file lacks the new columns. */
-	snprintf(sql, sizeof(sql), "SELECT %s%s%s%s FROM exchanges ORDER BY id",
+	snprintf(sql, sizeof(sql), "SELECT %s%s%s%s%s FROM exchanges ORDER BY id",
 		 s->readonly && s->version < 2 ? EXCHANGE_COLS_V1 :
 		 s->readonly && s->version < 3 ? EXCHANGE_COLS_V2 : EXCHANGE_COLS,
 		 attributed ? ATTRIBUTION_COLS : ATTRIBUTION_NULLS,
-		 cached ? CACHE_COLS : CACHE_NULLS, sensitive ? SENSITIVE_COLS : SENSITIVE_NULLS);
+		 cached ? CACHE_COLS : CACHE_NULLS, sensitive ? SENSITIVE_COLS : SENSITIVE_NULLS,
+		 tools ? TOOLS_COLS : TOOLS_NULLS);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(r);

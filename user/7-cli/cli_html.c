@@ -54,6 +54,7 @@ static void setup_filters(struct html *h)
 	h->has_sensitive = has_column(h->db, "sensitive");
 	h->has_cache = has_column(h->db, "missed_cache_usd");
 	h->has_breakers = has_column(h->db, "breakers");
+	h->has_tools = has_column(h->db, "tool_calls");
 	/* Without attribution (or for a process it could not name) the app
 	 * is the command name: a filter on it still means something. */
 	h->app_expr = h->has_app ? "COALESCE(NULLIF(app, ''), NULLIF(comm, ''), '(unknown)')" :

@@ -31,7 +31,7 @@ struct html {
 	struct sqlite3 *db;
 	FILE *out;
 	const struct cli_html_opts *o;
-	bool has_app, has_project, has_sensitive, has_cache, has_breakers;
+	bool has_app, has_project, has_sensitive, has_cache, has_breakers, has_tools;
 	const char *app_expr;		/* SQL: the app, else the comm */
 	const char *project_expr;	/* SQL: the project, else '(none)' */
 	char where[512];		/* the filters, as SQL */

@@ -260,15 +260,16 @@ static int one_lane(struct html *h, const struct lane *l, char **legend, int *nl
 	time_t t;
 
 	snprintf(sql, sizeof(sql), "SELECT * FROM (SELECT ts_start_ns, ts_end_ns, model,"
-		 " input_tokens, output_tokens, {COST}, priced, latency_ms, status, error FROM"
+		 " input_tokens, output_tokens, {COST}, priced, latency_ms, status, error, %s FROM"
 		 " exchanges WHERE {W} AND pid = %lld AND comm = :comm ORDER BY ts_start_ns DESC"
-		 " LIMIT %d) ORDER BY 1", l->pid, TIMELINE_CALLS);
+		 " LIMIT %d) ORDER BY 1", h->has_tools ? "COALESCE(tool_calls, '')" : "''", l->pid,
+		 TIMELINE_CALLS);
 	if ((err = html_prepare(h, sql, &st)))
 		return err;
 	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":comm"), l->comm, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < TIMELINE_CALLS) {
 		double s = sqlite3_column_int64(st, 0) / 1e9, e = sqlite3_column_int64(st, 1) / 1e9;
-		const char *model = html_col(st, 2), *error = html_col(st, 9);
+		const char *model = html_col(st, 2), *error = html_col(st, 9), *tools = html_col(st, 10);
 		struct svg_bar *b = &bars[n++];
 
 		if (e > last)
@@ -278,12 +279,13 @@ static int one_lane(struct html *h, const struct lane *l, char **legend, int *nl
 		snprintf(models[n - 1], sizeof(models[n - 1]), "%s", model[0] ? model : "(unknown)");
 		b->error = error[0] || sqlite3_column_int(st, 8) >= 400;
 		run_cost[n - 1] = sqlite3_column_double(st, 5);
+		b->tools = tools[0] != 0;
 		snprintf(b->title, sizeof(b->title), "%s | in %lld, out %lld tokens | %s%.6f | "
-			 "%lld ms | status %d%s%s", model, (long long)sqlite3_column_int64(st, 3),
+			 "%lld ms | status %d%s%s%s%.60s", model, (long long)sqlite3_column_int64(st, 3),
 			 (long long)sqlite3_column_int64(st, 4), sqlite3_column_int(st, 6) ? "$" :
 			 "unpriced $", sqlite3_column_double(st, 5),
 			 (long long)sqlite3_column_int64(st, 7), sqlite3_column_int(st, 8),
-			 error[0] ? " | error " : "", error);
+			 error[0] ? " | error " : "", error, tools[0] ? " | tools: " : "", tools);
 	}
 	if ((err = html_finish(h, st, rc)))
 		return err;
@@ -343,7 +345,8 @@ int html_timeline(struct html *h)
 		goto out;
 	fprintf(h->out, "<h2>Agent timeline</h2><p class=\"note\">The %d most recently active "
 		"processes, their last run each (calls with no pause of 10 minutes, at most %d), "
-		"UTC; a bar spans a call, coloured by model, "
+		"UTC; a bar spans a call, coloured by model, marked on top when the response asked "
+		"for tool calls (their names in the tooltip), "
 		"outlined red on error. Hover a bar for its tokens, cost and latency.</p>"
 		"<div id=\"timeline\">\n", TIMELINE_LANES, TIMELINE_CALLS);
 	for (i = 0; i < n && !err; i++)

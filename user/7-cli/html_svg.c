@@ -225,6 +225,9 @@ void svg_timeline_lane(FILE *out, const char *label, const struct svg_bar *bars,
 			svg_colour(b->series));
 		html_text(out, b->title);
 		fputs("</title></rect>", out);
+		if (b->tools)	/* a tick on top: this call handed work to tools */
+			fprintf(out, "<rect class=\"toolmark\" x=\"%.1f\" y=\"0\" width=\"%.1f\" "
+				"height=\"3\" fill=\"#333\"/>", x, w);
 	}
 	fputs("</svg></div>\n", out);
 }

@@ -37,7 +37,8 @@ struct svg_bar {
 	double start_s, end_s;
 	int series;		/* index into the lane's legend, -1 none */
 	int error;
-	char title[200];	/* tooltip: metadata only, already plain text */
+	int tools;		/* the response asked for tool calls */
+	char title[280];	/* tooltip: metadata only, already plain text */
 };
 
 void svg_timeline_lane(FILE *out, const char *label, const struct svg_bar *bars, int n,
