@@ -211,6 +211,40 @@ static void test_project_rules(void **state)
 	config_free(&c);
 }
 
+/* telemetry: the LLM_OBSERVER_* switches from the file; the environment wins. */
+static void test_telemetry_section(void **state)
+{
+	static const char text[] =
+		"telemetry:\n"
+		"  enabled: \"true\"\n"
+		"  api_key: lok_cfgtest1.fromTheConfigFile_123\n"
+		"  endpoint: https://telemetry.example\n"
+		"  flush_seconds: 5\n";
+	struct daemon_config c;
+	char err[512];
+
+	(void)state;
+	unsetenv("LLM_OBSERVER_ENDPOINT");
+	unsetenv("LLM_OBSERVER_ENABLED");
+	assert_int_equal(config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_string_equal(config_telemetry_get("LLM_OBSERVER_ENABLED", &c), "true");
+	assert_string_equal(config_telemetry_get("LLM_OBSERVER_ENDPOINT", &c),
+			    "https://telemetry.example");
+	assert_string_equal(config_telemetry_get("LLM_OBSERVER_FLUSH_SECONDS", &c), "5");
+	assert_null(config_telemetry_get("LLM_OBSERVER_CA_FILE", &c));
+	setenv("LLM_OBSERVER_ENDPOINT", "https://from-env.example", 1);
+	assert_string_equal(config_telemetry_get("LLM_OBSERVER_ENDPOINT", &c),
+			    "https://from-env.example");
+	unsetenv("LLM_OBSERVER_ENDPOINT");
+	config_free(&c);
+	assert_int_equal(config_parse("t.yaml", "telemetry:\n  endpoint: x\n  secret: y\n",
+				      strlen("telemetry:\n  endpoint: x\n  secret: y\n"), &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:3: unknown key 'secret' in telemetry"));
+	assert_int_equal(config_parse("t.yaml", "telemetry: on\n", 14, &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:1: telemetry: expected a mapping"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_project_rules),
+		cmocka_unit_test(test_telemetry_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,7 +351,9 @@ void telemetry_note_off(const struct telemetry_config *c, const char *outbox_pat
 	telemetry_outbox_close(ob);
 }
 
-struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path)
+struct telemetry *telemetry_open_configured(bool insecure, const char *db_path,
+					    const char *(*get)(const char *name, void *ctx),
+					    void *ctx)
 {
 	struct telemetry_config c;
 	struct telemetry *t = NULL;
@@ -359,11 +361,11 @@ struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path)
 	bool key_ok;
 	int err;
 
-	telemetry_config_load(&c, telemetry_config_getenv, NULL, insecure, &key_ok);
+	telemetry_config_load(&c, get, ctx, insecure, &key_ok);
 	telemetry_outbox_path(db_path, outbox, sizeof(outbox));
 	if (!c.enabled) {
 		/* Set but wrong is worth a warning; simply not asked for is not. */
-		log_msg(getenv("LLM_OBSERVER_ENABLED") ? LOG_WARN : LOG_INFO, "telemetry: off: %s",
+		log_msg(get("LLM_OBSERVER_ENABLED", ctx) ? LOG_WARN : LOG_INFO, "telemetry: off: %s",
 			c.why_off);
 		telemetry_note_off(&c, outbox);
 	} else if ((err = telemetry_start(&c, NULL, outbox, &t)) < 0) {

@@ -37,11 +37,13 @@ void telemetry_submit(struct telemetry *t, const struct exchange_record *r);
  * send in flight), frees t. What was not sent stays in the outbox. */
 void telemetry_stop(struct telemetry *t);
 
-/* The daemon's call at start: reads the LLM_OBSERVER_* switches, logs once
- * whether telemetry is on (to which endpoint, the key by its prefix) or why
- * not, and opens it beside the database at db_path (telemetry_run() then
- * sends). NULL when off. */
-struct telemetry *telemetry_open_from_env(bool insecure, const char *db_path);
+/* The daemon's call at start: reads the LLM_OBSERVER_* switches through get
+ * (the environment, then the config file), logs once whether telemetry is
+ * on (to which endpoint, the key by its prefix) or why not, and opens it
+ * beside the database at db_path (telemetry_run() then sends). NULL when off. */
+struct telemetry *telemetry_open_configured(bool insecure, const char *db_path,
+					    const char *(*get)(const char *name, void *ctx),
+					    void *ctx);
 
 /* When telemetry is off but an outbox exists (it was on before), records
  * why in it for `llmobs telemetry status`; creates nothing. */

@@ -313,6 +313,54 @@ static int metrics(struct cfg_ctx *x, const yaml_node_t *n, struct daemon_config
 	return 0;
 }
 
+/* telemetry: {enabled, api_key, endpoint, ca_file, flush_seconds}, each
+ * standing for its LLM_OBSERVER_* variable; checked as the variables are,
+ * by telemetry_config_load() at start (the reason it is off is logged). */
+static const struct { const char *key, *var; } telemetry_keys[CONFIG_TELEMETRY__MAX] = {
+	[CONFIG_TELEMETRY_ENABLED] = { "enabled", "LLM_OBSERVER_ENABLED" },
+	[CONFIG_TELEMETRY_API_KEY] = { "api_key", "LLM_OBSERVER_API_KEY" },
+	[CONFIG_TELEMETRY_ENDPOINT] = { "endpoint", "LLM_OBSERVER_ENDPOINT" },
+	[CONFIG_TELEMETRY_CA_FILE] = { "ca_file", "LLM_OBSERVER_CA_FILE" },
+	[CONFIG_TELEMETRY_FLUSH_SECONDS] = { "flush_seconds", "LLM_OBSERVER_FLUSH_SECONDS" },
+};
+
+static int telemetry(struct cfg_ctx *x, const yaml_node_t *n, struct daemon_config *c)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(x, n, "telemetry: expected a mapping (enabled, api_key, endpoint, "
+			    "ca_file, flush_seconds)");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(x, p->key);
+		const char *key = scalar(k);
+		int i;
+
+		if (dup_key(x, n, p))
+			return -EINVAL;
+		for (i = 0; i < CONFIG_TELEMETRY__MAX; i++)
+			if (key && !strcmp(key, telemetry_keys[i].key))
+				break;
+		if (i == CONFIG_TELEMETRY__MAX)
+			return fail(x, k, "unknown key '%s' in telemetry (known: enabled, api_key, "
+				    "endpoint, ca_file, flush_seconds)", key ? key : "?");
+		if (get_string(x, node(x, p->value), &c->telemetry[i]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+const char *config_telemetry_get(const char *name, void *ctx)
+{
+	const struct daemon_config *c = ctx;
+	const char *env = getenv(name);
+
+	if (env)
+		return env;
+	for (int i = 0; c && i < CONFIG_TELEMETRY__MAX; i++)
+		if (!strcmp(name, telemetry_keys[i].var))
+			return c->telemetry[i];
+	return NULL;
+}
+
 static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v,
 		   struct daemon_config *c)
 {
@@ -363,11 +411,13 @@ static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v
 		return projects(x, v, c);
 	if (!strcmp(key, "metrics"))
 		return metrics(x, v, c);
+	if (!strcmp(key, "telemetry"))
+		return telemetry(x, v, c);
 	if (!strcmp(key, "budgets") || !strcmp(key, "budget_webhook"))
 		return 0;	/* budget.c's, checked in config_parse() */
 	return fail(x, k, "unknown key '%s' (known: db, prices, socket, listen, host_root, "
 		    "max_body_bytes, max_call_bytes, ringbuf_mb, max_conns, json, plain_ports, "
-		    "projects, metrics, budgets, budget_webhook)", key);
+		    "projects, metrics, telemetry, budgets, budget_webhook)", key);
 }
 
 /* An alias would let a few lines name a node many times. */
@@ -494,6 +544,8 @@ void config_free(struct daemon_config *c)
 	free(c->plain_ports);
 	free(c->listen);
 	free(c->host_root);
+	for (int i = 0; i < CONFIG_TELEMETRY__MAX; i++)
+		free(c->telemetry[i]);
 	for (size_t i = 0; i < c->nlabel_keys; i++)
 		free(c->label_keys[i]);
 	for (size_t i = 0; c->rules && i < c->nrules; i++) {

@@ -34,6 +34,11 @@ struct config_rule {
 	int line;
 };
 
+enum {
+	CONFIG_TELEMETRY_ENABLED, CONFIG_TELEMETRY_API_KEY, CONFIG_TELEMETRY_ENDPOINT,
+	CONFIG_TELEMETRY_CA_FILE, CONFIG_TELEMETRY_FLUSH_SECONDS, CONFIG_TELEMETRY__MAX,
+};
+
 struct daemon_config {
 	/* NULL / 0: not set in the file */
 	char *db, *prices, *socket, *plain_ports, *listen, *host_root;
@@ -44,7 +49,15 @@ struct daemon_config {
 	size_t nlabel_keys;
 	struct config_rule *rules;
 	size_t nrules;
+	/* telemetry: the LLM_OBSERVER_* switches (docs/telemetry.md), by the
+	 * name of the variable they stand for; the environment wins. */
+	char *telemetry[CONFIG_TELEMETRY__MAX];
 };
+
+/* The value for the LLM_OBSERVER_* variable name: the environment's, else
+ * the config file's telemetry section's (ctx: a struct daemon_config), else
+ * NULL. A lookup for telemetry_config_load(). */
+const char *config_telemetry_get(const char *name, void *ctx);
 
 /* Reads and validates path. On error, err holds "path:line: what" and the
  * config is left empty. Returns 0 or -errno (-EINVAL: invalid content). */

@@ -775,8 +775,9 @@ int main(int argc, char **argv)
 		metrics_agg_set_extra(d.metrics, budget_alerts_render, d.budgets);
 	/* Telemetry's outbox opens now, beside the database; its thread starts
 	 * once sandboxed, under a filter that then lets it connect out. */
-	if (d.opts.db_path && (d.telemetry = telemetry_open_from_env(d.opts.telemetry_insecure,
-								     d.opts.db_path)))
+	if (d.opts.db_path &&
+	    (d.telemetry = telemetry_open_configured(d.opts.telemetry_insecure, d.opts.db_path,
+						     config_telemetry_get, &d.args.cfg)))
 		sandbox_seccomp_allow_outbound();
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
