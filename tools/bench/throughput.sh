@@ -8,7 +8,9 @@
 # stretches wall time, not this). One more line stores every record in
 # SQLite (a DB in $TMP) as the daemon does. "-nocache" lines replay the
 # same files with --no-cache-analytics: the price of the prompt-cache
-# analysis (issue 9; goal: at most 25% slower at 10 KiB). Files take turns in every
+# analysis (issue 9; goal: at most 25% slower at 10 KiB); "-noscan" with
+# --no-sensitive-scan, the price of counting secrets and personal data in
+# each prompt (issue 15, detect.c; no goal set). Files take turns in every
 # round; each figure is the median over rounds, [min-max] beside it.
 # Goal: >= 30,000 exchanges/s/core with 10 KiB prompts.
 # Env: BENCH_SHORT=1, BENCH_ROUNDS, OUTPUT.
@@ -34,6 +36,7 @@ CASES=(
   "10KiB-json+sqlite|--prompt-bytes 10240 --exchanges 2000|4"
   "10KiB-json-nocache|--prompt-bytes 10240 --exchanges 2000|4"
   "100KiB-json-nocache|--prompt-bytes 102400 --exchanges 400|3"
+  "10KiB-json-noscan|--prompt-bytes 10240 --exchanges 2000|4"
 )
 for c in "${CASES[@]}"; do
   IFS='|' read -r name args _ <<<"$c"
@@ -48,6 +51,7 @@ for r in $(seq "$ROUNDS"); do
     db=()
     [ "${name%+sqlite}" != "$name" ] && { rm -f "$TMP"/replay.db*; db=(--db "$TMP/replay.db"); }
     [ "${name%-nocache}" != "$name" ] && db=(--no-cache-analytics)
+    [ "${name%-noscan}" != "$name" ] && db=(--no-sensitive-scan)
     line=$("$D" --replay "$TMP/$name.cap" --replay-loops $((loops * SCALE)) "${db[@]}" 2>&1 |
            grep '^replay:')
     [ -n "$line" ] || { echo "throughput: $name failed"; exit 1; }
@@ -77,3 +81,7 @@ for size in 10KiB 100KiB; do
     printf "cache analytics at %s: %.0f/s on, %.0f/s off: %.0f%% slower%s\n", s, on, off,
       100 * (1 - on / off), s == "10KiB" ? ((1 - on / off) <= 0.25 ? " (goal <= 25%: met)" : " (goal <= 25%: NOT met)") : "" }'
 done
+read -r on _ <<<"$(echo "${EXS[10KiB-json]}" | stat3)"
+read -r off _ <<<"$(echo "${EXS[10KiB-json-noscan]}" | stat3)"
+awk -v on="$on" -v off="$off" 'BEGIN {
+  printf "sensitive-data scan at 10KiB: %.0f/s on, %.0f/s off: %.0f%% slower\n", on, off, 100 * (1 - on / off) }'

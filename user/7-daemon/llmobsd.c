@@ -44,6 +44,7 @@ struct daemon_opts {
 	const char *prices_path;
 	const char *cache_rules_path;	/* --cache-rules */
 	bool no_cache;			/* --no-cache-analytics */
+	bool no_detect;			/* --no-sensitive-scan */
 	bool telemetry_insecure;	/* --telemetry-insecure: http:// endpoints (tests) */
 	size_t cache_index_bytes;	/* --cache-index-mb */
 	bool json;
@@ -204,7 +205,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	if (d->cache)
 		analyze_cache(d, r);
 	/* secrets in the prompt: kinds and counts; the text stays in memory */
-	detect_record(r);
+	if (!d->opts.no_detect)
+		detect_record(r);
 	budget_alerts_observe(d->budgets, r);
 	if (!r->priced)
 		stats_inc(STAT_UNPRICED_EXCHANGES);
@@ -526,6 +528,7 @@ static void usage(FILE *out)
 		"  --cache-rules FILE    prompt-cache rules JSON (default: the embedded one)\n"
 		"  --cache-index-mb N    memory of the prompt-cache prefix index (default 64)\n"
 		"  --no-cache-analytics  no prompt-cache analysis\n"
+		"  --no-sensitive-scan   do not count secrets and personal data in prompts\n"
 		"  --telemetry-insecure  let LLM_OBSERVER_ENDPOINT be plain http:// (tests);\n"
 		"                        telemetry is off unless LLM_OBSERVER_ENABLED=true\n"
 		"                        (docs/telemetry.md)\n"
@@ -586,6 +589,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "cache-rules", required_argument, NULL, 400 },
 		{ "cache-index-mb", required_argument, NULL, 401 },
 		{ "no-cache-analytics", no_argument, NULL, 402 },
+		{ "no-sensitive-scan", no_argument, NULL, 403 },
 		{ "telemetry-insecure", no_argument, NULL, 410 },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "max-body-bytes", required_argument, NULL, OPT_BODY },
@@ -616,6 +620,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case 400: o->cache_rules_path = optarg; break;
 		case 401: o->cache_index_bytes = (size_t)strtoul(optarg, NULL, 10) << 20; break;
 		case 402: o->no_cache = true; break;
+		case 403: o->no_detect = true; break;
 		case 410: o->telemetry_insecure = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_BODY:
