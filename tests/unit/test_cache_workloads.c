@@ -714,6 +714,13 @@ static void test_agent_loop(void **state)
 		q.block[q.n++] = turns[2 * i + 1];
 		free(body);
 	}
+	{
+		/* every call after the first resumed after the one before it */
+		struct cache_analyzer_stats st;
+
+		cache_analyzer_get_stats(x.a, &st);
+		assert_int_equal(st.resumed, 7);
+	}
 	for (int i = 0; i < 16; i++)
 		free(turns[i]);
 	free(sys);

@@ -35,7 +35,17 @@ struct tmpl {
 	size_t nsp;
 	uint64_t *tool_canon, *tool_raw;
 	size_t ntools;
+	/* where the last request left off, to resume (cache_prefix.h) */
+	bool resumable;
+	uint64_t *seg_fp;
+	size_t nseg;
+	uint64_t scope_fp, cum, vol_point, sys_hash;
+	bool vol_dirty;
+	uint32_t blocks, tools_first_seg;
+	EVP_MD_CTX *norm, *vol;
 };
+
+#define RESUME_SLOTS	1024
 
 struct cache_analyzer {
 	struct cache_hash_key own;	/* when not given one */
@@ -48,6 +58,9 @@ struct cache_analyzer {
 	struct tmpl *tmpl[CACHE_MAX_TEMPLATES];
 	size_t ntmpl;
 	struct cache_analyzer_stats st;
+	/* the template whose last request began like this one (keyed by the
+	 * call site and the first segment's fingerprint) */
+	struct { uint64_t key, tid; } rmap[RESUME_SLOTS];
 	int64_t last_pred;
 	/* the last price looked up: a lookup walks the whole table, and
 	 * one agent's calls are one model */
@@ -99,6 +112,9 @@ static void tmpl_free(struct tmpl *t)
 	free(t->sp);
 	free(t->tool_canon);
 	free(t->tool_raw);
+	free(t->seg_fp);
+	EVP_MD_CTX_free(t->norm);
+	EVP_MD_CTX_free(t->vol);
 	free(t);
 }
 
@@ -192,6 +208,7 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 	t->id = id;
 	t->last_ns = now;
 	t->params = params;
+	t->resumable = false;
 	t->npt = t->nsp = t->ntools = 0;
 	{
 		void *q = realloc(t->pt, (npt ? npt : 1) * sizeof(*t->pt));
@@ -224,6 +241,49 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 			t->ntools = p->ntools;
 		}
 	}
+	/* resumable only when nothing was cut: points, spans, tools, text */
+	if (p->end_ok && npt == p->npt && nsp == p->nsp && t->ntools == p->ntools &&
+	    a->req.n_segs) {
+		uint64_t *f = realloc(t->seg_fp, a->req.n_segs * sizeof(uint64_t));
+
+		if (!f)
+			return;
+		t->seg_fp = f;
+		if ((!t->norm && !(t->norm = EVP_MD_CTX_new())) ||
+		    (!t->vol && !(t->vol = EVP_MD_CTX_new())) ||
+		    !EVP_MD_CTX_copy_ex(t->norm, p->end_norm) ||
+		    !EVP_MD_CTX_copy_ex(t->vol, p->end_vol))
+			return;
+		memcpy(f, p->seg_fp, a->req.n_segs * sizeof(uint64_t));
+		t->nseg = a->req.n_segs;
+		t->scope_fp = p->scope_fp;
+		t->cum = p->total_bytes;
+		t->vol_point = p->end_vol_point;
+		t->vol_dirty = p->end_vol_dirty;
+		t->blocks = p->end_blocks;
+		t->sys_hash = p->sys_hash;
+		t->tools_first_seg = p->tools_first_seg;
+		t->resumable = true;
+	}
+}
+
+/* The resume point of the template recorded at slot for key, if any. */
+static bool resume_from(struct cache_analyzer *a, uint64_t key, struct cache_resume *v)
+{
+	size_t slot = key % RESUME_SLOTS;
+	const struct tmpl *t;
+
+	if (a->rmap[slot].key != key || !(t = tmpl_get(a, a->rmap[slot].tid)) || !t->resumable)
+		return false;
+	*v = (struct cache_resume){
+		.scope_fp = t->scope_fp, .seg_fp = t->seg_fp, .nseg = t->nseg,
+		.pt = t->pt, .npt = t->npt, .sp = t->sp, .nsp = t->nsp,
+		.tool_canon = t->tool_canon, .tool_raw = t->tool_raw, .ntools = t->ntools,
+		.tools_first_seg = t->tools_first_seg, .blocks = t->blocks,
+		.sys_hash = t->sys_hash, .cum = t->cum, .vol_point = t->vol_point,
+		.vol_dirty = t->vol_dirty, .norm = t->norm, .vol = t->vol,
+	};
+	return true;
 }
 
 /* ---- tokens ---- */
@@ -536,6 +596,9 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	char family[128], scope[320], buf[600];
 	uint64_t params, tid;
 	struct breaker br[CACHE_MAX_BREAKERS];
+	struct cache_resume from;
+	uint64_t rkey;
+	bool resumed;
 	struct tmpl *t;
 	int64_t now = r->ts_start_ns, input = r->usage.input_tokens;
 	int64_t actual = r->usage.cached_input_tokens, ttl_ns;
@@ -579,9 +642,22 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	}
 	memset(r->account_digest, 0, sizeof(r->account_digest));
 	len = snprintf(scope, sizeof(scope), "%s%c%s%c%s", r->provider, 0, family, 0, r->account);
-	err = cache_prefix_build(p, &a->req, a->key, scope, (size_t)len);
+	err = cache_prefix_fingerprints(p, &a->req, scope, (size_t)len);
 	if (err)
 		return err;
+	{
+		int l = snprintf(buf, sizeof(buf), "%s%c%s%c%s%c%s", r->exe, 0, r->provider, 0,
+				 r->api, 0, family);
+
+		rkey = fnv_str(buf, (size_t)l) ^
+		       (a->req.n_segs ? p->seg_fp[0] * 0x9e3779b97f4a7c15ULL : 0);
+	}
+	resumed = resume_from(a, rkey, &from);
+	err = cache_prefix_build(p, &a->req, a->key, scope, (size_t)len, resumed ? &from : NULL);
+	if (err)
+		return err;
+	if (p->resumed_segs)
+		a->st.resumed++;
 	params = fnv_str(a->req.params, a->req.params_len);
 	len = snprintf(buf, sizeof(buf), "tmpl%c%s%c%s%c%s%c%s%c%016llx", 0, r->exe, 0,
 		       r->provider, 0, r->api, 0, family, 0, (unsigned long long)p->sys_hash);
@@ -659,6 +735,8 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		e->last_ns = now;
 	}
 	tmpl_save(a, t, tid, now, params);
+	a->rmap[rkey % RESUME_SLOTS].key = rkey;
+	a->rmap[rkey % RESUME_SLOTS].tid = tid;
 	r->cache_analyzed = true;
 	a->st.analysed++;
 	return 0;

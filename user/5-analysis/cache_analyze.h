@@ -35,6 +35,8 @@ struct cache_analyzer_stats {
 	uint64_t no_body;		/* request body not kept (over a cap) */
 	uint64_t bad_json;		/* request body not a JSON object */
 	uint64_t truncated;		/* segments or text over their caps */
+	uint64_t resumed;		/* requests that resumed after their
+					 * template's last one (agent loops) */
 	uint64_t index_evicted;		/* prefix index entries evicted */
 	size_t index_entries, index_capacity, templates;
 };

@@ -20,6 +20,29 @@ struct build {
 	bool oom;
 };
 
+/* A segment's fingerprint, to know it again: 8 bytes a step (a prompt is
+ * fingerprinted whole on every call, so this must run near memory speed);
+ * in memory only, and a collision merely resumes from the wrong place
+ * (equal fingerprints are required for every segment and the scope). */
+static uint64_t fp64(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *d = data;
+
+	h ^= n * 0x9e3779b97f4a7c15ULL;
+	while (n >= 8) {
+		uint64_t w;
+
+		memcpy(&w, d, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+		d += 8;
+		n -= 8;
+	}
+	while (n--)
+		h = (h ^ *d++) * 0x100000001b3ULL;
+	return h ^ (h >> 32);
+}
+
 static uint64_t fnv(const char *d, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -219,17 +242,98 @@ static uint32_t tools_block(struct build *b, uint32_t first, uint64_t *cum)
 	return i;
 }
 
+/* Takes from's points, spans, tools and chain states when req begins
+ * with all of from's segments. Returns the segments taken (0: none). */
+static uint32_t resume(struct build *b, const struct cache_resume *from, uint64_t *cum)
+{
+	struct cache_prefix *p = b->p;
+	const struct cache_request *req = b->req;
+
+	if (!from || !from->nseg || from->scope_fp != p->scope_fp || from->nseg > req->n_segs ||
+	    memcmp(from->seg_fp, p->seg_fp, from->nseg * sizeof(uint64_t)) ||
+	    (from->nseg < req->n_segs && req->segs[from->nseg].group == CG_TOOLS) ||
+	    !grow((void **)&p->pt, &p->cappt, from->npt ? from->npt : 1, sizeof(*p->pt),
+		  CACHE_PREFIX_MAX_POINTS) ||
+	    !grow((void **)&p->sp, &p->capsp, from->nsp ? from->nsp : 1, sizeof(*p->sp),
+		  CACHE_PREFIX_MAX_SPANS) ||
+	    (from->ntools && (!grow((void **)&p->tool_canon, &p->captools, from->ntools,
+				    sizeof(uint64_t), CACHE_SEG_MAX) ||
+			      !(p->tool_raw = realloc(p->tool_raw, p->captools * sizeof(uint64_t))))) ||
+	    !EVP_MD_CTX_copy_ex(b->norm.run, from->norm) ||
+	    !EVP_MD_CTX_copy_ex(b->vol.run, from->vol))
+		return 0;
+	if (from->npt)
+		memcpy(p->pt, from->pt, from->npt * sizeof(*p->pt));
+	if (from->nsp)
+		memcpy(p->sp, from->sp, from->nsp * sizeof(*p->sp));
+	if (from->ntools) {
+		memcpy(p->tool_canon, from->tool_canon, from->ntools * sizeof(uint64_t));
+		memcpy(p->tool_raw, from->tool_raw, from->ntools * sizeof(uint64_t));
+	}
+	p->npt = from->npt;
+	p->nsp = from->nsp;
+	p->ntools = from->ntools;
+	p->tools_first_seg = from->tools_first_seg;
+	p->sys_hash = from->sys_hash;
+	b->blocks = from->blocks;
+	b->vol_point = from->vol_point;
+	b->vol_dirty = from->vol_dirty;
+	*cum = from->cum;
+	return (uint32_t)from->nseg;
+}
+
+/* Keeps the chains' states after the last segment for a later request. */
+static void keep_end(struct build *b, uint64_t cum)
+{
+	struct cache_prefix *p = b->p;
+
+	p->end_ok = false;
+	if ((!p->end_norm && !(p->end_norm = EVP_MD_CTX_new())) ||
+	    (!p->end_vol && !(p->end_vol = EVP_MD_CTX_new())) ||
+	    !b->norm.run || !b->vol.run ||
+	    !EVP_MD_CTX_copy_ex(p->end_norm, b->norm.run) ||
+	    !EVP_MD_CTX_copy_ex(p->end_vol, b->vol.run))
+		return;
+	p->end_vol_point = b->vol_point;
+	p->end_vol_dirty = b->vol_dirty;
+	p->end_blocks = b->blocks;
+	p->end_ok = !b->oom && !p->truncated && cum == p->total_bytes;
+}
+
+int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request *req,
+			      const char *scope, size_t scope_len)
+{
+	if (!grow((void **)&p->seg_fp, &p->capfp, req->n_segs ? req->n_segs : 1,
+		  sizeof(uint64_t), CACHE_SEG_MAX))
+		return -ENOMEM;
+	p->scope_fp = fp64(0, scope, scope_len);
+	for (size_t s = 0; s < req->n_segs; s++) {
+		const struct cache_segment *sg = &req->segs[s];
+		uint64_t h = fp64(sg->group, sg->name, strlen(sg->name));
+
+		h = fp64(h, req->text + sg->text_off, sg->text_len);
+		p->seg_fp[s] = sg->canon_len ? fp64(h, req->text + sg->canon_off, sg->canon_len) : h;
+	}
+	p->nfp = req->n_segs;
+	return 0;
+}
+
 int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
-		       const struct cache_hash_key *k, const char *scope, size_t scope_len)
+		       const struct cache_hash_key *k, const char *scope, size_t scope_len,
+		       const struct cache_resume *from)
 {
 	struct build b = { .p = p, .req = req };
 	uint64_t cum = 0;
 	uint32_t i = 0;
 
+	if (p->nfp != req->n_segs && cache_prefix_fingerprints(p, req, scope, scope_len))
+		return -ENOMEM;
 	p->npt = p->nsp = p->ntools = 0;
 	p->total_bytes = 0;
 	p->sys_hash = 0;
 	p->truncated = req->truncated;
+	p->end_ok = false;
+	p->resumed_segs = 0;
 	if (!p->scratch && !grow((void **)&p->scratch, &p->capscratch, 256,
 				 sizeof(*p->scratch), CACHE_PREFIX_MAX_SPANS))
 		return -ENOMEM;
@@ -237,9 +341,22 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		cache_chain_end(&b.norm);
 		return -ENOMEM;
 	}
-	cache_chain_update(&b.norm, scope, scope_len);
-	cache_chain_update(&b.vol, scope, scope_len);
-	b.vol_dirty = true;
+	i = resume(&b, from, &cum);
+	p->resumed_segs = i;
+	if (!i) {
+		/* a resume that failed half-way may have left its states */
+		p->npt = p->nsp = p->ntools = 0;
+		p->sys_hash = 0;
+		if (!EVP_MD_CTX_copy_ex(b.norm.run, k->inner0) ||
+		    !EVP_MD_CTX_copy_ex(b.vol.run, k->inner0)) {
+			cache_chain_end(&b.norm);
+			cache_chain_end(&b.vol);
+			return -ENOMEM;
+		}
+		cache_chain_update(&b.norm, scope, scope_len);
+		cache_chain_update(&b.vol, scope, scope_len);
+		b.vol_dirty = true;
+	}
 	while (i < req->n_segs && !b.oom) {
 		const struct cache_segment *sg = &req->segs[i];
 
@@ -261,6 +378,8 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		i++;
 	}
 	p->total_bytes = cum;
+	p->nfp = 0;	/* the next request fingerprints its own */
+	keep_end(&b, cum);
 	cache_chain_end(&b.norm);
 	cache_chain_end(&b.vol);
 	return b.oom ? -ENOMEM : 0;
@@ -273,5 +392,8 @@ void cache_prefix_free(struct cache_prefix *p)
 	free(p->tool_canon);
 	free(p->tool_raw);
 	free(p->scratch);
+	free(p->seg_fp);
+	EVP_MD_CTX_free(p->end_norm);
+	EVP_MD_CTX_free(p->end_vol);
 	memset(p, 0, sizeof(*p));
 }

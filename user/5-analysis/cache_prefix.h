@@ -44,6 +44,27 @@ struct cache_vspan {
 	uint64_t cum;		/* rendered bytes before it */
 };
 
+/* Where a request of the same template left off: its chains' states after
+ * its last segment, with the points, spans and tools up to there. A request
+ * that begins with all of that one's segments (an agent loop appending
+ * turns, a repeat) resumes there instead of lexing and hashing them again.
+ * The arrays and states belong to the caller (cache_analyze.c's template). */
+struct cache_resume {
+	uint64_t scope_fp;
+	const uint64_t *seg_fp;		/* per segment: group, name and text */
+	size_t nseg;
+	const struct cache_point *pt;
+	size_t npt;
+	const struct cache_vspan *sp;
+	size_t nsp;
+	const uint64_t *tool_canon, *tool_raw;
+	size_t ntools;
+	uint32_t tools_first_seg, blocks;
+	uint64_t sys_hash, cum, vol_point;
+	bool vol_dirty;
+	const EVP_MD_CTX *norm, *vol;
+};
+
 struct cache_prefix {
 	struct cache_point *pt;
 	size_t npt, cappt;
@@ -57,13 +78,30 @@ struct cache_prefix {
 	bool truncated;
 	struct cache_span *scratch;	/* lexer output */
 	size_t capscratch;
+	/* for a later request to resume from (struct cache_resume) */
+	uint64_t scope_fp;
+	uint64_t *seg_fp;
+	size_t capfp, nfp;
+	EVP_MD_CTX *end_norm, *end_vol;
+	uint64_t end_vol_point;
+	bool end_vol_dirty, end_ok;
+	uint32_t end_blocks;
+	size_t resumed_segs;	/* segments taken from the resume point */
 };
+
+/* Fingerprints req's segments into p->seg_fp (and the scope into
+ * p->scope_fp), which is how a resume point is recognised; build does it
+ * itself when not done before. Returns 0 or -ENOMEM. */
+int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request *req,
+			      const char *scope, size_t scope_len);
 
 /* Builds p (zero-filled before first use; buffers reused) for req under
  * key; scope (provider, model, account) seeds both chains so that only
- * calls that can share a cache share hashes. Returns 0 or -ENOMEM. */
+ * calls that can share a cache share hashes. from (may be NULL): resume
+ * after its segments when req begins with them. Returns 0 or -ENOMEM. */
 int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
-		       const struct cache_hash_key *k, const char *scope, size_t scope_len);
+		       const struct cache_hash_key *k, const char *scope, size_t scope_len,
+		       const struct cache_resume *from);
 void cache_prefix_free(struct cache_prefix *p);
 
 #endif

@@ -692,6 +692,14 @@ int cache_segment_request(struct cache_request *req, const char *api,
 	req->non_prompt_skipped = 0;
 	if (!api)
 		return -EOPNOTSUPP;
+	/* text is never NULL after a call, even when every segment is empty,
+	 * so that text + offset is always defined */
+	if (!req->text) {
+		req->text = malloc(4096);
+		if (!req->text)
+			return -ENOMEM;
+		req->text_cap = 4096;
+	}
 	if (!strcmp(api, "messages"))
 		order = order_messages;
 	else if (!strcmp(api, "chat.completions"))
