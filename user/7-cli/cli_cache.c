@@ -434,6 +434,9 @@ static void print_text(FILE *out, const cJSON *root, const char *since_label)
 		put_safe(out, str(t, "model"));
 		fputc('\n', out);
 		print_counts(out, t);
+		if (cJSON_GetObjectItem(cJSON_GetObjectItem(t, "misses"), "rule_unknown"))
+			fputs("  caching rules unknown for this provider: nothing predicted, "
+			      "only what it reported cached\n", out);
 		if (cJSON_GetArraySize(cJSON_GetObjectItem(t, "misses"))) {
 			fputs("  misses:", out);
 			cJSON_ArrayForEach(x, cJSON_GetObjectItem(t, "misses"))
