@@ -187,6 +187,13 @@ $PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
   ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
 RC=$?
 
+# This run's database as `llmobs report --html` draws it, in headless
+# Chromium: charts laid out, totals those of the export (html_report.sh).
+if [ "${E2E_HTML:-1}" = 1 ] && [ -s "$TMP/e2e.db" ]; then
+  echo "e2e: the HTML report of this run (tests/e2e/html_report.sh)"
+  E2E_OUTPUT=$OUT bash "$E2E/html_report.sh" "$TMP/e2e.db" || RC=1
+fi
+
 # The other kind of call probes (arguments in a hash, where the kernel does
 # not allow task storage in uprobes), forced: ssl_reuse's exchange in full.
 if [ "${E2E_NO_DAEMON:-0}" != 1 ] && [ -x "$OUT/tests/ssl_reuse" ]; then
