@@ -337,6 +337,9 @@ HANDMADE = {
         b"    - app: gemini\n      project: research\n",
         b'{"db": "/x.db", "max_conns": 5, "projects": {"rules": [{"exe": "/usr/bin/*", "project": "p"}]}}',
         b"a: &x [1]\nb: *x\n",
+        b"budgets:\n  - project: devtools\n    period: day\n    usd: 25\n  - name: s\n"
+        b"    model: \"claude-*\"\n    period: month\n    usd: 500.5\n  - period: month\n"
+        b"    usd: 1000\nbudget_webhook: https://hooks.example/x\n",
     ],
     "procattr": [
         b"\x01" + b"0::/kubepods.slice/kubepods-pod1f2e3d4c_5b6a_4978_8695_a4b3c2d1e0f9.slice/"
