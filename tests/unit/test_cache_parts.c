@@ -54,6 +54,8 @@ static const struct lex_case lex_cases[] = {
 	{ "session Xk9_pQ2rT7vW3yZ1aB4cD6eF end", "base64_id", 8, 24, "base64 id" },
 	{ "call number 42 now", "random_number", 12, 2, "integer" },
 	{ "temp 0.734 now", "random_number", 5, 5, "decimal number" },
+	{ "Rules:\n\n- be brief", "whitespace", 6, 2, "whitespace run" },
+	{ "two  spaces", "whitespace", 3, 2, "whitespace run" },
 	/* not breakers */
 	{ "You are a helpful assistant. Answer in English.", NULL, 0, 0, NULL },
 	{ "deadbeef is a short hex word", NULL, 0, 0, NULL },

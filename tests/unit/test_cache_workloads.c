@@ -461,6 +461,41 @@ static void test_timestamp_top_vs_bottom_openai(void **state)
 	}
 }
 
+/* Whitespace only: a blank line that comes and goes near the top. */
+static void test_whitespace(void **state)
+{
+	struct run x;
+	char *stat = prose(16000, 11), *sys = malloc(16100);
+	const char *head = "You are the release assistant.";
+
+	run_open(&x, false, 1024);
+	for (int i = 0; i < 3; i++) {
+		struct req q = { .n = 2 };
+		char *body;
+
+		sprintf(sys, "%s%s%s", head, i % 2 ? "\n\n" : "\n", stat);
+		q.block[0] = sys;
+		q.block[1] = "What ships today?";
+		body = openai_body(&q);
+		call(&x, &q, body, T0 + i * MIN_NS);
+		if (i == 1) {
+			int64_t all = oa_round(x.r.usage.input_tokens);
+
+			want(&x, "prefix_changed", all, all - x.r.usage.cached_input_tokens);
+			want_breaker(&x, 0, "whitespace", "messages[0]", (int64_t)strlen(head),
+				     all - x.r.usage.cached_input_tokens);
+		} else if (i == 2) {	/* as the first call again: cached */
+			want(&x, "", x.r.usage.cached_input_tokens, 0);
+			assert_true(x.r.usage.cached_input_tokens >= 3968);
+			want_no_breakers(&x);
+		}
+		free(body);
+	}
+	free(sys);
+	free(stat);
+	run_close(&x);
+}
+
 /* A UUID in the system prompt, before an Anthropic breakpoint. */
 static void test_uuid_before_breakpoint(void **state)
 {
@@ -819,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_timestamp_top_anthropic),
 		cmocka_unit_test(test_timestamp_top_vs_bottom_openai),
 		cmocka_unit_test(test_uuid_before_breakpoint),
+		cmocka_unit_test(test_whitespace),
 		cmocka_unit_test(test_tools_shuffled),
 		cmocka_unit_test(test_keys_reordered),
 		cmocka_unit_test(test_anthropic_breakpoints),

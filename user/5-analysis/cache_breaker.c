@@ -26,6 +26,7 @@ static const char *const shape_names[CS__MAX] = {
 	[CS_UUID_V1] = "UUID v1", [CS_UUID_V4] = "UUID v4", [CS_UUID_V7] = "UUID v7",
 	[CS_UUID_OTHER] = "UUID", [CS_HEX] = "hex id", [CS_BASE64] = "base64 id",
 	[CS_INTEGER] = "integer", [CS_DECIMAL] = "decimal number",
+	[CS_WHITESPACE] = "whitespace run",
 };
 
 const char *cache_breaker_kind_name(enum cache_breaker_kind k)
@@ -389,6 +390,18 @@ size_t cache_breaker_scan(const char *text, size_t len, struct cache_span *out,
 		size_t n = 0;
 
 		if (!is_alnum(c)) {
+			const char *w = p;
+
+			while (w < end && (*w == ' ' || *w == '\n' || *w == '\t' || *w == '\r'))
+				w++;
+			if (w - p > 1 || (w - p == 1 && c != ' ')) {
+				set(&s, text, p, (size_t)(w - p), CB_WHITESPACE, CS_WHITESPACE);
+				if (found < max)
+					out[found] = s;
+				found++;
+				p = w;
+				continue;
+			}
 			p++;
 			continue;
 		}

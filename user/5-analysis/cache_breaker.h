@@ -49,6 +49,7 @@ enum cache_shape {
 	CS_BASE64,
 	CS_INTEGER,
 	CS_DECIMAL,
+	CS_WHITESPACE,		/* a run of blanks other than one space */
 	CS__MAX,
 };
 
@@ -68,7 +69,10 @@ enum cache_breaker_kind cache_breaker_kind_parse(const char *name);
 const char *cache_breaker_shape_name(enum cache_shape s);
 
 /* Finds the volatile tokens of text[0..len), in order, not overlapping.
- * Writes at most max spans; returns how many there are (may exceed max). */
+ * Whitespace other than a single space (line breaks, tabs, runs) is one
+ * too: prompts that differ only there compare equal, and the breaker is
+ * named "whitespace". Writes at most max spans; returns how many there
+ * are (may exceed max). */
 size_t cache_breaker_scan(const char *text, size_t len, struct cache_span *out,
 			  size_t max);
 

@@ -17,6 +17,7 @@ struct build {
 	uint64_t vol_point;	/* vol's value at the last point */
 	bool vol_dirty;
 	uint32_t blocks;
+	uint64_t seg_norm;	/* norm bytes of this segment so far, markers included */
 	bool oom;
 };
 
@@ -103,19 +104,23 @@ static void header(struct build *b, const struct cache_segment *sg)
 	cache_chain_update(&b->norm, sg->name, strlen(sg->name) + 1);
 }
 
-/* Text [from, to) of segment seg, with points at each chunk multiple. */
+/* Text [from, to) of segment seg, with a point each time the segment's
+ * norm stream passes a multiple of CHUNK. Counted in the norm stream, not
+ * the text: a breaker whose length changes ("9:05", "10:05"; one line
+ * break or two) must not move the points after it. */
 static void absorb(struct build *b, uint32_t seg, const char *text, uint32_t from,
 		   uint32_t to, uint64_t cum0)
 {
-	uint32_t next = (from / CHUNK + 1) * CHUNK;
+	while (from < to) {
+		uint32_t room = CHUNK - (uint32_t)(b->seg_norm % CHUNK);
+		uint32_t n = to - from < room ? to - from : room;
 
-	while (next < to) {
-		cache_chain_update(&b->norm, text + from, next - from);
-		point(b, seg, next, cum0 + next, false);
-		from = next;
-		next += CHUNK;
+		cache_chain_update(&b->norm, text + from, n);
+		b->seg_norm += n;
+		from += n;
+		if (b->seg_norm % CHUNK == 0 && from < to)
+			point(b, seg, from, cum0 + from, false);
 	}
-	cache_chain_update(&b->norm, text + from, to - from);
 }
 
 static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
@@ -136,6 +141,7 @@ static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
 		}
 	}
 	header(b, sg);
+	b->seg_norm = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct cache_span *s = &p->scratch[i];
 		struct cache_vspan *v;
@@ -143,6 +149,7 @@ static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
 
 		absorb(b, si, text, pos, s->off, cum0);
 		cache_chain_update(&b->norm, mark, 2);
+		b->seg_norm += 2;
 		cache_chain_update(&b->vol, text + s->off, s->len);
 		cache_chain_update(&b->vol, "", 1);
 		b->vol_dirty = true;
