@@ -2,9 +2,12 @@
  * uniform, non-streamed calls in bursts (a model switch and a batch
  * candidate), an agent whose deterministic calls repeat (duplicates) and
  * miss the prompt cache; each kind is advised with the dollars the same
- * arithmetic gives, the list is sorted, and 49 calls advise nothing. */
+ * arithmetic gives, the list is sorted, and 49 calls advise nothing. With
+ * the analytics' templates and breakers, the cache item is llmobs cache's
+ * advice instead of the coarse missed dollars. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,7 +71,7 @@ static void rec(struct exchange_record *r, int64_t ts_s, const char *app, const 
 	r->uid = -1;
 }
 
-static void build(int router_calls)
+static void build(int router_calls, bool with_template)
 {
 	struct exchange_record r;
 	struct store *s;
@@ -92,6 +95,14 @@ static void build(int router_calls)
 		r.missed_cache_tokens = 15000;
 		r.missed_cache_usd = 0.0405;
 		r.cache_duplicate = i % 3 == 0;		/* 20 repeats */
+		if (with_template) {	/* analysed as one template, a timestamp breaking it */
+			snprintf(r.cache_template, sizeof(r.cache_template), "00000000007e3a10");
+			snprintf(r.cache_miss_cause, sizeof(r.cache_miss_cause), "prefix_changed");
+			snprintf(r.breakers, sizeof(r.breakers),
+				 "[{\"kind\":\"timestamp\",\"segment\":\"system[0]\",\"byte_offset\":14,"
+				 "\"token_offset\":3,\"missed_tokens\":15000,\"missed_usd\":0.0405,"
+				 "\"shape\":\"ISO-8601 timestamp\"}]");
+		}
 		assert_int_equal(store_add(s, &r), 0);
 	}
 	store_close(s);
@@ -105,7 +116,7 @@ static void test_advise(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/llmobs.db", dir);
-	build(60);
+	build(60, false);
 	out = run((const char *const[]){ "advise", "--db", db, NULL });
 	cache = strstr(out, "prompt cache: agent on claude-sonnet-4-5 missed $2.4300 over 60 calls");
 	dup = strstr(out, "duplicate requests: agent repeated 20 of 60 deterministic calls");
@@ -121,9 +132,16 @@ static void test_advise(void **state)
 	assert_non_null(strstr(out, want));
 	free(out);
 	/* 49 calls: the router is not advised on */
-	build(49);
+	build(49, false);
 	out = run((const char *const[]){ "advise", "--db", db, NULL });
 	assert_null(strstr(out, "router"));
+	free(out);
+	/* with the cache analytics' templates: llmobs cache's advice instead */
+	build(60, true);
+	out = run((const char *const[]){ "advise", "--db", db, NULL });
+	if (!strstr(out, "medium      prompt cache (?, claude-sonnet-4-5): ") ||
+	    strstr(out, "missed $2.4300"))
+		fail_msg("advise with templates said:\n%s", out);
 	free(out);
 	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
 	assert_int_equal(system(want), 0);

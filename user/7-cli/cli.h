@@ -29,6 +29,10 @@ int cli_cache(struct sqlite3 *db, int64_t since_ns, const char *since_label, boo
 /* The short cache section of `llmobs report`: totals and the top advice
  * (nothing for a DB without prompt-cache columns). Returns 0 or -errno. */
 int cli_cache_summary(struct sqlite3 *db, int64_t since_ns);
+/* The llmobs.cache.v1 document (templates, their recommendations with
+ * saves_usd_per_day), for llmobs advise; NULL without cache columns or on
+ * a query error. The caller cJSON_Delete()s it. */
+struct cJSON *cli_cache_document(struct sqlite3 *db, int64_t since_ns);
 
 struct price_table;
 

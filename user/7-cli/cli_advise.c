@@ -2,7 +2,8 @@
  * savings out, largest first, each with its evidence, its dollars a month
  * at the observed rate, and how sure the estimate is. All are estimates.
  *
- *  - prompt cache: what the cache analytics found missed (missed_cache_usd);
+ *  - prompt cache: `llmobs cache`'s advice per template, with what it saves
+ *    a day; without any, what the analytics found missed (missed_cache_usd);
  *  - duplicate requests: deterministic calls repeated (cache_duplicate),
  *    what a response cache would have saved;
  *  - model switch: an expensive model used for short, uniform calls
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <cjson/cJSON.h>
 #include "cli.h"
 #include "cli_advise.h"
 #include "cost.h"
@@ -56,23 +58,42 @@ static bool has_column(sqlite3 *db, const char *col)
 	return found;
 }
 
-__attribute__((format(printf, 4, 5)))
-static void add(struct advise *x, double usd_window, const char *confidence, const char *fmt, ...)
+static void vadd(struct advise *x, double usd_month, const char *confidence, const char *fmt,
+		 va_list ap)
 {
 	struct advice *a;
-	va_list ap;
 
-	if (x->n == ADVISE_MAX || !(usd_window > 0))
+	if (x->n == ADVISE_MAX || !(usd_month > 0))
 		return;
 	a = &x->a[x->n++];
-	a->usd_month = usd_window * MONTH_S / x->window_s;
+	a->usd_month = usd_month;
 	a->confidence = x->window_s < 86400 ? "low" : confidence;	/* under a day: low */
-	va_start(ap, fmt);
 	vsnprintf(a->what, sizeof(a->what), fmt, ap);
-	va_end(ap);
 	for (char *p = a->what; *p; p++)	/* names from observed processes */
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+/* usd_window: spent over the observed window, scaled to a month. */
+__attribute__((format(printf, 4, 5)))
+static void add(struct advise *x, double usd_window, const char *confidence, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(x, usd_window * MONTH_S / x->window_s, confidence, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void add_month(struct advise *x, double usd_month, const char *confidence,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(x, usd_month, confidence, fmt, ap);
+	va_end(ap);
 }
 
 static int prepare(struct advise *x, const char *sql, sqlite3_stmt **st)
@@ -115,6 +136,39 @@ static int cache_misses(struct advise *x)
 		    100 * sqlite3_column_double(st, 4));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The prompt-cache advice of `llmobs cache` (issue 7/9: per template, what
+ * breaks the cache and what fixing it saves a day), when the database has
+ * the analytics; else the coarse missed dollars per app and model. */
+static int cache_advice(struct advise *x)
+{
+	cJSON *doc = cli_cache_document(x->db, x->since_ns), *t, *r;
+	cJSON *templates = doc ? cJSON_GetObjectItem(doc, "templates") : NULL;
+	int n = 0;
+
+	cJSON_ArrayForEach(t, templates) {
+		const cJSON *req = cJSON_GetObjectItem(t, "requests");
+		const cJSON *exe = cJSON_GetObjectItem(t, "exe"), *model = cJSON_GetObjectItem(t, "model");
+
+		if (!cJSON_IsNumber(req) || req->valuedouble < ADVISE_MIN_CALLS)
+			continue;
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(t, "recommendations")) {
+			const cJSON *day = cJSON_GetObjectItem(r, "saves_usd_per_day");
+			const cJSON *txt = cJSON_GetObjectItem(r, "text");
+
+			if (!cJSON_IsNumber(day) || !cJSON_IsString(txt))
+				continue;
+			add_month(x, day->valuedouble * 30, "medium", "prompt cache (%s, %s): %s",
+				  cJSON_IsString(exe) && exe->valuestring[0] ?
+				  (strrchr(exe->valuestring, '/') ? strrchr(exe->valuestring, '/') + 1 :
+				   exe->valuestring) : "?",
+				  cJSON_IsString(model) ? model->valuestring : "?", txt->valuestring);
+			n++;
+		}
+	}
+	cJSON_Delete(doc);
+	return n ? 0 : cache_misses(x);
 }
 
 static int duplicates(struct advise *x)
@@ -291,7 +345,7 @@ int cli_advise_collect(struct sqlite3 *db, int64_t since_ns, struct advice_list 
 	x->since_ns = since_ns;
 	x->app = has_column(db, "app") ? "COALESCE(NULLIF(app, ''), comm)" : "comm";
 	window(x);
-	err = cache_misses(x) ?: duplicates(x) ?: model_switch(x) ?: batch(x);
+	err = cache_advice(x) ?: duplicates(x) ?: model_switch(x) ?: batch(x);
 	if (!err) {
 		qsort(x->a, (size_t)x->n, sizeof(x->a[0]), by_usd);
 		memcpy(out->a, x->a, sizeof(x->a[0]) * (size_t)x->n);

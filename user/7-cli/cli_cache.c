@@ -506,6 +506,11 @@ int cli_cache(struct sqlite3 *db, int64_t since_ns, const char *since_label, boo
 	return 0;
 }
 
+struct cJSON *cli_cache_document(struct sqlite3 *db, int64_t since_ns)
+{
+	return has_cache_columns(db) ? build(db, since_ns) : NULL;
+}
+
 int cli_cache_summary(struct sqlite3 *db, int64_t since_ns)
 {
 	cJSON *root, *t, *x;
