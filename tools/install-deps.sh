@@ -13,7 +13,7 @@ PKGS=(
   python3-brotli python3-h2
   chromium fonts-dejavu-core tmux
   libyaml-dev libmicrohttpd-dev python3-prometheus-client
-  libcapstone-dev golang-go
+  libcapstone-dev golang-go lld
   libcurl4-openssl-dev python3-jsonschema
 )
 missing=()

@@ -429,6 +429,18 @@ def go_pclntab(magic):
     return bytes(b)
 
 
+def elf_seeds(outdir):
+    """Small real executables for fuzz_elf_tls: the harness's own tools."""
+    for path in ("/bin/true", "/usr/lib/go/bin/gofmt"):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if len(data) <= 4 << 20:
+            write(outdir, "elf_tls", data)
+
+
 def go_seeds(outdir):
     for magic in (0xfffffffa, 0xfffffff0, 0xfffffff1):
         write(outdir, "go_elf", b"\x01" + go_pclntab(magic))
@@ -480,6 +492,7 @@ def main():
                      "prices": {"input_mtok": 3, "output_mtok": 15}}]}]).encode())
     write(outdir, "conn", CONN_HEADER)
     go_seeds(outdir)
+    elf_seeds(outdir)
     if corpus and os.path.exists(corpus):
         with open(corpus) as f:
             lines = [json.loads(l) for l in f if l.strip()]

@@ -51,6 +51,8 @@
 	X(PRIVSEP_WORKER_RESTARTS, "privsep_worker_restarts") \
 	X(GO_TLS_ATTACHED, "go_tls_attached") \
 	X(GO_TLS_REFUSED, "go_tls_refused") \
+	X(TLS_BLIND_BINARIES, "tls_blind_binaries") \
+	X(TLS_STATIC_FOUND, "tls_static_found") \
 	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \
 	X(SHIM_CLIENTS, "shim_clients") \
 	X(SHIM_CLIENTS_REJECTED, "shim_clients_rejected") \

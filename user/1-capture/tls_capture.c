@@ -36,6 +36,8 @@
 #include "stats.h"
 #include "capture_ring.h"
 #include "go_capture.h"
+#include "bssl_find.h"
+#include "tls_blind.h"
 #include "tls_capture.h"
 #include "tls_stream.h"
 #include "tls_libs.h"
@@ -279,6 +281,43 @@ static bool is_loader_lib(const char *path)
 	       !strncmp(base, "libdl.so", 8) || !strncmp(base, "ld-musl-", 8);
 }
 
+/* An executable with a TLS stack but no SSL_* symbols. BoringSSL linked
+ * in (Bun, Claude Code) gets the SSL_* probes where bssl_find.c proves
+ * SSL_write and SSL_read are; anything else, or a BoringSSL where that
+ * fails, is said once per file (the caller remembers it by inode), so that
+ * nobody takes its silence for no spend. */
+static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char *path,
+			  const char *shown, pid_t pid)
+{
+	struct tls_lib_syms syms = {};
+	struct bssl_target t;
+	char stack[128], why[160] = "";
+	int err;
+
+	if (tls_blind_guess(path, stack, sizeof(stack)) != 1)
+		return;
+	if (strstr(stack, "BoringSSL")) {
+		err = bssl_find(path, &t, why, sizeof(why));
+		if (!err) {
+			p_info("tls: BoringSSL in %s found by fingerprint: SSL_write at %#lx, "
+			       "SSL_read at %#lx (%u and %u direct callers, %u error sites)", shown,
+			       (unsigned long)t.write_addr, (unsigned long)t.read_addr,
+			       t.write_callers, t.read_callers, t.sites);
+			syms.offset[TLS_SYM_SSL_WRITE] = t.write_off;
+			syms.offset[TLS_SYM_SSL_READ] = t.read_off;
+			attach_lib(c, lib, path, shown, pid, &syms);
+			if (lib->nr_links) {
+				stats_inc(STAT_TLS_STATIC_FOUND);
+				return;
+			}
+			snprintf(why, sizeof(why), "attaching failed");
+		}
+	}
+	stats_inc(STAT_TLS_BLIND_BINARIES);
+	p_warn("tls: cannot observe %s (seen in pid %d): %s%s%s; its LLM calls are not recorded",
+	       shown, (int)pid, stack, why[0] ? ": " : "", why);
+}
+
 static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 {
 	struct tls_capture *c = ctx;
@@ -327,8 +366,10 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	}
 	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
 		attach_lib(c, lib, path, m->path, pid, &syms);
-	else if (c->go && go_tls_attach(c->go, path, m->path, pid, m->dev, m->ino) == -ENOMEM)
-		return -ENOMEM;
+	else if ((err = c->go ? go_tls_attach(c->go, path, m->path, pid, m->dev, m->ino) : 0) < 0)
+		return err;
+	else if (!err)
+		attach_static(c, lib, path, m->path, pid);
 	if (syms.offset[TLS_SYM_DLOPEN] && is_loader_lib(m->path) &&
 	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
