@@ -249,10 +249,14 @@ int budget_alerts_load(struct budget_alerts *a, struct sqlite3 *db, int64_t now_
 	}
 	if (now_s - 8 * 86400 < from)	/* the anomaly rule's week of hours */
 		from = now_s - 8 * 86400;
-	rc = sqlite3_prepare_v2(db, "SELECT ts_start_ns, cost_usd, COALESCE(project, ''),"
-				" COALESCE(k8s_namespace, ''), COALESCE(app, ''), comm,"
-				" COALESCE(account, ''), model FROM exchanges WHERE ts_start_ns >= ?1"
-				" AND priced AND cost_usd > 0 ORDER BY ts_start_ns", -1, &st, NULL);
+	/* Summed per clock hour and scope values: periods and the anomaly
+	 * rule both count whole UTC hours, and a busy host's week is millions
+	 * of rows but thousands of these. */
+	rc = sqlite3_prepare_v2(db, "SELECT ts_start_ns / 3600000000000 * 3600000000000,"
+				" total(cost_usd), COALESCE(project, ''), COALESCE(k8s_namespace, ''),"
+				" COALESCE(app, ''), comm, COALESCE(account, ''), model FROM exchanges"
+				" WHERE ts_start_ns >= ?1 AND priced AND cost_usd > 0"
+				" GROUP BY 1, 3, 4, 5, 6, 7, 8 ORDER BY 1", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		p_warn("budget: cannot read this period's spend: %s", sqlite3_errmsg(db));
 		return -EIO;
