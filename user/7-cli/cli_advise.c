@@ -337,7 +337,9 @@ int cli_advise_collect(struct sqlite3 *db, int64_t since_ns, struct advice_list 
 	out->window_s = 0;
 	if (!x)
 		return -ENOMEM;
-	if ((err = price_table_load_default(&x->prices))) {
+	/* the table in force: one `llmobs prices --update` installed beside
+	 * the database, else the embedded one (as the daemon does) */
+	if ((err = price_table_load_in_force(NULL, sqlite3_db_filename(db, "main"), &x->prices))) {
 		free(x);
 		return err;
 	}
