@@ -507,10 +507,17 @@ static int start_metrics(struct daemon *d)
 	if (!strcmp(o.listen, "off"))
 		return 0;
 	err = metrics_http_start(&o, &d->http);
-	if (err)
-		p_err("cannot serve metrics on %s: %s", o.listen, strerror(-err));
-	else
+	if (!err) {
 		p_info("metrics and health on http://%s/metrics (/healthz, /readyz)", o.listen);
+	} else if (!d->opts.listen) {
+		/* The default address taken (another daemon, another exporter)
+		 * must not stop capture: metrics are off, and it says so. */
+		p_warn("metrics off: cannot serve on %s (%s); choose one with --listen ADDR",
+		       o.listen, strerror(-err));
+		err = 0;
+	} else {
+		p_err("cannot serve metrics on %s: %s", o.listen, strerror(-err));
+	}
 	return err;
 }
 
