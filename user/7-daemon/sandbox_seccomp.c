@@ -55,6 +55,10 @@ static const char *const allowed[] = {
 	"getgid", "getegid", "futex", "set_robust_list", "rseq", "sched_yield",
 	"sched_getaffinity", "getrandom", "uname", "sysinfo", "prlimit64", "getrlimit",
 	"restart_syscall",
+	/* attribution in --no-bpf mode, and when the attacher is slow to
+	 * answer (procattr.c): files read within a process's root (openat2
+	 * RESOLVE_IN_ROOT), kubelet and cgroup directories listed (k8s_meta.c) */
+	"openat2", "getdents64",
 };
 
 static bool outbound;	/* sandbox_seccomp_allow_outbound() */
@@ -89,8 +93,10 @@ static int add_outbound(scmp_filter_ctx ctx)
 	};
 	static const int families[] = { AF_INET, AF_INET6, AF_UNIX };
 	struct scmp_arg_cmp thread = SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
-	struct scmp_arg_cmp sol = SCMP_A1_32(SCMP_CMP_EQ, SOL_SOCKET);
-	struct scmp_arg_cmp tcp = SCMP_A1_32(SCMP_CMP_EQ, IPPROTO_TCP);
+	/* setsockopt levels: libcurl's (SOL_SOCKET, TCP), glibc's resolver's
+	 * (IP_RECVERR on SOL_IP / SOL_IPV6 for its UDP queries) */
+	static const int levels[] = { SOL_SOCKET, IPPROTO_TCP, SOL_IP, SOL_IPV6 };
+	struct scmp_arg_cmp fionread = SCMP_A1_32(SCMP_CMP_EQ, FIONREAD);
 	struct scmp_arg_cmp netlink = SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK);
 	struct scmp_arg_cmp pair = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
 	size_t i;
@@ -105,10 +111,14 @@ static int add_outbound(scmp_filter_ctx ctx)
 	}
 	if (!err)
 		err = add(ctx, "socketpair", 1, &pair);
+	for (i = 0; !err && i < sizeof(levels) / sizeof(levels[0]); i++) {
+		struct scmp_arg_cmp a = SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)levels[i]);
+
+		err = add(ctx, "setsockopt", 1, &a);
+	}
+	/* the resolver asks how large a UDP answer is before reading it */
 	if (!err)
-		err = add(ctx, "setsockopt", 1, &sol);
-	if (!err)
-		err = add(ctx, "setsockopt", 1, &tcp);
+		err = add(ctx, "ioctl", 1, &fionread);
 	/* getaddrinfo's AI_ADDRCONFIG asks netlink which families are up; told
 	 * no, it assumes both, rather than the worker being killed. */
 	if (!err)
@@ -130,6 +140,7 @@ int sandbox_seccomp_load(void)
 	static const unsigned int bpf_cmds[] = {
 		BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_OBJ_GET_INFO_BY_FD,
 	};
+	static const char *const refused[] = { "mkdir", "mkdirat", "chmod", "fchmodat" };
 	uint32_t def = SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -180,6 +191,15 @@ int sandbox_seccomp_load(void)
 	}
 	if (!err && outbound)
 		err = add_outbound(ctx);
+	/* A database that could not be opened at start is retried every 10 s
+	 * (store.c makes its directory and sets its mode): once sandboxed that
+	 * can only fail, and it must fail with an error, not kill the worker. */
+	for (i = 0; !err && i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(refused[i]);
+
+		if (nr != __NR_SCMP_ERROR)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
+	}
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
