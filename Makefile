@@ -282,7 +282,7 @@ run: deps
 	$(Q)tools/run-daemon.sh
 
 # Opt-in telemetry against a local HTTPS receiver (docs/telemetry.md).
-telemetry: all
+telemetry: all $(OUTPUT)/tests/seccomp_probe
 	$(Q)tests/telemetry/run.sh $(OUTPUT)
 
 # SIGKILLs under streaming clients, then a full and a read-only DB (root).

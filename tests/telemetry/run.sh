@@ -46,6 +46,11 @@ check "v1.schema.json is the pinned one" \
 check "the code sends the schema it names" \
   grep -q '#define TELEMETRY_SCHEMA[[:space:]]*"llmobs.telemetry.v1"' "$ROOT/user/6-telemetry/telemetry_record.h"
 
+echo "telemetry: the worker's filter lets it resolve and connect, and refuses rather than kills"
+"$OUT/tests/seccomp_probe" --outbound >"$TMP/seccomp.txt" 2>&1
+check "seccomp: DNS from a thread, mkdir refused, openat2 allowed ($(tr '\n' ' ' <"$TMP/seccomp.txt"))" \
+  test "$(grep -c ' ok$' "$TMP/seccomp.txt")" = 3
+
 # --- fixtures: CA, the LLM server, the receiver, the app ------------------
 mkdir -p "$TMP/ca" "$APP_DIR"
 {
@@ -75,10 +80,12 @@ cp "$(readlink -f $PY)" "$APP_DIR/python3"
 : >"$TMP/receiver.jsonl"
 
 # daemon NAME [ENV...]: starts llmobsd --no-bpf with its own socket, sets DPID.
-daemon() {
-  local name=$1; shift
-  env -u LLM_OBSERVER_ENABLED "$@" "$OUT/llmobsd" --no-bpf --db "$TMP/$name/llmobs.db" \
-    --socket "$TMP/$name.sock" --plain-ports none --listen off >>"$TMP/$name.log" 2>&1 &
+daemon() {	# daemon NAME [VAR=VALUE...] [--flag...]
+  local name=$1 envs=() flags=(); shift
+  for a in "$@"; do case $a in --*) flags+=("$a") ;; *) envs+=("$a") ;; esac; done
+  env -u LLM_OBSERVER_ENABLED "${envs[@]}" "$OUT/llmobsd" "${flags[@]}" --no-bpf \
+    --db "$TMP/$name/llmobs.db" --socket "$TMP/$name.sock" --plain-ports none --listen off \
+    >>"$TMP/$name.log" 2>&1 &
   DPID=$!
   PIDS+=($DPID)
   for _ in $(seq 300); do
@@ -166,6 +173,17 @@ check "status: depth 0, 20 sent, retries counted" \
   grep -q "queue depth            0" "$TMP/status.txt"
 check "status: sent_records 20" grep -q "sent_records           20" "$TMP/status.txt"
 check "status: the key only by its prefix" test "$(grep -c "$SECRET" "$TMP/status.txt")" = 0
+
+echo "telemetry: the same switches from the config file"
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+mkdir -p "$TMP/cfg"
+printf 'telemetry:\n  enabled: "true"\n  api_key: ${TEL_TEST_KEY}\n  endpoint: https://localhost:%s\n  ca_file: %s\n  flush_seconds: 1\n' \
+  "$TEL_PORT" "$TMP/ca/ca.pem" >"$TMP/cfg.yaml"
+TEL_TEST_KEY=$KEY daemon cfg "TEL_TEST_KEY=$KEY" "--config=$TMP/cfg.yaml" || bad "cfg: daemon did not start"
+check "cfg: on from the file, the key by its prefix" grep -q "telemetry: on, sending to https://localhost:$TEL_PORT as lok_e2etest1\.…" "$TMP/cfg.log"
+app "$TMP/cfg.sock" 3 >/dev/null
+cfg_delivered() { [ "$(delivered | cut -d' ' -f1)" = 23 ]; }
+check "cfg: its 3 records delivered too" wait_for 30 cfg_delivered
 
 echo "telemetry: canaries"
 for c in "$PROMPT_CANARY" "$PROVIDER_KEY" "$SECRET" path-canary-dir "$TMP" /usr/ "chat/completions" 127.0.0.1; do
