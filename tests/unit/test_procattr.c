@@ -145,6 +145,16 @@ static void test_app_names(void **state)
 		{ { "ruby", "/opt/agent.rb" }, "/usr/bin/ruby", "/", "agent" },
 		{ { "/usr/bin/curl", "-s", "https://x" }, "/usr/bin/curl", "/", "curl" },
 		{ { "weird name!" }, "", "/", "weird_name_" },
+		/* inline code never names the app, whatever the flag's cluster:
+		 * it may hold a key (review finding) */
+		{ { "node", "-pe", "fetch('x',{headers:{Authorization:'Bearer sk-proj-AbC'}})" },
+		  "/usr/bin/node", "/", "node" },
+		{ { "python3", "-uc", "import os; k='sk-ant-api03-SECRET'" }, "/usr/bin/python3.11", "/",
+		  "python3.11" },
+		{ { "php", "-r", "$k='sk-ant-api03-SECRETSECRET';" }, "/usr/bin/php8.2", "/", "php8.2" },
+		{ { "perl", "-ne", "print" }, "/usr/bin/perl", "/", "perl" },
+		{ { "deno", "eval", "console.log(Deno.env.get('KEY'))" }, "/usr/bin/deno", "/", "deno" },
+		{ { "node", "x = 'sk-secret'; run()" }, "/usr/bin/node", "/", "node" },
 	};
 	char out[APP_NAME_MAX], cmd[512];
 	int calls = 0;

@@ -162,8 +162,28 @@ static void script_name(const char *script, const char *cwd, app_name_read_fn rd
 	memcpy(out, stem, sizeof(stem));
 }
 
+/* Short options that take inline code, alone or in a cluster (-c, -uc,
+ * -pe, -ne): what follows is code, never a script to name the app by. */
+static const char *code_flags(enum interp k)
+{
+	switch (k) {
+	case INTERP_PYTHON: return "c";
+	case INTERP_NODE: return "ep";		/* node/bun -e, -p */
+	case INTERP_SCRIPT: return "eEr";	/* ruby/perl -e, perl -E, php -r */
+	default: return "";
+	}
+}
+
+/* An operand that holds what no script path does (spaces, quotes,
+ * brackets, '=', '?'): inline code that slipped past the flags, which may
+ * hold a key or a prompt, so it never becomes a name. */
+static bool looks_like_code(const char *a)
+{
+	return strpbrk(a, " \t\n'\"`(){}[];=?$<>|&*,") != NULL;
+}
+
 /* The first argument that is not an option or an option's value; sets
- * *how to 'm' (python -m) or 'j' (java -jar). */
+ * *how to 'm' (python -m) or 'j' (java -jar). NULL for inline code. */
 static const char *first_operand(enum interp k, char **argv, int argc, int *how)
 {
 	const char *const *valued = k == INTERP_NODE ? node_valued :
@@ -172,6 +192,8 @@ static const char *first_operand(enum interp k, char **argv, int argc, int *how)
 	int i = 1;
 
 	*how = 0;
+	if (k == INTERP_DENO && argc > 1 && !strcmp(argv[1], "eval"))
+		return NULL;	/* deno eval CODE */
 	if (k == INTERP_DENO || (k == INTERP_NODE && argc > 1 && !strcmp(argv[1], "run")))
 		i = 2;	/* deno run x.ts, bun run x.ts */
 	for (; i < argc; i++) {
@@ -179,21 +201,21 @@ static const char *first_operand(enum interp k, char **argv, int argc, int *how)
 
 		if (k == INTERP_PYTHON && !strcmp(a, "-m") && i + 1 < argc) {
 			*how = 'm';
-			return argv[i + 1];
+			return looks_like_code(argv[i + 1]) ? NULL : argv[i + 1];
 		}
 		if (k == INTERP_JAVA && !strcmp(a, "-jar") && i + 1 < argc) {
 			*how = 'j';
-			return argv[i + 1];
+			return looks_like_code(argv[i + 1]) ? NULL : argv[i + 1];
 		}
 		if (valued && in_list(a, valued)) {
 			i++;
 			continue;
 		}
-		if (!strcmp(a, "-c") || !strcmp(a, "-e") || !strcmp(a, "--eval") ||
-		    !strcmp(a, "-p") || !strcmp(a, "--print"))
+		if (!strcmp(a, "--eval") || !strcmp(a, "--print") ||
+		    (a[0] == '-' && a[1] && a[1] != '-' && strpbrk(a + 1, code_flags(k))))
 			return NULL;	/* inline code: the interpreter is the name */
 		if (a[0] != '-' || !a[1])
-			return a[0] == '-' ? NULL : a;	/* "-": stdin */
+			return a[0] == '-' || looks_like_code(a) ? NULL : a;	/* "-": stdin */
 	}
 	return NULL;
 }
@@ -238,6 +260,8 @@ int app_name_derive(const char *cmdline, size_t len, const char *exe, const char
 	}
 	if (!out[0] && interp_base[0])
 		put_name(out, interp_base, strlen(interp_base));
+	if (copy)	/* the command line may hold a key: not left in freed memory */
+		explicit_bzero(copy, len);
 	free(copy);
 	return out[0] ? 0 : -ENOENT;
 }

@@ -118,21 +118,34 @@ static ssize_t read_at(int dfd, const char *name, char *buf, size_t size)
 	return fd < 0 ? -errno : read_fd(fd, buf, size);
 }
 
-/* app_name's reader: path inside the process's root. */
+/* app_name's reader: path inside the process's root. Only a regular file
+ * is opened for reading: the path is the observed user's to point
+ * anywhere, and opening a device node can act (a watchdog, a tape), so it
+ * is first opened as a mere path (O_PATH), checked, then reopened. */
 static ssize_t read_in_root(void *ctx, const char *path, char *buf, size_t size)
 {
-	int rootfd = *(int *)ctx, fd;
+	int rootfd = *(int *)ctx, pfd, fd;
 	struct open_how how = {
-		.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+		.flags = O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
+	struct stat st;
+	char self[40];
 
 	if (rootfd < 0)
 		return -EBADF;
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)	/* before Linux 5.6 */
-		fd = openat(rootfd, path[0] == '/' ? path + 1 : path,
-			    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	pfd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (pfd < 0 && errno == ENOSYS)	/* before Linux 5.6 */
+		pfd = openat(rootfd, path[0] == '/' ? path + 1 : path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(pfd);
+		return -EINVAL;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	close(pfd);
 	return fd < 0 ? -errno : read_fd(fd, buf, size);
 }
 
