@@ -69,6 +69,7 @@ static void test_switches(void **state)
 		{ "true", GOOD_KEY, "ftp://t.example", NULL, false, false, "not an https" },
 		{ "true", GOOD_KEY, "https://", NULL, false, false, "no host" },
 		{ "true", GOOD_KEY, "https://t.example/?a=1", NULL, false, false, "query" },
+		{ "true", GOOD_KEY, "https://u:pw@t.example", NULL, false, false, "credentials" },
 		{ "true", GOOD_KEY, "https://t.example", "0", false, false, "FLUSH_SECONDS" },
 		{ "true", GOOD_KEY, "https://t.example", "5x", false, false, "FLUSH_SECONDS" },
 		{ "true", GOOD_KEY, "https://t.example/", "5", false, true, "" },

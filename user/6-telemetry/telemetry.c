@@ -34,6 +34,8 @@ struct telemetry {
 	pthread_cond_t wake;
 	struct queued *q;		/* queue_max slots, q_len used */
 	int q_len;
+	struct queued *q_spare;		/* the thread's, swapped with q */
+	const char **ids, **jsons;	/* the thread's: one outbox insert */
 	atomic_bool stop;
 	atomic_int dropped;		/* queue full, not yet counted in the outbox */
 	/* The thread's own. */
@@ -107,39 +109,34 @@ void telemetry_submit(struct telemetry *t, const struct exchange_record *r)
 	}
 }
 
-/* Queue -> outbox, in one transaction. */
+/* Queue -> outbox, in one transaction. The two queue arrays are swapped
+ * under the lock, so the daemon's thread waits for a pointer swap only. */
 static void drain_queue(struct telemetry *t)
 {
+	const char **ids = t->ids, **jsons = t->jsons;
 	struct queued *taken;
-	const char **ids, **jsons;
 	int n, dropped;
 
-	taken = calloc((size_t)t->opts.queue_max, sizeof(*taken));
-	if (!taken)
-		return;
 	pthread_mutex_lock(&t->lock);
+	taken = t->q;
 	n = t->q_len;
-	memcpy(taken, t->q, (size_t)n * sizeof(*taken));
+	t->q = t->q_spare;
+	t->q_spare = taken;
 	t->q_len = 0;
 	pthread_mutex_unlock(&t->lock);
 	dropped = atomic_exchange(&t->dropped, 0);
 	if (dropped)
 		telemetry_outbox_count(t->ob, TELEMETRY_DROPPED_QUEUE_FULL, dropped);
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	jsons = calloc((size_t)n + 1, sizeof(*jsons));
-	if (n && ids && jsons) {
-		for (int i = 0; i < n; i++) {
-			ids[i] = taken[i].id;
-			jsons[i] = taken[i].json;
-		}
-		if (telemetry_outbox_add(t->ob, n, ids, jsons, now_ns(CLOCK_REALTIME)) < 0)
-			telemetry_outbox_count(t->ob, TELEMETRY_ERRORS, 1);
+	if (!n)
+		return;
+	for (int i = 0; i < n; i++) {
+		ids[i] = taken[i].id;
+		jsons[i] = taken[i].json;
 	}
+	if (telemetry_outbox_add(t->ob, n, ids, jsons, now_ns(CLOCK_REALTIME)) < 0)
+		telemetry_outbox_count(t->ob, TELEMETRY_ERRORS, 1);
 	for (int i = 0; i < n; i++)
 		free(taken[i].json);
-	free(ids);
-	free(jsons);
-	free(taken);
 }
 
 static bool cancelled(void *ctx)
@@ -269,6 +266,15 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void free_arrays(struct telemetry *t)
+{
+	free(t->q);
+	free(t->q_spare);
+	free(t->ids);
+	free(t->jsons);
+	free(t->ca_pem);
+}
+
 int telemetry_start(const struct telemetry_config *c, const struct telemetry_opts *opts,
 		    const char *outbox_path, struct telemetry **out)
 {
@@ -288,15 +294,17 @@ int telemetry_start(const struct telemetry_config *c, const struct telemetry_opt
 	if (!t->opts.queue_max)
 		t->opts.queue_max = 8192;
 	t->q = calloc((size_t)t->opts.queue_max, sizeof(*t->q));
-	err = t->q ? read_ca(t) : -ENOMEM;
+	t->q_spare = calloc((size_t)t->opts.queue_max, sizeof(*t->q_spare));
+	t->ids = calloc((size_t)t->opts.queue_max, sizeof(*t->ids));
+	t->jsons = calloc((size_t)t->opts.queue_max, sizeof(*t->jsons));
+	err = t->q && t->q_spare && t->ids && t->jsons ? read_ca(t) : -ENOMEM;
 	if (err == -EINVAL || err == -EIO)
 		p_warn("telemetry: LLM_OBSERVER_CA_FILE %s is empty, unreadable or over 4 MiB",
 		       t->cfg.ca_file);
 	if (!err)
 		err = telemetry_outbox_open(outbox_path, false, &t->opts.limits, &t->ob);
 	if (err) {
-		free(t->ca_pem);
-		free(t->q);
+		free_arrays(t);
 		free(t);
 		return err;
 	}
@@ -334,8 +342,7 @@ void telemetry_stop(struct telemetry *t)
 		pthread_join(t->thread, NULL);
 	drain_queue(t);		/* what came in last is kept for the next start */
 	telemetry_outbox_close(t->ob);
-	free(t->q);
-	free(t->ca_pem);
+	free_arrays(t);
 	telemetry_config_wipe(&t->cfg);
 	free(t);
 }

@@ -76,6 +76,12 @@ static bool endpoint_ok(struct telemetry_config *c, const char *url)
 			off(c, "LLM_OBSERVER_ENDPOINT has spaces, a query or a fragment");
 			return false;
 		}
+		/* user:password@host would be logged and kept with the endpoint:
+		 * the key is the only credential, and it travels in a header. */
+		if (url[i] == '@') {
+			off(c, "LLM_OBSERVER_ENDPOINT holds credentials (user@host): the API key is the only one");
+			return false;
+		}
 	}
 	if (n == (size_t)(https ? 8 : 7)) {
 		off(c, "LLM_OBSERVER_ENDPOINT has no host");

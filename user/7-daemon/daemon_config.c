@@ -544,8 +544,11 @@ void config_free(struct daemon_config *c)
 	free(c->plain_ports);
 	free(c->listen);
 	free(c->host_root);
-	for (int i = 0; i < CONFIG_TELEMETRY__MAX; i++)
+	for (int i = 0; i < CONFIG_TELEMETRY__MAX; i++) {
+		if (c->telemetry[i])	/* the lok_ key among them */
+			explicit_bzero(c->telemetry[i], strlen(c->telemetry[i]));
 		free(c->telemetry[i]);
+	}
 	for (size_t i = 0; i < c->nlabel_keys; i++)
 		free(c->label_keys[i]);
 	for (size_t i = 0; c->rules && i < c->nrules; i++) {
