@@ -588,6 +588,21 @@ static uint64_t fnv_str(const char *s, size_t n)
 	return h;
 }
 
+void cache_account_fingerprint(const struct cache_hash_key *key, struct exchange_record *r)
+{
+	char buf[36];
+
+	if (r->account_seen && key && !r->account[0]) {
+		memcpy(buf, "acct", 4);
+		memcpy(buf + 4, r->account_digest, 32);
+		hex16(r->account, cache_hash_once(key, buf, sizeof(buf)));
+		explicit_bzero(buf, sizeof(buf));
+	}
+	/* the digest dies here, once used */
+	explicit_bzero(r->account_digest, sizeof(r->account_digest));
+	r->account_seen = false;
+}
+
 int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 {
 	const struct cache_rule *rule;
@@ -609,6 +624,9 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 
 	r->cache_analyzed = false;
 	a->last_pred = 0;
+	/* before any return: budgets and reports split spend by account even
+	 * for calls the analysis cannot use */
+	cache_account_fingerprint(a->key, r);
 	if (!r->request_body) {
 		a->st.no_body++;
 		return -ENODATA;
@@ -632,15 +650,6 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		return err;
 	if (a->req.truncated)
 		a->st.truncated++;
-	/* account: a keyed hash of the key's digest; the digest dies here */
-	r->account[0] = '\0';
-	if (r->account_seen) {
-		memcpy(buf, "acct", 4);
-		memcpy(buf + 4, r->account_digest, 32);
-		hex16(r->account, cache_hash_once(a->key, buf, 36));
-		memset(buf, 0, 36);
-	}
-	memset(r->account_digest, 0, sizeof(r->account_digest));
 	len = snprintf(scope, sizeof(scope), "%s%c%s%c%s", r->provider, 0, family, 0, r->account);
 	err = cache_prefix_fingerprints(p, &a->req, scope, (size_t)len);
 	if (err)

@@ -49,6 +49,10 @@ void cache_analyzer_free(struct cache_analyzer *a);
  * Returns 0, -EOPNOTSUPP (no prompt to analyse: fields stay null),
  * -ENODATA (no body kept), -EINVAL (body not JSON), -ENOMEM. */
 int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r);
+/* r->account: a keyed hash (key) of the API key's digest the capture took,
+ * which is then wiped; nothing when none was seen. Called by
+ * cache_analyze_record() and, with analysis off, by the daemon. */
+void cache_account_fingerprint(const struct cache_hash_key *key, struct exchange_record *r);
 
 /* The last record's prediction before usage had its say (tests list where
  * the provider cached more than the prefix model foresaw). */

@@ -204,6 +204,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 	cost_price_record(d->prices, r);
 	if (d->cache)
 		analyze_cache(d, r);
+	else	/* the account fingerprint, which budgets and reports split by */
+		cache_account_fingerprint(d->hash_key_ok ? &d->hash_key : NULL, r);
 	/* secrets in the prompt: kinds and counts; the text stays in memory */
 	if (!d->opts.no_detect)
 		detect_record(r);
