@@ -1,22 +1,31 @@
 /* Attaches empty uprobes (bpf/empty_probe.bpf.c) where llmobsd attaches
  * its own: entry and return of SSL_write, SSL_read, SSL_write_ex,
  * SSL_read_ex, entry of SSL_free, in the system libssl (or the files
- * given), for every process. Prints "ready <n> probes" once attached and
- * holds them until SIGINT/SIGTERM. Needs root (or CAP_BPF+CAP_PERFMON).
+ * given), for every process; with --go, where llmobsd attaches to a Go
+ * program: entries of crypto/tls.(*Conn).Write/Read/Close and each RET of
+ * Write and Read (go_elf.c; the time that discovery took is printed).
+ * Prints "ready <n> probes" once attached and holds them until
+ * SIGINT/SIGTERM. Needs root (or CAP_BPF+CAP_PERFMON).
  *
  *   empty_probe [LIBRARY...]
+ *   empty_probe --go GO_BINARY
+ *   empty_probe --find BINARY     time bssl_find.c on BINARY (twice: cold
+ *                                 page cache, then warm), attach nothing
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "bssl_find.h"
+#include "go_elf.h"
 #include "tls_libs.h"
 #include "empty_probe.skel.h"
 
-#define MAX_LINKS	64
+#define MAX_LINKS	(64 + 2 * GO_TLS_MAX_RETS)
 
 static volatile sig_atomic_t exiting;
 static struct bpf_link *links[MAX_LINKS];
@@ -68,6 +77,34 @@ fail:
 	return err;
 }
 
+static int attach_go(struct empty_probe_bpf *skel, const char *path)
+{
+	struct go_tls_target t;
+	struct timespec a, b;
+	char why[160];
+	int err, k;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	err = go_elf_inspect(path, &t, why, sizeof(why));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (err) {
+		fprintf(stderr, "empty_probe: %s: %s\n", path, why);
+		return err;
+	}
+	printf("go discovery %.2f ms (%s)\n",
+	       (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6, t.version);
+	for (k = 0; k < GO_FN__MAX && !err; k++) {
+		if (!t.fn[k].entry_off)
+			continue;
+		err = attach(skel->progs.empty_enter, false, path, t.fn[k].entry_off);
+		for (uint32_t i = 0; k != GO_FN_CLOSE && !err && i < t.fn[k].nr_rets; i++)
+			err = attach(skel->progs.empty_enter, false, path, t.fn[k].ret_off[i]);
+	}
+	if (err)
+		fprintf(stderr, "empty_probe: attach in %s: %s\n", path, strerror(-err));
+	return err;
+}
+
 /* The libssl the dynamic loader picks, as llmobsd finds it: by mapping it. */
 static int find_mapped(void *ctx, pid_t pid, const struct tls_mapping *m)
 {
@@ -79,6 +116,24 @@ static int find_mapped(void *ctx, pid_t pid, const struct tls_mapping *m)
 	return 1;
 }
 
+static int find_bssl(const char *path)
+{
+	struct bssl_target t;
+	struct timespec a, b;
+	char why[200];
+	int err = 0;
+
+	for (int i = 0; i < 2; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		err = bssl_find(path, &t, why, sizeof(why));
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		printf("bssl discovery %.1f ms (%s page cache): %s\n",
+		       (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
+		       i ? "warm" : "as found", why);
+	}
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -86,12 +141,16 @@ int main(int argc, char **argv)
 	static char path[4096];
 	int err = 0, i;
 
+	if (argc == 3 && !strcmp(argv[1], "--find"))
+		return find_bssl(argv[2]);
 	skel = empty_probe_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, "empty_probe: cannot load BPF: %s\n", strerror(errno));
 		return 1;
 	}
-	if (argc > 1) {
+	if (argc == 3 && !strcmp(argv[1], "--go")) {
+		err = attach_go(skel, argv[2]);
+	} else if (argc > 1) {
 		for (i = 1; i < argc && !err; i++)
 			err = attach_lib(skel, argv[i]);
 	} else {

@@ -1,0 +1,3 @@
+module llmobs/bench/gotls
+
+go 1.19
