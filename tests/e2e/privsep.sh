@@ -47,14 +47,15 @@ counter() { sqlite3 "$1" "SELECT value FROM counters WHERE name = '$2'" 2>/dev/n
 start() {
   local bin=$1 log=$2 db=$3
   shift 3
-  env "$@" "$bin" --db "$db" --json --socket "$P/shim.sock" >>"$P/records.jsonl" 2>"$log" &
+  env "$@" "$bin" --db "$db" --json --socket "$P/shim.sock" --listen off \
+    >>"$P/records.jsonl" 2>"$log" &
   DPID=$!
   for _ in $(seq 300); do
-    grep -q ' ready:' "$log" 2>/dev/null && break
+    grep -q 'ready: ' "$log" 2>/dev/null && break
     kill -0 "$DPID" 2>/dev/null || break
     sleep 0.1
   done
-  grep -q ' ready:' "$log" || { bad "llmobsd not ready: $(tail -n 3 "$log")"; return 1; }
+  grep -q 'ready: ' "$log" || { bad "llmobsd not ready: $(tail -n 3 "$log")"; return 1; }
 }
 stop() {
   kill -TERM "$DPID" 2>/dev/null
@@ -116,7 +117,7 @@ else
     log=$P/forbid-$what.log
     start "$HOOKS" "$log" "$P/forbid-$what.db" LLMOBS_TEST_FORBIDDEN=$what || continue
     # a killed worker's successor, or the refusal, then a ready worker
-    wait_for "$log" "sandboxed and ready" 2 || wait_for "$log" "refused"
+    wait_for "$log" "generation 2) sandboxed and ready\|forbidden .* refused"
     sleep 0.5
     killed=$(grep -c "killed by seccomp" "$log")
     refused=$(grep -c "forbidden .* refused" "$log")
@@ -191,7 +192,8 @@ if start "$OUT/llmobsd" "$P/orphan.log" "$P/orphan.db"; then
 fi
 
 # --- 6. --no-bpf as root -----------------------------------------------------------------
-"$OUT/llmobsd" --no-bpf --db "$P/nobpf.db" --socket "$P/nobpf.sock" 2>"$P/nobpf.log" &
+"$OUT/llmobsd" --no-bpf --db "$P/nobpf.db" --socket "$P/nobpf.sock" --listen off \
+  2>"$P/nobpf.log" &
 NPID=$!
 for _ in $(seq 100); do [ -S "$P/nobpf.sock" ] && break; sleep 0.05; done
 sleep 0.3

@@ -8,9 +8,11 @@
  * attacher). So the process that parses the captured bytes can run with no
  * capability at all, and a bug in it reaches these maps and nothing else. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture_ring.h"
@@ -19,6 +21,7 @@
 struct capture_ring {
 	int fds[CAPTURE_RING_FD__MAX];
 	struct ring_buffer *rb;
+	int epfd, watch_fd;		/* capture_ring_watch: the ring's and fd */
 	capture_ring_event_fn cb;
 	void *ctx;
 };
@@ -47,6 +50,7 @@ int capture_ring_open(const int fds[CAPTURE_RING_FD__MAX], capture_ring_event_fn
 		return -ENOMEM;
 	}
 	memcpy(r->fds, fds, sizeof(r->fds));
+	r->epfd = r->watch_fd = -1;
 	r->cb = cb;
 	r->ctx = ctx;
 	for (i = 0; i < CAPTURE_RING_FD__MAX; i++) {
@@ -67,10 +71,45 @@ fail:
 	return err;
 }
 
+int capture_ring_watch(struct capture_ring *r, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (r->epfd < 0) {
+		r->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (r->epfd < 0)
+			return -errno;
+		ev.data.fd = ring_buffer__epoll_fd(r->rb);
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+			return -errno;
+	}
+	/* Hang-ups only: replies that come late must not wake us. */
+	ev.events = EPOLLRDHUP;
+	ev.data.fd = fd;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	r->watch_fd = fd;
+	return 0;
+}
+
 int capture_ring_poll(struct capture_ring *r, int timeout_ms)
 {
-	int n, m;
+	struct epoll_event evs[2];
+	bool hup = false;
+	int n, m, i;
 
+	if (r->epfd >= 0) {
+		n = epoll_wait(r->epfd, evs, 2, timeout_ms);
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (evs[i].data.fd == r->watch_fd)
+				hup = true;
+		m = ring_buffer__consume(r->rb);
+		if (m < 0)
+			return m;
+		return hup ? -EPIPE : m;
+	}
 	n = ring_buffer__poll(r->rb, timeout_ms);
 	if (n < 0)
 		return n;
@@ -153,6 +192,8 @@ void capture_ring_close(struct capture_ring *r)
 	if (!r)
 		return;
 	ring_buffer__free(r->rb);
+	if (r->epfd >= 0)
+		close(r->epfd);
 	for (i = 0; i < CAPTURE_RING_FD__MAX; i++)
 		if (r->fds[i] >= 0)
 			close(r->fds[i]);

@@ -32,6 +32,10 @@ int capture_ring_open(const int fds[CAPTURE_RING_FD__MAX], capture_ring_event_fn
  * wake the poll: they are taken after any wake-up or timeout). Returns
  * events handled or -errno (-EINTR when interrupted). */
 int capture_ring_poll(struct capture_ring *r, int timeout_ms);
+/* Makes capture_ring_poll return -EPIPE once fd's peer has hung up (the
+ * worker's socket to the attacher: it must not outlive it). fd is not
+ * taken over. Returns 0 or -errno. */
+int capture_ring_watch(struct capture_ring *r, int fd);
 /* Delivers what the ring holds, without waiting. */
 int capture_ring_drain(struct capture_ring *r);
 int capture_ring_drops(struct capture_ring *r, struct capture_drop_count out[CAPTURE_DROP__MAX]);

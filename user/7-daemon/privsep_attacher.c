@@ -51,6 +51,7 @@ struct attacher {
 	uint32_t generation;
 	bool ready;			/* the current worker said READY */
 	bool stopping;
+	bool unsignalled;		/* no CAP_KILL: its parent-death signal stops it */
 	int exit_status;
 	int deaths;			/* in a row */
 	uint64_t started_ms, restart_at_ms, kill_at_ms;
@@ -309,8 +310,12 @@ static void on_signal(struct attacher *a)
 		} else if (!a->stopping) {
 			a->stopping = true;
 			a->kill_at_ms = now_ms() + STOP_GRACE_MS;
-			if (a->worker)
-				kill(a->worker, SIGTERM);
+			if (a->worker && kill(a->worker, SIGTERM) && errno == EPERM) {
+				p_warn("cannot signal worker %d (no CAP_KILL): it stops on "
+				       "the attacher's exit (its parent-death signal)",
+				       (int)a->worker);
+				a->unsignalled = true;
+			}
 		}
 	}
 }
@@ -367,7 +372,7 @@ int privsep_start(const struct privsep_opts *o, struct privsep_worker **out)
 	}
 	p_info("attacher %d: %d TLS libraries attached; the captured bytes are parsed by an "
 	       "unprivileged worker", (int)getpid(), tls_capture_attached(a.tls));
-	while (!a.stopping || a.worker) {
+	while (!a.stopping || (a.worker && !a.unsignalled)) {
 		now = now_ms();
 		if (!a.worker && !a.stopping && now >= a.restart_at_ms && spawn(&a, out) == 0)
 			return 0;	/* in the worker */

@@ -197,10 +197,19 @@ int privsep_worker_capture(struct privsep_worker *w, capture_ring_event_fn cb, v
 {
 	if (w->fds_taken)
 		return -EBUSY;
+	int err;
+
 	w->fds_taken = true;
 	w->cb = cb;
 	w->ctx = ctx;
-	return capture_ring_open(w->fds, on_ring_event, w, out);
+	err = capture_ring_open(w->fds, on_ring_event, w, out);
+	/* The attacher gone (its parent-death signal may not reach us: it
+	 * takes CAP_KILL), the poll says -EPIPE and the worker exits. */
+	if (!err && (err = capture_ring_watch(*out, w->sock))) {
+		capture_ring_close(*out);
+		*out = NULL;
+	}
+	return err;
 }
 
 int privsep_worker_attached(const struct privsep_worker *w)

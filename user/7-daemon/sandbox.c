@@ -82,9 +82,19 @@ int sandbox_drop_user(const struct sandbox_user *u)
 	int cap;
 
 	if (geteuid() == 0) {
-		for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+		/* Without CAP_SETPCAP (a unit's CapabilityBoundingSet that
+		 * lacks it) the bounding set stays: said, not fatal, since
+		 * no_new_privs and the filter's ban on execve leave nothing it
+		 * could grant. */
+		for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+			if (!prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+				continue;
+			if (errno != EPERM)
 				return -errno;
+			p_warn("cannot empty the bounding set (no CAP_SETPCAP): the worker "
+			       "relies on no_new_privs and seccomp for it");
+			break;
+		}
 		if (setgroups(0, NULL) || setresgid(u->gid, u->gid, u->gid) ||
 		    setresuid(u->uid, u->uid, u->uid))
 			return -errno;
