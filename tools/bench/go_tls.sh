@@ -60,9 +60,13 @@ setup() {
     "$OUT/llmobsd" --db "$TMP/bpf.db" --socket "$TMP/bpf.sock" 2>"$TMP/bpf.log" >/dev/null &
     BPID=$!
     for _ in $(seq 600); do grep -q 'ready:' "$TMP/bpf.log" && break; sleep 0.05; done
-    # The daemon probes a Go binary once it sees a process map it.
-    "$BIN" -ms 50 >/dev/null
-    for _ in $(seq 100); do grep -q "go tls: attached to $BIN" "$TMP/bpf.log" && return 0; sleep 0.05; done
+    # The daemon probes a Go binary once it sees a process map it: one
+    # that lives long enough for its scan (a full one every 2 s at worst).
+    "$BIN" -ms 3000 >/dev/null &
+    local w=$!
+    for _ in $(seq 200); do grep -q "go tls: attached to $BIN" "$TMP/bpf.log" && break; sleep 0.05; done
+    wait "$w"
+    grep -q "go tls: attached to $BIN" "$TMP/bpf.log" && return 0
     echo "go_tls: llmobsd did not attach to $BIN:"; tail "$TMP/bpf.log"; exit 1 ;;
   esac
 }
