@@ -35,6 +35,10 @@ STEP_SHAPE = {
     "bad-inputs": (4, r"^/usr/bin/curl$"),
     "go-h1": (8, r"/go_client$"),
     "go-h2": (8, r"/go_client_stripped$"),
+    "bun-fetch": (8, r"/bun$"),
+    # Claude Code: its settings and policy GETs (answered 404, no record)
+    # and the one streamed /v1/messages?beta=true.
+    "claude": (3, r"/claude$"),
     "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
 }
 STEP_SHAPE["httpx-h2"] = STEP_SHAPE["httpx"]  # the same fixtures over HTTP/2
@@ -127,7 +131,7 @@ def check_clients(res, args, steps, served):
         bad = [s for s in items if not re.search(exe_re, s.get("exe", ""))]
         res.check(items and not bad, f"client {name} is the process the server saw",
                   f"exe {sorted({s.get('exe', '?') for s in items})}")
-        if name != "bad-inputs":
+        if name not in ("bad-inputs", "claude"):
             unmatched = [s for s in items if s["source"] not in ("fixture", "corpus")]
             res.check(not unmatched, f"client {name} requests all matched a recorded exchange",
                       "; ".join(f"{s['method']} {s['host']}{s['path']}" for s in unmatched[:5]))
@@ -175,7 +179,12 @@ def request_model(e):
     return m or ""
 
 
-def compare(s, e, r, prices, strict_meta):
+# A record's comm is the calling thread's: Bun makes its HTTPS calls from
+# its "HTTP Client" thread, where the server sees the process's name.
+THREAD_COMM = {"bun-fetch": "HTTP Client", "claude": "HTTP Client"}
+
+
+def compare(s, e, r, prices, strict_meta, comm=None):
     """Field-by-field differences between expectation and record."""
     diffs = []
     exp = e["expected"]
@@ -188,7 +197,7 @@ def compare(s, e, r, prices, strict_meta):
         return diffs
     for k, want in (("provider", e["provider"]), ("api", e["api"]), ("stream", bool(e["stream"])),
                     ("status", s["status"]), ("complete", e.get("e2e_expect_complete", True)),
-                    ("pid", s.get("pid")), ("comm", s.get("comm")),
+                    ("pid", s.get("pid")), ("comm", comm or s.get("comm")),
                     ("request_model", request_model(e)), ("method", s["method"]),
                     ("capture", "uprobe" if s.get("tls", True) else "syscall"),
                     ("usage_source", e.get("e2e_expect_usage_source", "provider")),
@@ -316,7 +325,7 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
             diffs = ["no record"]
         else:
             diffs = compare(s, e, r, prices if s["source"] == "fixture" else None,
-                            strict_meta=s["source"] == "fixture")
+                            strict_meta=s["source"] == "fixture", comm=THREAD_COMM.get(step))
             if s["source"] == "corpus":
                 # The corpus files POST /v1/responses/compact under "other";
                 # it is Responses-shaped and billed, and we name it so.
@@ -386,6 +395,38 @@ def dropped_counters(db):
         return ""
 
 
+# What the daemon must say of each agent binary (tests/e2e/agents.sh): that
+# it found BoringSSL by fingerprint, or that it cannot observe it and why.
+AGENT_SAYS = {"claude": ("tls: BoringSSL in {} found by fingerprint", ""),
+              "bun": ("tls: BoringSSL in {} found by fingerprint", ""),
+              "codex": ("tls: cannot observe {} ", "rustls"),
+              "deno": ("tls: cannot observe {} ", "rustls")}
+
+
+def check_blind(res, args):
+    """Each agent with its own TLS is named once in the daemon's log: probed
+    by fingerprint, or a blind spot with its stack (and counted)."""
+    path = os.path.join(args.tmp, "agents.tsv")
+    if not os.path.exists(path):
+        res.check(False, "agents with their own TLS ran (tests/e2e/agents.sh)", "no agents.tsv")
+        return
+    log = open(os.path.join(args.tmp, "daemon.log"), errors="replace").read()
+    blind = 0
+    for line in open(path):
+        name, exe, rc = line.rstrip("\n").split("\t")
+        pattern, want = AGENT_SAYS.get(name, ("?{}", "?"))
+        said = [ln for ln in log.splitlines() if pattern.format(exe) in ln]
+        blind += "cannot observe" in pattern
+        res.check(rc == "0" and len(said) == 1 and want in said[0],
+                  f"agent {name}: " + pattern.format("<exe>").strip() + (f" ({want})" if want else ""),
+                  f"rc={rc}; " + (said[0].split("llmobs")[-1][:200] if said else
+                                  f"{len(said)} log lines for {exe}"))
+    counters = read_counters(os.path.join(args.tmp, "e2e.db"))
+    res.check(counters.get("tls_blind_binaries", 0) >= blind,
+              "blind-spot binaries counted (tls_blind_binaries)",
+              f"tls_blind_binaries={counters.get('tls_blind_binaries')}, blind agents {blind}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tmp", required=True)
@@ -417,6 +458,7 @@ def main():
         res.check(False, "llmobsd available and ready", "see above")
     elif not args.no_daemon:
         check_daemon(res, args, steps, served, fixtures, corpus)
+        check_blind(res, args)
 
     print(f"e2e: {res.passed} passed, {res.failed} failed")
     sys.exit(1 if res.failed else 0)

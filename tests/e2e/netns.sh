@@ -76,6 +76,34 @@ step gemini-cli bash "$E2E/clients/gemini_cli.sh" "$E2E/gemini-cli"
 # for the daemon to see its exec and attach (README, Go crypto/tls).
 step go-h1 "$TMP/go_client" h1 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
 step go-h2 "$TMP/go_client_stripped" h2 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
+# BoringSSL linked in without symbols (Bun, Claude Code), found by
+# fingerprint (user/1-capture/bssl_find.c). The daemon probes a binary once
+# it has seen a process run it, ~0.2 s later; these are new to it, so a
+# first process of each stays until the daemon says so (its log is
+# $TMP/daemon.log; without a daemon this only costs the wait).
+AG=$E2E/agents/node_modules
+BUN=$AG/@oven/bun-linux-x64/bin/bun
+CLAUDE=$AG/@anthropic-ai/claude-code-linux-x64/claude
+warm_up() {	# warm_up EXE CMD...: run CMD until the daemon probed EXE (10 s at most)
+  local exe=$1 pid i
+  shift
+  "$@" >/dev/null 2>&1 &
+  pid=$!
+  for i in $(seq 100); do
+    grep -q "BoringSSL in $exe found" "$TMP/daemon.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+warm_up "$BUN" "$BUN" -e 'setTimeout(() => {}, 10000)'
+warm_up "$CLAUDE" env HOME="$TMP/claude-home" bash -c \
+  'for i in 1 2 3 4 5 6 7 8 9 10; do "$1" --version; done' _ "$CLAUDE"
+sleep 1	# an orphaned --version run ends
+step bun-fetch "$BUN" "$E2E/clients/fetch_fixtures.mjs" "$E2E/fixtures.jsonl"
+step claude env HOME="$TMP/claude-home" ANTHROPIC_API_KEY=sk-ant-e2e-dummy DISABLE_TELEMETRY=1 \
+  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
+  "$CLAUDE" -p "Say hello" --max-turns 1 --model claude-haiku-4-5
 step bad-inputs bash "$E2E/clients/bad_inputs.sh" "$TMP/bodies"
 if [ -n "$CORPUS" ]; then
   step corpus-replay $PY "$E2E/clients/py_httpx.py" replay "$CORPUS"

@@ -117,6 +117,15 @@ fi
 # child (user/7-daemon/privsep.h); else the daemon itself.
 worker_of() { pgrep -P "$1" 2>/dev/null | head -n 1 | grep . || echo "$1"; }
 
+# --- agents and runtimes with their own TLS (tests/e2e/agents/, pinned) ------
+# --ignore-scripts: nothing but the registry's tarballs; the platform
+# packages' binaries are used as they are (agents.sh, netns.sh).
+if [ ! -d "$E2E/agents/node_modules/@openai/codex-linux-x64" ]; then
+  echo "e2e: installing the agents (npm ci)"
+  (cd "$E2E/agents" && timeout 600 npm ci --no-audit --no-fund --loglevel=error \
+    --ignore-scripts) || echo "e2e: npm ci of the agents failed (their steps will fail)"
+fi
+
 # --- daemon, outside the namespace ------------------------------------------
 CHECK_ARGS=()
 if [ "${E2E_NO_DAEMON:-0}" = 1 ]; then
@@ -156,6 +165,11 @@ if [ -n "$DAEMON_PID" ] && [ -x "$OUT/tests/ssl_reuse" ]; then
   timeout 30 "$OUT/tests/ssl_reuse" "$WPID" >"$TMP/ssl_reuse.out" 2>&1
   echo "rc=$?" >>"$TMP/ssl_reuse.out"
   kill -CONT "$WPID" 2>/dev/null	# whatever became of the helper
+fi
+
+# --- agents with their own TLS (agents.sh) -----------------------------------
+if [ -n "$DAEMON_PID" ]; then
+  bash "$E2E/agents.sh" "$TMP" "$E2E/agents/node_modules"
 fi
 
 # --- stop the daemon, export ----------------------------------------------------
