@@ -55,7 +55,12 @@ start() {
     kill -0 "$DPID" 2>/dev/null || break
     sleep 0.1
   done
-  grep -q 'ready: ' "$log" || { bad "llmobsd not ready: $(tail -n 3 "$log")"; return 1; }
+  grep -q 'ready: ' "$log" && return 0
+  bad "llmobsd not ready: $(tail -n 3 "$log")"
+  kill -KILL "$DPID" 2>/dev/null	# its worker follows (its socket hangs up)
+  wait "$DPID" 2>/dev/null
+  DPID=""
+  return 1
 }
 stop() {
   kill -TERM "$DPID" 2>/dev/null
