@@ -26,7 +26,13 @@ CG=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
-  [ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" "$(dirname "$CG")" "$(dirname "$(dirname "$CG")")" \
+  # the container's processes leave its cgroup as they die: retry a while
+  for _ in $(seq 50); do
+    [ -n "$CG" ] && [ -d "$CG" ] || break
+    rmdir "$CG" 2>/dev/null && break
+    sleep 0.1
+  done
+  [ -n "$CG" ] && rmdir "$(dirname "$CG")" "$(dirname "$(dirname "$CG")")" \
     "$(dirname "$(dirname "$(dirname "$CG")")")" 2>/dev/null
   [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
