@@ -297,10 +297,6 @@ def corpus_seeds(outdir, lines):
                      "generate_content": 3, "stream_generate_content": 3}.get(e["api"])
         if cache_api is not None and len(req_body) < MAX_SEED:
             write(outdir, "cache", bytes([cache_api, rng.randrange(256)]) + req_body)
-        cache_api = {"messages": 0, "chat.completions": 1, "responses": 2,
-                     "generate_content": 3, "stream_generate_content": 3}.get(e["api"])
-        if cache_api is not None and len(req_body) < MAX_SEED:
-            write(outdir, "cache", bytes([cache_api, rng.randrange(256)]) + req_body)
         write(outdir, "detect", req_body[:MAX_SEED])
         rhead, framed = response_wire(e, resp_body)
         write(outdir, "http1", bytes([6, rng.randrange(256)]) + rhead + framed[:64])
