@@ -417,7 +417,13 @@ def check_blind(res, args):
         pattern, want = AGENT_SAYS.get(name, ("?{}", "?"))
         said = [ln for ln in log.splitlines() if pattern.format(exe) in ln]
         blind += "cannot observe" in pattern
-        res.check(rc == "0" and len(said) == 1 and want in said[0],
+        # A blind spot is said once per file. A fingerprint found is said
+        # per attach attempt: when the first process exits before its
+        # probes are in, the next one is probed again and said again, so
+        # there what matters is that it ended attached.
+        once = len(said) == 1 if "cannot observe" in pattern else \
+            len(said) >= 1 and any(f"attached to {exe} " in ln for ln in log.splitlines())
+        res.check(rc == "0" and once and want in said[0],
                   f"agent {name}: " + pattern.format("<exe>").strip() + (f" ({want})" if want else ""),
                   f"rc={rc}; " + (said[0].split("llmobs")[-1][:200] if said else
                                   f"{len(said)} log lines for {exe}"))
