@@ -32,6 +32,10 @@ int store_put_counters(struct store *s, const char *const *names,
 typedef int (*store_record_fn)(void *ctx, const struct exchange_record *r);
 int store_foreach(struct store *s, store_record_fn cb, void *ctx);
 
+/* Whether the exchanges table of db has column col: reports read databases
+ * written by older daemons, whose rows lack the newer columns. */
+bool store_has_column(struct sqlite3 *db, const char *col);
+
 /* Raw access for reports. */
 struct sqlite3 *store_db(struct store *s);
 

@@ -44,20 +44,6 @@ struct advise {
 	int n;
 };
 
-static bool has_column(sqlite3 *db, const char *col)
-{
-	sqlite3_stmt *st;
-	bool found;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('exchanges') WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
 static void vadd(struct advise *x, double usd_month, const char *confidence, const char *fmt,
 		 va_list ap)
 {
@@ -120,7 +106,7 @@ static int cache_misses(struct advise *x)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!has_column(x->db, "missed_cache_usd"))
+	if (!store_has_column(x->db, "missed_cache_usd"))
 		return 0;
 	snprintf(sql, sizeof(sql), "SELECT %s, model, count(*), total(missed_cache_usd),"
 		 " total(cached_input_tokens) / max(total(input_tokens), 1) FROM exchanges"
@@ -177,7 +163,7 @@ static int duplicates(struct advise *x)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!has_column(x->db, "cache_duplicate"))
+	if (!store_has_column(x->db, "cache_duplicate"))
 		return 0;
 	snprintf(sql, sizeof(sql), "SELECT %s, model, count(*), sum(cache_duplicate = 1),"
 		 " total(CASE WHEN cache_duplicate = 1 AND priced THEN cost_usd ELSE 0 END)"
@@ -345,7 +331,7 @@ int cli_advise_collect(struct sqlite3 *db, int64_t since_ns, struct advice_list 
 	}
 	x->db = db;
 	x->since_ns = since_ns;
-	x->app = has_column(db, "app") ? "COALESCE(NULLIF(app, ''), comm)" : "comm";
+	x->app = store_has_column(db, "app") ? "COALESCE(NULLIF(app, ''), comm)" : "comm";
 	window(x);
 	err = cache_advice(x) ?: duplicates(x) ?: model_switch(x) ?: batch(x);
 	if (!err) {

@@ -24,32 +24,18 @@
 /* llmobsd's default config file (daemon_config.h, CONFIG_DEFAULT_PATH). */
 #define BUDGET_CONFIG_DEFAULT	"/etc/llm-observer/llmobsd.yaml"
 
-static bool has_column(sqlite3 *db, const char *col)
-{
-	sqlite3_stmt *st;
-	bool found;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('exchanges') WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
 /* The SQL of a budget's scope, or NULL when the DB lacks its column. */
 static const char *scope_sql(sqlite3 *db, enum budget_scope s)
 {
 	switch (s) {
 	case BUDGET_ALL:	return "1";
-	case BUDGET_PROJECT:	return has_column(db, "project") ?
+	case BUDGET_PROJECT:	return store_has_column(db, "project") ?
 				       "COALESCE(project, '') GLOB ?3" : NULL;
-	case BUDGET_NAMESPACE:	return has_column(db, "k8s_namespace") ?
+	case BUDGET_NAMESPACE:	return store_has_column(db, "k8s_namespace") ?
 				       "COALESCE(k8s_namespace, '') GLOB ?3" : NULL;
-	case BUDGET_APP:	return has_column(db, "app") ?
+	case BUDGET_APP:	return store_has_column(db, "app") ?
 				       "COALESCE(NULLIF(app, ''), comm) GLOB ?3" : "comm GLOB ?3";
-	case BUDGET_ACCOUNT:	return has_column(db, "account") ?
+	case BUDGET_ACCOUNT:	return store_has_column(db, "account") ?
 				       "COALESCE(account, '') GLOB ?3" : NULL;
 	case BUDGET_MODEL:	return "model GLOB ?3";
 	case BUDGET_SCOPE__MAX:	break;

@@ -15,22 +15,9 @@
 #include "cli_html.h"
 #include "html_svg.h"
 #include "log.h"
+#include "store.h"
 
 #define TOP_SERIES	(SVG_MAX_SERIES - 1)	/* named series; the rest is "other" */
-
-static bool has_column(sqlite3 *db, const char *col)
-{
-	sqlite3_stmt *st;
-	bool found = false;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('exchanges') WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
 
 /* Appends s to buf (size n) at *at; false when it does not fit. */
 static bool put(char *buf, size_t n, size_t *at, const char *s, size_t len)
@@ -49,12 +36,12 @@ static void setup_filters(struct html *h)
 	size_t at = 0;
 	char part[256];
 
-	h->has_app = has_column(h->db, "app");
-	h->has_project = has_column(h->db, "project");
-	h->has_sensitive = has_column(h->db, "sensitive");
-	h->has_cache = has_column(h->db, "missed_cache_usd");
-	h->has_breakers = has_column(h->db, "breakers");
-	h->has_tools = has_column(h->db, "tool_calls");
+	h->has_app = store_has_column(h->db, "app");
+	h->has_project = store_has_column(h->db, "project");
+	h->has_sensitive = store_has_column(h->db, "sensitive");
+	h->has_cache = store_has_column(h->db, "missed_cache_usd");
+	h->has_breakers = store_has_column(h->db, "breakers");
+	h->has_tools = store_has_column(h->db, "tool_calls");
 	/* Without attribution (or for a process it could not name) the app
 	 * is the command name: a filter on it still means something. */
 	h->app_expr = h->has_app ? "COALESCE(NULLIF(app, ''), NULLIF(comm, ''), '(unknown)')" :

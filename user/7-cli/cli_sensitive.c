@@ -8,20 +8,7 @@
 #include <stdio.h>
 #include "cli_sensitive.h"
 #include "log.h"
-
-static bool has_column(sqlite3 *db, const char *col)
-{
-	sqlite3_stmt *st;
-	bool found;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('exchanges') WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
+#include "store.h"
 
 /* Control bytes from observed processes never reach the terminal. */
 static void put_safe(const unsigned char *s)
@@ -37,9 +24,9 @@ int cli_report_sensitive(struct sqlite3 *db, int64_t since_ns)
 	char sql[640];
 	int rc;
 
-	if (!has_column(db, "sensitive"))
+	if (!store_has_column(db, "sensitive"))
 		return 0;
-	attributed = has_column(db, "app") && has_column(db, "project");
+	attributed = store_has_column(db, "app") && store_has_column(db, "project");
 	snprintf(sql, sizeof(sql),
 		 "SELECT %s, %s, j.key, count(*), total(j.value) FROM exchanges,"
 		 " json_each(CASE WHEN json_valid(sensitive) THEN sensitive ELSE '{}' END) j"
