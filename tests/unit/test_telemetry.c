@@ -173,6 +173,11 @@ static void fill_record(struct exchange_record *r)
 	snprintf(r->breakers, sizeof(r->breakers),
 		 "[{\"kind\":\"timestamp\",\"segment\":\"system[0]\",\"byte_offset\":14,"
 		 "\"shape\":\"canary-shape\",\"missed_tokens\":76}]");
+	snprintf(r->app, sizeof(r->app), "canary-app");
+	snprintf(r->container_id, sizeof(r->container_id), "canary-container");
+	snprintf(r->k8s_namespace, sizeof(r->k8s_namespace), "canary-namespace");
+	snprintf(r->k8s_pod_uid, sizeof(r->k8s_pod_uid), "canary-pod");
+	snprintf(r->project, sizeof(r->project), "canary-project");
 	r->request_body = "{\"messages\":[{\"content\":\"canary-prompt\"}]}";
 	r->request_body_len = strlen(r->request_body);
 }
@@ -182,7 +187,8 @@ static void test_record_allow_list(void **state)
 	static const char *const never[] = {
 		"canary-exe-dir", "agent-x", "canary-comm", "canary-host", "canary-query",
 		"/v1/", "canary-ratelimit", "canary-deployment", "canary-shape", "canary-prompt",
-		"4242", "00112233aabbccdd", "99887766aabbccdd", "s3cret",
+		"4242", "00112233aabbccdd", "99887766aabbccdd", "s3cret", "canary-app",
+		"canary-container", "canary-namespace", "canary-pod", "canary-project",
 	};
 	struct telemetry_config c;
 	struct exchange_record r;
@@ -213,6 +219,8 @@ static void test_record_allow_list(void **state)
 	assert_string_equal(cJSON_GetObjectItem(b, "kind")->valuestring, "timestamp");
 	assert_int_equal(cJSON_GetObjectItem(b, "byte_offset")->valueint, 14);
 	assert_int_equal(cJSON_GetArraySize(b), 3);	/* kind, segment, offset: no shape */
+	assert_int_equal(strlen(cJSON_GetObjectItem(o, "llmobs.project")->valuestring), 32);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "container.id")) == false);
 	free(text);
 	cJSON_Delete(o);
 }

@@ -185,9 +185,16 @@ cJSON *telemetry_record_json(const struct telemetry_config *c, const struct exch
 		for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
 			cJSON_AddNullToObject(o, nulls[i]);
 	}
-	/* Attribution, hashed: the host, and the program by its file name only. */
+	/* Attribution, hashed: the host, the program by its file name only, its
+	 * app, container, pod and project (the image and container name could
+	 * be dictionary words: hashed like the rest). */
 	cJSON_AddStringToObject(o, "llmobs.host", host_hash);
 	add_hash_or_null(c, o, "llmobs.exe", "exe", basename_of(r->exe));
+	add_hash_or_null(c, o, "llmobs.app", "app", r->app);
+	add_hash_or_null(c, o, "container.id", "container", r->container_id);
+	add_hash_or_null(c, o, "k8s.namespace.name", "namespace", r->k8s_namespace);
+	add_hash_or_null(c, o, "k8s.pod.uid", "pod", r->k8s_pod_uid);
+	add_hash_or_null(c, o, "llmobs.project", "project", r->project);
 	return o;
 }
 
