@@ -374,7 +374,9 @@ static void open_store(struct daemon *d)
 	log_verbosity = verbosity;
 	if (!err && last_err)
 		p_info("database %s open: recording again", d->opts.db_path);
-	else if (err && err != last_err)
+	/* Once until it opens: a retry from the sandbox fails for another
+	 * reason (EACCES where root saw EROFS), which is no news. */
+	else if (err && !last_err)
 		p_err("cannot open database %s: %s; capture goes on, records are dropped "
 		      "(counted as records_dropped) until it opens", d->opts.db_path,
 		      strerror(-err));
