@@ -8,6 +8,7 @@
 #include "record.h"
 
 struct store;
+struct sqlite3;
 
 /* Default DB path: $LLMOBS_DB, else /var/lib/llm-observer/llmobs.db for root,
  * else $XDG_STATE_HOME (or ~/.local/state)/llm-observer/llmobs.db.
