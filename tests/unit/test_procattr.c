@@ -48,6 +48,15 @@ static void test_cgroup_shapes(void **state)
 		{ "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-conmon-" ID64
 		  ".scope", 0, "", "", "" },
 		{ "/libpod_parent/" ID64, 1, "podman", ID64, "" },
+		/* a user may name cgroups in their own subtree: no pod from there */
+		{ "/user.slice/user-1000.slice/user@1000.service/kubepods.slice/kubepods-pod"
+		  "1f2e3d4c_5b6a_4978_8695_a4b3c2d1e0f9.slice/cri-containerd-" ID64 ".scope",
+		  1, "containerd", ID64, "" },
+		{ "/user.slice/user-1000.slice/user@1000.service/kubepods-pod"
+		  "1f2e3d4c_5b6a_4978_8695_a4b3c2d1e0f9.slice", 0, "", "", "" },
+		/* rootless podman keeps its container */
+		{ "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID64
+		  ".scope", 1, "podman", ID64, "" },
 		/* nested: the innermost container segment wins */
 		{ "/docker/" ID64B "/docker/" ID64, 1, "docker", ID64, "" },
 		{ "/user.slice/user-1000.slice/session-3.scope", 0, "", "", "" },

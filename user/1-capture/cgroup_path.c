@@ -8,7 +8,13 @@
  *   podman      .../libpod-<id>.scope, /libpod_parent/libpod-<id>
  *   Kubernetes  .../kubepods-<qos>-pod<uid with _>.slice/... (systemd)
  *               /kubepods/<qos>/pod<uid>/<id>     (cgroupfs: the runtime is not said)
- * Anything else (a host service, a user session) is no container. */
+ * Anything else (a host service, a user session) is no container.
+ *
+ * A pod is believed only outside a user's delegated subtree
+ * (.../user@<uid>.service/...): there any user may create cgroups, and
+ * one named like a kubelet's pod would put their spend under another
+ * team's pod. Container ids stay: rootless podman and docker live there,
+ * and naming a container of one's own takes nothing from anyone. */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -67,6 +73,19 @@ static bool segment_pod(const char *s, size_t n, char out[CGROUP_POD_UID_LEN + 1
 	return false;
 }
 
+/* "user@<digits>.service": systemd delegates this subtree to the user. */
+static bool segment_user_delegated(const char *s, size_t n)
+{
+	size_t i = 5;
+
+	if (n < 14 || memcmp(s, "user@", 5) != 0 || memcmp(s + n - 8, ".service", 8) != 0)
+		return false;
+	for (; i < n - 8; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
 static const struct {
 	const char *prefix;
 	const char *runtime;
@@ -113,6 +132,7 @@ int cgroup_path_parse(const char *path, size_t len, struct cgroup_ident *out)
 	const char *parent = "", *p = path, *end = path + len;
 	size_t pn = 0;
 	char uid[CGROUP_POD_UID_LEN + 1];
+	bool delegated = false;
 
 	memset(out, 0, sizeof(*out));
 	if (len > CGROUP_PATH_MAX)
@@ -122,9 +142,12 @@ int cgroup_path_parse(const char *path, size_t len, struct cgroup_ident *out)
 		size_t n = slash ? (size_t)(slash - p) : (size_t)(end - p);
 
 		if (n) {
-			if (segment_pod(p, n, uid))
-				memcpy(out->pod_uid, uid, sizeof(uid));
-			else
+			if (segment_user_delegated(p, n))
+				delegated = true;
+			else if (segment_pod(p, n, uid)) {
+				if (!delegated)
+					memcpy(out->pod_uid, uid, sizeof(uid));
+			} else
 				segment_container(p, n, parent, pn, out);
 			parent = p;
 			pn = n;
