@@ -64,6 +64,11 @@ struct price_table;
 /* Return 0 or -errno (-EINVAL with a logged reason for a malformed table). */
 int price_table_load_default(struct price_table **out);
 int price_table_load_file(const char *path, struct price_table **out);
+/* The same, and on success hands over the bytes it validated (*bytes,
+ * free()), so that what is installed is what was checked, not the file
+ * read again. */
+int price_table_load_file_bytes(const char *path, struct price_table **out, char **bytes,
+				size_t *nbytes);
 int price_table_load_json(const char *json, size_t len, struct price_table **out);
 void price_table_free(struct price_table *t);
 

@@ -89,7 +89,8 @@ int price_table_apply_overrides(struct price_table *t, const char *json, size_t 
 	return prices_apply_overrides(t, json, len);
 }
 
-int price_table_load_file(const char *path, struct price_table **out)
+int price_table_load_file_bytes(const char *path, struct price_table **out, char **bytes,
+				size_t *nbytes)
 {
 	size_t len = 0, n;
 	char *buf;
@@ -97,6 +98,8 @@ int price_table_load_file(const char *path, struct price_table **out)
 	int err;
 
 	*out = NULL;
+	if (bytes)
+		*bytes = NULL;
 	f = fopen(path, "rb");
 	if (!f) {
 		err = -errno;
@@ -122,8 +125,18 @@ int price_table_load_file(const char *path, struct price_table **out)
 		err = load_json(buf, len, true, path, out);
 	else if (err == -EIO)
 		p_err("prices: cannot read %s", path);
+	if (!err && bytes) {
+		*bytes = buf;
+		*nbytes = len;
+		return 0;
+	}
 	free(buf);
 	return err;
+}
+
+int price_table_load_file(const char *path, struct price_table **out)
+{
+	return price_table_load_file_bytes(path, out, NULL, NULL);
 }
 
 void price_table_installed_path(const char *db_path, char *buf, size_t size)

@@ -145,30 +145,20 @@ static int unpriced_by(struct sqlite3 *db, const struct price_table *t, int *los
 
 /* Copies src to dst through a temporary file and a rename: a reader (the
  * daemon starting) sees the old file or the new one, never half of one. */
-static int install_file(const char *src, const char *dst)
+/* Writes the validated bytes beside dst, then renames: a reader sees the
+ * old table or the new one, never half of either. */
+static int install_bytes(const char *bytes, size_t len, const char *dst)
 {
-	char tmp[PATH_MAX + 8], buf[65536];
-	FILE *in = fopen(src, "rb"), *out;
-	size_t n;
+	char tmp[PATH_MAX + 8];
+	FILE *out;
 	int err = 0;
 
-	if (!in)
-		return -errno;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
 	out = fopen(tmp, "wb");
-	if (!out) {
-		err = -errno;
-		fclose(in);
-		return err;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		if (fwrite(buf, 1, n, out) != n) {
-			err = -EIO;
-			break;
-		}
-	if (ferror(in))
+	if (!out)
+		return -errno;
+	if (fwrite(bytes, 1, len, out) != len)
 		err = -EIO;
-	fclose(in);
 	if (fflush(out) || fsync(fileno(out)))
 		err = err ? err : -errno;
 	if (fclose(out))
@@ -184,9 +174,11 @@ int cli_prices_update(struct sqlite3 *db, const char *file, const char *installe
 		      bool force)
 {
 	struct price_table *t = NULL;
+	char *bytes = NULL;
+	size_t nbytes = 0;
 	int err, lost = 0;
 
-	err = price_table_load_file(file, &t);	/* logs why */
+	err = price_table_load_file_bytes(file, &t, &bytes, &nbytes);	/* logs why */
 	if (err) {
 		fprintf(stderr, "llmobs: prices --update: %s refused (%s); the table in force "
 			"is unchanged\n", file, strerror(-err));
@@ -195,6 +187,7 @@ int cli_prices_update(struct sqlite3 *db, const char *file, const char *installe
 	printf("%s: %zu models, valid\n", file, price_table_size(t));
 	if (db && (err = unpriced_by(db, t, &lost))) {
 		price_table_free(t);
+		free(bytes);
 		return EXIT_FAILURE;
 	}
 	price_table_free(t);
@@ -204,9 +197,11 @@ int cli_prices_update(struct sqlite3 *db, const char *file, const char *installe
 		fprintf(stderr, "llmobs: prices --update: refused: %d model%s seen in the last 7 days "
 			"would be unpriced (--force installs it anyway); the table in force is "
 			"unchanged\n", lost, lost == 1 ? "" : "s");
+		free(bytes);
 		return EXIT_FAILURE;
 	}
-	err = install_file(file, installed);
+	err = install_bytes(bytes, nbytes, installed);
+	free(bytes);
 	if (err) {
 		fprintf(stderr, "llmobs: prices --update: cannot install %s: %s; the table in force "
 			"is unchanged\n", installed, strerror(-err));
