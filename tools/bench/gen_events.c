@@ -3,7 +3,7 @@
  * daemon's throughput and memory are measured without live traffic.
  *
  *   gen_events --out FILE [--prompt-bytes N] [--exchanges N] [--per-conn N]
- *              [--conns N] [--stream] [--sse-events N]
+ *              [--conns N] [--stream] [--sse-events N] [--vary-top]
  *              [--open-conns N | --half-streams N]
  *
  * Wire shapes follow tests/unit/test_conn.c and what SDKs send: the request
@@ -13,6 +13,12 @@
  * ending with the include_usage chunk and [DONE]. --conns connections are
  * open at once and take turns, --per-conn exchanges each (keep-alive), then
  * are closed, so the file can be replayed in loops.
+ *
+ * --vary-top puts "Current time: <ISO-8601 timestamp>" at the top of the
+ * system prompt, one second later on every call: the prompt-cache
+ * analysis then sees each prompt change near its top (the costly case: no
+ * resume from the last call, every segment lexed and hashed) instead of a
+ * repeat. The timestamp has a fixed width, so every body is as long.
  *
  * Memory shapes: --open-conns N leaves N connections with a request head
  * and half its body sent; --half-streams N leaves N streams with their
@@ -120,7 +126,9 @@ static char *xprintf(size_t *len, const char *fmt, ...)
 
 /* A chat completions request whose body is about prompt_bytes long, the
  * headers of the OpenAI Python SDK, and the response. */
-static void build(struct msgs *m, size_t prompt_bytes, int stream, int nevents)
+#define TOP_STAMP	"2026-12-07T10:00:00Z"
+
+static void build(struct msgs *m, size_t prompt_bytes, int stream, int nevents, int vary_top)
 {
 	static const char resp_headers[] =
 		"date: Tue, 01 Jul 2025 10:00:00 GMT\r\n"
@@ -139,17 +147,17 @@ static void build(struct msgs *m, size_t prompt_bytes, int stream, int nevents)
 	char *content;
 
 	/* The body around the user content is ~200 bytes. */
-	fixed = 200;
+	fixed = vary_top ? 236 : 200;
 	content_len = prompt_bytes > fixed ? prompt_bytes - fixed : 16;
 	content = malloc(content_len + 1);
 	for (size_t i = 0; i < content_len; i++)
 		content[i] = filler[i % (sizeof(filler) - 1)];
 	content[content_len] = '\0';
 	m->body = xprintf(&m->body_len,
-			  "{\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful "
+			  "{\"messages\":[{\"role\":\"system\",\"content\":\"%sYou are a helpful "
 			  "assistant.\"},{\"role\":\"user\",\"content\":\"%s\"}],"
 			  "\"model\":\"gpt-4o-mini\",\"max_tokens\":400%s}",
-			  content, stream ? ",\"stream\":true,\"stream_options\":"
+			  vary_top ? "Current time: " TOP_STAMP ". " : "", content, stream ? ",\"stream\":true,\"stream_options\":"
 					    "{\"include_usage\":true}" : "");
 	free(content);
 	m->head = xprintf(&m->head_len,
@@ -255,12 +263,14 @@ int main(int argc, char **argv)
 		{ "sse-events", required_argument, NULL, 'e' },
 		{ "open-conns", required_argument, NULL, 'O' },
 		{ "half-streams", required_argument, NULL, 'H' },
+		{ "vary-top", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL;
 	long prompt = 10240, exchanges = 1000, per_conn = 10, conns = 8, events = 100;
 	long open_conns = 0, half_streams = 0;
-	int stream = 0, opt, err;
+	int stream = 0, vary_top = 0, opt, err;
+	char *stamp = NULL;
 	struct gen g = { .ts_ns = 1000000000ULL };
 	struct gconn *cs;
 	struct msgs m = {};
@@ -276,13 +286,14 @@ int main(int argc, char **argv)
 		case 'e': events = strtol(optarg, NULL, 10); break;
 		case 'O': open_conns = strtol(optarg, NULL, 10); break;
 		case 'H': half_streams = strtol(optarg, NULL, 10); stream = 1; break;
+		case 'V': vary_top = 1; break;
 		default: out = NULL; prompt = -1; break;
 		}
 	}
 	if (!out || prompt < 0 || exchanges < 1 || per_conn < 1 || conns < 1 || events < 1 ||
 	    open_conns < 0 || half_streams < 0 || optind < argc) {
 		fprintf(stderr, "usage: gen_events --out FILE [--prompt-bytes N] [--exchanges N] "
-				"[--per-conn N] [--conns N] [--stream] [--sse-events N] "
+				"[--per-conn N] [--conns N] [--stream] [--sse-events N] [--vary-top] "
 				"[--open-conns N | --half-streams N]\n");
 		return 2;
 	}
@@ -293,7 +304,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen_events: %s: %s\n", out, strerror(err ? -err : ENOMEM));
 		return 1;
 	}
-	build(&m, (size_t)prompt, stream, (int)events);
+	build(&m, (size_t)prompt, stream, (int)events, vary_top);
+	if (vary_top)
+		stamp = strstr(m.body, TOP_STAMP);
 
 	if (open_conns || half_streams) {
 		long n = open_conns ? open_conns : half_streams;
@@ -316,6 +329,14 @@ int main(int argc, char **argv)
 		while (done < exchanges && !g.err) {
 			struct gconn *c = &cs[turn % conns];
 
+			if (stamp) {	/* same width: 10:00:00 plus one second a call */
+				long t = 36000 + done % 50000;
+				char ts[sizeof(TOP_STAMP)];
+
+				snprintf(ts, sizeof(ts), "2026-12-07T%02ld:%02ld:%02ldZ", t / 3600,
+					 t / 60 % 60, t % 60);
+				memcpy(stamp, ts, sizeof(TOP_STAMP) - 1);
+			}
 			send_request(&g, c, &m, m.body_len);
 			send_response(&g, c, &m, m.nevents + 1);
 			done++;
