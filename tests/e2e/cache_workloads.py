@@ -264,7 +264,7 @@ def run(args):
         inp = total // 4
         cached = cached_of(api, resp)
         w = want(inp, cached, bl, total)
-        w.update(workload=wl, call=i, input=inp, cached=cached)
+        w.update(workload=wl, call=i, input=inp, cached=cached, pid=os.getpid())
         out.write(json.dumps(w) + "\n")
         out.flush()
 
@@ -353,6 +353,26 @@ def run(args):
                         breakers=[["reordered_keys", "tools[1]", 0]])
         call("keys_reordered", i, "messages", body, key_a, want)
 
+    # 5b. few-shot examples (system blocks) in another order on some calls,
+    #     the breakpoint after the last one: the same blocks, so one order
+    #     would have let the provider read through the breakpoint
+    head = prose(2000, 20)
+    ex = [prose(3000, 21 + k) for k in range(3)]
+    for i, order in enumerate(((0, 1, 2), (1, 2, 0), (0, 1, 2), (2, 0, 1))):
+        blocks = [(head, False)] + [(ex[k], n == 2) for n, k in enumerate(order)]
+        body = ant(blocks, "Now classify this one, please.", model="claude-sonnet-4-5")
+
+        def want(inp, cached, bl, total, i=i):
+            if i == 0:
+                return dict(cause="cold", cacheable=0, missed=0, breakers=[])
+            t = sys_tokens(bl, total, inp, 3)
+            if i == 2:   # the first order again: the provider still has it
+                return dict(cause=None, cacheable=cached, missed=0, breakers=[])
+            return dict(cause="prefix_changed", cacheable=t, missed=t,
+                        breakers=[["reordered_blocks", "system[1]", 0,
+                                   tokens_at(len(head), total, inp), t]])
+        call("blocks_reordered", i, "messages", body, key_a, want)
+
     # 6. Anthropic without a breakpoint, below the minimum, and with one
     for mode, n, model in (("nobp", 8000, "claude-3-7-sonnet"), ("below", 3000, "claude-opus-4-0"),
                            ("bp", 8000, "claude-sonnet-4-5-20250929")):
@@ -419,15 +439,21 @@ def run(args):
 def check(args):
     expected = [json.loads(l) for l in open(args[0])]
     records = [json.loads(l) for l in open(args[1])]
-    records = [r for r in records if r.get("host") in ("api.anthropic.com", "api.openai.com")]
+    # this run's calls only: the daemon sees every process on the host
+    pids = {e["pid"] for e in expected}
+    records = [r for r in records if r.get("host") in ("api.anthropic.com", "api.openai.com")
+               and r.get("pid") in pids]
     records.sort(key=lambda r: r["ts_start"])
     fails = 0
     if len(records) != len(expected):
         print(f"cache-e2e: FAIL: {len(records)} records for {len(expected)} calls")
         return 1
     for e, r in zip(expected, records):
-        got_b = [[b["kind"], b["segment"], b["byte_offset"]] for b in json.loads(
-            json.dumps(r.get("breakers") or []))]
+        # [kind, segment, byte_offset(, token_offset, missed_tokens)]: as
+        # many fields as the workload knows
+        got_b = [[b["kind"], b["segment"], b["byte_offset"], b.get("token_offset"),
+                  b.get("missed_tokens")][:len(w)]
+                 for b, w in zip(r.get("breakers") or [], e["breakers"] + [[0] * 5] * 8)]
         got = dict(cause=r.get("cache_miss_cause"), cacheable=r.get("cacheable_tokens"),
                    missed=r.get("missed_cache_tokens"), breakers=got_b)
         want = {k: e[k] for k in ("cause", "cacheable", "missed", "breakers")}

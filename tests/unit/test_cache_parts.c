@@ -19,6 +19,7 @@
 #include "cache_breaker.h"
 #include "cache_hash.h"
 #include "cache_index.h"
+#include "cache_reorder.h"
 #include "cache_rules.h"
 #include "cache_segment.h"
 
@@ -239,6 +240,45 @@ static void test_segment_depth(void **state)
 
 /* ---- rules ---- */
 
+/* The reordered run: found only when the first difference opens a
+ * permutation of blocks of one group; a changed block, a move across
+ * groups or a run over the bound is not one. */
+static void test_reorder(void **state)
+{
+	struct cache_segment segs[CACHE_REORDER_MAX_BLOCKS + 8] = { 0 };
+	struct cache_request req = { .segs = segs, .n_segs = 6 };
+	uint64_t last[CACHE_REORDER_MAX_BLOCKS + 8] = { 1, 2, 3, 4, 5, 6 };
+	uint64_t cur[CACHE_REORDER_MAX_BLOCKS + 8] = { 1, 3, 4, 2, 5, 7 };
+	struct cache_reorder ro;
+
+	for (int i = 0; i < 6; i++)
+		segs[i].group = i ? CG_MESSAGES : CG_SYSTEM;
+	assert_true(cache_reorder_find(&req, cur, last, 6, &ro));
+	assert_int_equal(ro.first, 1);
+	assert_int_equal(ro.end, 4);
+	assert_int_equal(ro.matched, 5);	/* 5 agrees, 7 does not */
+	cur[2] = 9;				/* a block changed, not moved */
+	assert_false(cache_reorder_find(&req, cur, last, 6, &ro));
+	cur[2] = 4;
+	segs[2].group = CG_TOOLS;		/* tools are compared as tools */
+	assert_false(cache_reorder_find(&req, cur, last, 6, &ro));
+	segs[2].group = CG_MESSAGES;
+	cur[0] = 2;				/* across groups: system <-> messages */
+	cur[1] = 1;
+	cur[3] = 3;
+	assert_false(cache_reorder_find(&req, cur, last, 6, &ro));
+	/* equal: nothing to find */
+	assert_false(cache_reorder_find(&req, last, last, 6, &ro));
+	/* a rotation longer than the bound is not searched */
+	req.n_segs = CACHE_REORDER_MAX_BLOCKS + 2;
+	for (int i = 0; i < CACHE_REORDER_MAX_BLOCKS + 2; i++) {
+		segs[i].group = CG_MESSAGES;
+		last[i] = 100 + (uint64_t)i;
+		cur[i] = 100 + (uint64_t)((i + 1) % (CACHE_REORDER_MAX_BLOCKS + 1));
+	}
+	assert_false(cache_reorder_find(&req, cur, last, CACHE_REORDER_MAX_BLOCKS + 2, &ro));
+}
+
 static void test_rules(void **state)
 {
 	struct cache_rules *rules;
@@ -406,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_segment_table),
 		cmocka_unit_test(test_segment_params_and_errors),
 		cmocka_unit_test(test_segment_depth),
+		cmocka_unit_test(test_reorder),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_hmac_points),
 		cmocka_unit_test(test_key_file),

@@ -608,6 +608,63 @@ static void test_keys_reordered(void **state)
 	run_close(&x);
 }
 
+/* Few-shot examples in another order on some calls: the same blocks, so
+ * one order would have let the provider reuse everything up to the
+ * breakpoint after them. Anthropic: system blocks, the breakpoint after
+ * the last example; OpenAI: example messages after the system message. */
+static void test_blocks_reordered(void **state)
+{
+	static const int order[4][3] = { { 0, 1, 2 }, { 1, 2, 0 }, { 0, 1, 2 }, { 2, 0, 1 } };
+
+	for (int anthropic = 0; anthropic < 2; anthropic++) {
+		struct run x;
+		char *head = prose(2000, 20), *ex[3];
+
+		for (int k = 0; k < 3; k++)
+			ex[k] = prose(3000, 21 + (unsigned)k);
+		run_open(&x, anthropic, 1024);
+		for (int i = 0; i < 4; i++) {
+			struct req q = { .n = 5, .bp = { false, false, false, anthropic, false } };
+			const char *first = anthropic ? "system[1]" : "messages[1]";
+			char *body;
+			int64_t through;
+
+			q.block[0] = head;
+			for (int k = 0; k < 3; k++)
+				q.block[1 + k] = ex[order[i][k]];
+			q.block[4] = "Now classify this one, please.";
+			body = anthropic ? anthropic_body(&q, 0, NULL, 4) : openai_body(&q);
+			call(&x, &q, body, T0 + i * MIN_NS);
+			/* through the last example (Anthropic's breakpoint), or
+			 * all of it (OpenAI), apportioned and rounded as the rule does */
+			through = anthropic ? (int64_t)(2000 + 3 * 3000) * x.r.usage.input_tokens /
+					      (int64_t)upto(&q, 5, NULL)
+					    : oa_round(x.r.usage.input_tokens);
+			if (i == 0) {
+				want(&x, "cold", 0, 0);
+			} else if (i == 2) {	/* the first order again: read */
+				assert_true(x.r.usage.cached_input_tokens >= through - 8);
+				want(&x, "", x.r.usage.cached_input_tokens, 0);
+				want_no_breakers(&x);
+			} else {
+				assert_int_equal(x.r.usage.cached_input_tokens, 0);
+				want(&x, "prefix_changed", through, through);
+				want_breaker(&x, 0, "reordered_blocks", first, 0, through);
+				assert_int_equal(cJSON_GetArraySize(x.breakers), 1);
+				/* the examples start after the head: 500 tokens in */
+				assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(x.breakers, 0),
+								     "token_offset")->valueint,
+						 2000 * x.r.usage.input_tokens / (int64_t)upto(&q, 5, NULL));
+			}
+			free(body);
+		}
+		for (int k = 0; k < 3; k++)
+			free(ex[k]);
+		free(head);
+		run_close(&x);
+	}
+}
+
 /* Anthropic: no breakpoint (above the minimum); a breakpoint below the
  * minimum; a breakpoint above it (clean: hits, no breaker). */
 static void test_anthropic_breakpoints(void **state)
@@ -857,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_whitespace),
 		cmocka_unit_test(test_tools_shuffled),
 		cmocka_unit_test(test_keys_reordered),
+		cmocka_unit_test(test_blocks_reordered),
 		cmocka_unit_test(test_anthropic_breakpoints),
 		cmocka_unit_test(test_openai_minimum),
 		cmocka_unit_test(test_ttl),

@@ -15,6 +15,7 @@
 #include "cache_hash.h"
 #include "cache_index.h"
 #include "cache_prefix.h"
+#include "cache_reorder.h"
 #include "cache_rules.h"
 #include "cache_segment.h"
 #include "provider.h"
@@ -35,6 +36,9 @@ struct tmpl {
 	size_t nsp;
 	uint64_t *tool_canon, *tool_raw;
 	size_t ntools;
+	uint64_t *cfp;		/* per segment: content fingerprint */
+	size_t ncfp;
+	uint64_t scope;		/* provider, model, account */
 	/* where the last request left off, to resume (cache_prefix.h) */
 	bool resumable;
 	uint64_t *seg_fp;
@@ -113,6 +117,7 @@ static void tmpl_free(struct tmpl *t)
 	free(t->tool_canon);
 	free(t->tool_raw);
 	free(t->seg_fp);
+	free(t->cfp);
 	EVP_MD_CTX_free(t->norm);
 	EVP_MD_CTX_free(t->vol);
 	free(t);
@@ -209,7 +214,7 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 	t->last_ns = now;
 	t->params = params;
 	t->resumable = false;
-	t->npt = t->nsp = t->ntools = 0;
+	t->npt = t->nsp = t->ntools = t->ncfp = 0;
 	{
 		void *q = realloc(t->pt, (npt ? npt : 1) * sizeof(*t->pt));
 		void *r = q ? realloc(t->sp, (nsp ? nsp : 1) * sizeof(*t->sp)) : NULL;
@@ -239,6 +244,16 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 			memcpy(c, p->tool_canon, p->ntools * sizeof(uint64_t));
 			memcpy(r, p->tool_raw, p->ntools * sizeof(uint64_t));
 			t->ntools = p->ntools;
+		}
+	}
+	t->scope = p->scope_fp;
+	if (a->req.n_segs) {
+		uint64_t *c = realloc(t->cfp, a->req.n_segs * sizeof(uint64_t));
+
+		if (c) {
+			t->cfp = c;
+			memcpy(c, p->seg_cfp, a->req.n_segs * sizeof(uint64_t));
+			t->ncfp = a->req.n_segs;
 		}
 	}
 	/* resumable only when nothing was cut: points, spans, tools, text */
@@ -358,6 +373,31 @@ static int64_t usable(struct cache_analyzer *a, const struct cache_rule *rule, b
 	return 0;
 }
 
+/* What the provider could have reused had a reordered run of blocks kept
+ * the last request's order: the last block end before segment m, by the
+ * rule (Anthropic: one with a breakpoint of this request within lookback;
+ * the earlier request wrote at the same positions). */
+static int64_t usable_through(struct cache_analyzer *a, const struct cache_rule *rule,
+			      uint32_t m, int64_t input)
+{
+	const struct cache_prefix *p = &a->pre;
+	const struct cache_request *rq = &a->req;
+
+	for (size_t i = p->npt; i-- > 0;) {
+		const struct cache_point *pt = &p->pt[i];
+		bool ok = rule->breakpoints != CACHE_BP_ANTHROPIC || !rq->any_breakpoint;
+
+		if (!pt->block_end || pt->seg >= m)
+			continue;
+		for (uint32_t sg = pt->seg; !ok && sg < rq->n_segs &&
+		     sg <= pt->seg + (uint32_t)rule->lookback_blocks; sg++)
+			ok = rq->segs[sg].breakpoint;
+		if (ok)
+			return cache_rule_round(rule, tokens_at(p, input, pt->cum));
+	}
+	return 0;
+}
+
 static void record_points(struct cache_analyzer *a, const struct cache_rule *rule, int64_t now)
 {
 	const struct cache_prefix *p = &a->pre;
@@ -396,6 +436,16 @@ static int64_t tools_start_cum(const struct cache_analyzer *a, const struct cach
 	return (int64_t)c;
 }
 
+/* Rendered bytes before segment s. */
+static uint64_t seg_start(const struct cache_request *rq, uint32_t s)
+{
+	uint64_t c = 0;
+
+	for (uint32_t i = 0; i < s && i < rq->n_segs; i++)
+		c += rq->segs[i].text_len;
+	return c;
+}
+
 static int add_breaker(struct breaker *b, int n, uint8_t kind, uint8_t shape, uint32_t seg,
 		       uint32_t off, int64_t tok)
 {
@@ -410,7 +460,7 @@ static int add_breaker(struct breaker *b, int n, uint8_t kind, uint8_t shape, ui
  * prefixes agree and their raw prefixes do not, the spans whose values
  * changed are the breakers (at most CACHE_MAX_BREAKERS, in prompt order). */
 static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t input,
-			 struct breaker *b)
+			 const struct cache_reorder *ro, struct breaker *b)
 {
 	const struct cache_prefix *p = &a->pre;
 	const struct cache_request *rq = &a->req;
@@ -423,8 +473,9 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 		if (div == SIZE_MAX && p->pt[k].raw != t->pt[k].raw)
 			div = k;
 	}
-	if (div == SIZE_MAX)
-		return 0;
+	if (div == SIZE_MAX)	/* nothing changed before the first difference */
+		return ro ? add_breaker(b, 0, CB_REORDERED_BLOCKS, CS_NONE, ro->first, 0,
+					tokens_at(p, input, seg_start(rq, ro->first))) : 0;
 	/* tools: reordered as a set, or the same tools with keys reordered */
 	if (rq->segs[p->pt[div].seg].group == CG_TOOLS && p->ntools == t->ntools) {
 		uint64_t cum = (uint64_t)tools_start_cum(a, &p->pt[div]);
@@ -461,6 +512,9 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 	for (size_t i = 0; i < m && rq->segs[p->pt[div].seg].group == CG_SCHEMA && !n; i++)
 		n = add_breaker(b, n, CB_REORDERED_KEYS, CS_NONE, p->pt[div].seg, 0,
 				tokens_at(p, input, p->pt[div].cum - rq->segs[p->pt[div].seg].text_len));
+	if (ro)
+		n = add_breaker(b, n, CB_REORDERED_BLOCKS, CS_NONE, ro->first, 0,
+				tokens_at(p, input, seg_start(rq, ro->first)));
 	if (!n) {
 		const struct cache_point *d = &p->pt[div];
 		uint32_t off = div && p->pt[div - 1].seg == d->seg ? p->pt[div - 1].seg_off : 0;
@@ -612,6 +666,8 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	uint64_t params, tid;
 	struct breaker br[CACHE_MAX_BREAKERS];
 	struct cache_resume from;
+	struct cache_reorder ro;
+	bool reordered = false;
 	uint64_t rkey;
 	bool resumed;
 	struct tmpl *t;
@@ -686,6 +742,16 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		pred = usable(a, rule, false, n_live, input);
 		raw_pred = usable(a, rule, true, r_live, input);
 		any_pred = usable(a, rule, false, n_any, input);
+		/* blocks in another order than last time: what one order
+		 * would have let the provider reuse */
+		if (t && t->scope == p->scope_fp && now - t->last_ns <= ttl_ns &&
+		    cache_reorder_find(&a->req, p->seg_cfp, t->cfp, t->ncfp, &ro)) {
+			int64_t through = usable_through(a, rule, ro.matched, input);
+
+			reordered = through > pred;
+			if (reordered)
+				pred = through;
+		}
 		if (!rule->implicit && !a->req.any_breakpoint)
 			pred = raw_pred = any_pred = 0;
 		a->last_pred = pred;
@@ -712,7 +778,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		else
 			cause = "cold";
 		if (t && (!strcmp(cause, "prefix_changed") || (missed > 0 && strcmp(cause, "provider_side"))))
-			nb = find_breakers(a, t, input, br);
+			nb = find_breakers(a, t, input, reordered ? &ro : NULL, br);
 		r->missed_cache_usd = missed_usd(a, r, rule, missed);
 		nb = attribute(br, nb, actual, cacheable, missed, r->missed_cache_usd);
 		if (!nb && !strcmp(cause, "prefix_changed"))

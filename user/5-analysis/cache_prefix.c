@@ -313,13 +313,20 @@ int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request
 	if (!grow((void **)&p->seg_fp, &p->capfp, req->n_segs ? req->n_segs : 1,
 		  sizeof(uint64_t), CACHE_SEG_MAX))
 		return -ENOMEM;
+	if (!grow((void **)&p->seg_cfp, &p->capcfp, req->n_segs ? req->n_segs : 1,
+		  sizeof(uint64_t), CACHE_SEG_MAX))
+		return -ENOMEM;
 	p->scope_fp = fp64(0, scope, scope_len);
 	for (size_t s = 0; s < req->n_segs; s++) {
 		const struct cache_segment *sg = &req->segs[s];
-		uint64_t h = fp64(sg->group, sg->name, strlen(sg->name));
+		uint64_t h = fp64(sg->group, req->text + sg->text_off, sg->text_len);
 
-		h = fp64(h, req->text + sg->text_off, sg->text_len);
-		p->seg_fp[s] = sg->canon_len ? fp64(h, req->text + sg->canon_off, sg->canon_len) : h;
+		if (sg->canon_len)
+			h = fp64(h, req->text + sg->canon_off, sg->canon_len);
+		/* the content alone (reordered blocks are the same contents
+		 * under other names), then with the name (a resume point) */
+		p->seg_cfp[s] = h;
+		p->seg_fp[s] = fp64(h, sg->name, strlen(sg->name));
 	}
 	p->nfp = req->n_segs;
 	return 0;
@@ -400,6 +407,7 @@ void cache_prefix_free(struct cache_prefix *p)
 	free(p->tool_raw);
 	free(p->scratch);
 	free(p->seg_fp);
+	free(p->seg_cfp);
 	EVP_MD_CTX_free(p->end_norm);
 	EVP_MD_CTX_free(p->end_vol);
 	memset(p, 0, sizeof(*p));

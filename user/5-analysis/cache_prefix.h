@@ -82,6 +82,10 @@ struct cache_prefix {
 	uint64_t scope_fp;
 	uint64_t *seg_fp;
 	size_t capfp, nfp;
+	/* per segment: its group and content without its name (text, and
+	 * the canonical text of a tool), to find reordered blocks */
+	uint64_t *seg_cfp;
+	size_t capcfp;
 	EVP_MD_CTX *end_norm, *end_vol;
 	uint64_t end_vol_point;
 	bool end_vol_dirty, end_ok;
@@ -90,7 +94,8 @@ struct cache_prefix {
 };
 
 /* Fingerprints req's segments into p->seg_fp (and the scope into
- * p->scope_fp), which is how a resume point is recognised; build does it
+ * p->scope_fp), which is how a resume point is recognised, and their
+ * contents alone into p->seg_cfp (reordered blocks); build does it
  * itself when not done before. Returns 0 or -ENOMEM. */
 int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request *req,
 			      const char *scope, size_t scope_len);
