@@ -53,17 +53,8 @@ check "seccomp: DNS from a thread, mkdir refused, openat2 allowed ($(tr '\n' ' '
 
 # --- fixtures: CA, the LLM server, the receiver, the app ------------------
 mkdir -p "$TMP/ca" "$APP_DIR"
-{
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$TMP/ca/ca.key" -out "$TMP/ca/ca.pem" -days 2 -subj "/CN=llmobs telemetry test CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$TMP/ca/server.key" -out "$TMP/ca/server.csr" -subj "/CN=localhost" &&
-  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
-    "extendedKeyUsage=serverAuth" >"$TMP/ca/ext.cnf" &&
-  openssl x509 -req -in "$TMP/ca/server.csr" -CA "$TMP/ca/ca.pem" -CAkey "$TMP/ca/ca.key" \
-    -CAcreateserial -days 2 -out "$TMP/ca/server.pem" -extfile "$TMP/ca/ext.cnf"
-} >"$TMP/ca/openssl.log" 2>&1 || { cat "$TMP/ca/openssl.log"; echo "telemetry: 0 passed, 1 failed"; exit 1; }
+"$ROOT/tests/helpers/make_ca.sh" "$TMP/ca" "llmobs telemetry test CA" ||
+  { echo "telemetry: 0 passed, 1 failed"; exit 1; }
 
 $PY "$ROOT/tests/e2e/llm_server.py" --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
   --fixtures "$ROOT/tests/e2e/fixtures.jsonl" --port "$LLM_PORT" >"$TMP/llm.log" 2>&1 &

@@ -11,13 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/random.h>
 #include "log.h"
 #include "telemetry.h"
 #include "telemetry_record.h"
 #include "telemetry_send.h"
-
-#define BACKOFF_MAX_S	300
 
 struct queued {
 	char id[33];
@@ -159,19 +156,8 @@ static void set_time_state(struct telemetry *t, const char *key)
 
 static void after_failure(struct telemetry *t, const struct telemetry_send_result *res)
 {
-	uint32_t r = 0;
-	int delay;
+	int delay = telemetry_backoff_s(&t->backoff_s, res->retry_after_s);
 
-	t->backoff_s = t->backoff_s ? t->backoff_s * 2 : 1;
-	if (t->backoff_s > BACKOFF_MAX_S)
-		t->backoff_s = BACKOFF_MAX_S;
-	/* Full jitter over the upper half: hosts that lost the endpoint
-	 * together do not come back together. */
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = 0;
-	delay = t->backoff_s / 2 + (int)(r % (uint32_t)(t->backoff_s / 2 + 1));
-	if (res->retry_after_s > delay)
-		delay = (int)res->retry_after_s;
 	t->next_try_ns = now_ns(CLOCK_MONOTONIC) + (int64_t)delay * 1000000000LL;
 	telemetry_outbox_count(t->ob, TELEMETRY_RETRIES, 1);
 	telemetry_outbox_set(t->ob, "last_error", res->error);

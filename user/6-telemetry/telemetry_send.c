@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <curl/curl.h>
 #include <zlib.h>
 #include "telemetry_send.h"
@@ -48,13 +49,21 @@ int telemetry_gzip(const char *in, size_t len, unsigned char **out, size_t *out_
 struct answer {
 	size_t bytes;
 	int64_t retry_after_s;
+	char *keep;		/* the answer's first keep_size - 1 bytes, or NULL */
+	size_t keep_size;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct answer *a = ctx;
 
-	(void)p;
+	if (a->keep && a->bytes + 1 < a->keep_size) {
+		size_t k = a->keep_size - 1 - a->bytes;
+
+		k = k < size * n ? k : size * n;
+		memcpy(a->keep + a->bytes, p, k);
+		a->keep[a->bytes + k] = '\0';
+	}
 	a->bytes += size * n;
 	return a->bytes > MAX_ANSWER_BYTES ? 0 : size * n;	/* 0 aborts */
 }
@@ -100,15 +109,18 @@ static void verdict_for(long status, struct telemetry_send_result *res)
 	snprintf(res->error, sizeof(res->error), "HTTP %ld", status);
 }
 
-void telemetry_send(const struct telemetry_config *c, const struct telemetry_send_opts *opts,
-		    const char *batch_id, const char *body, size_t len,
+/* The list may hold a credential: wiped before it is freed. */
+static void free_headers(struct curl_slist *headers)
+{
+	for (struct curl_slist *h = headers; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+}
+
+void telemetry_post(const struct telemetry_post *p, const struct telemetry_send_opts *opts,
 		    struct telemetry_send_result *res)
 {
-	struct answer a = { .retry_after_s = -1 };
-	struct curl_slist *h = NULL;
-	unsigned char *gz = NULL;
-	size_t gz_len = 0;
-	char url[600], line[256];
+	struct answer a = { .retry_after_s = -1, .keep = p->answer, .keep_size = p->answer_size };
 	CURL *curl;
 	CURLcode rc;
 	long status = 0;
@@ -116,34 +128,23 @@ void telemetry_send(const struct telemetry_config *c, const struct telemetry_sen
 	memset(res, 0, sizeof(*res));
 	res->retry_after_s = -1;
 	res->verdict = TELEMETRY_RETRY;
-	if (telemetry_gzip(body, len, &gz, &gz_len) < 0) {
-		snprintf(res->error, sizeof(res->error), "gzip failed");
-		return;
-	}
+	if (p->answer && p->answer_size)
+		p->answer[0] = '\0';
 	curl = curl_easy_init();
 	if (!curl) {
-		free(gz);
+		free_headers(p->headers);
 		snprintf(res->error, sizeof(res->error), "libcurl could not start");
 		return;
 	}
-	snprintf(url, sizeof(url), "%s/v1/ingest", c->endpoint);
-	snprintf(line, sizeof(line), "Authorization: Bearer %s", c->api_key);
-	h = curl_slist_append(h, line);
-	memset(line, 0, sizeof(line));	/* the bearer: copied into h */
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Content-Encoding: gzip");
-	snprintf(line, sizeof(line), "Idempotency-Key: %s", batch_id);
-	h = curl_slist_append(h, line);
-	h = curl_slist_append(h, "Expect:");	/* no 100-continue round trip */
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, c->insecure ? "http,https" : "https");
+	curl_easy_setopt(curl, CURLOPT_URL, p->url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, p->protocols);
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, TELEMETRY_SDK_NAME "/" TELEMETRY_SDK_VERSION);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, p->headers);
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)gz);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)gz_len);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)p->body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (opts && opts->ca_pem) {
@@ -153,8 +154,8 @@ void telemetry_send(const struct telemetry_config *c, const struct telemetry_sen
 		};
 
 		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
-	} else if (c->ca_file[0]) {
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+	} else if (p->ca_file && p->ca_file[0]) {
+		curl_easy_setopt(curl, CURLOPT_CAINFO, p->ca_file);
 	}
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -182,9 +183,53 @@ void telemetry_send(const struct telemetry_config *c, const struct telemetry_sen
 		snprintf(res->error, sizeof(res->error), "%s", curl_easy_strerror(rc));
 	}
 	curl_easy_cleanup(curl);
-	/* The list holds the bearer line: wipe it before it is freed. */
-	for (struct curl_slist *p = h; p; p = p->next)
-		memset(p->data, 0, strlen(p->data));
-	curl_slist_free_all(h);
+	free_headers(p->headers);
+}
+
+void telemetry_send(const struct telemetry_config *c, const struct telemetry_send_opts *opts,
+		    const char *batch_id, const char *body, size_t len,
+		    struct telemetry_send_result *res)
+{
+	struct curl_slist *h = NULL;
+	unsigned char *gz = NULL;
+	size_t gz_len = 0;
+	char url[600], line[256];
+
+	if (telemetry_gzip(body, len, &gz, &gz_len) < 0) {
+		memset(res, 0, sizeof(*res));
+		res->retry_after_s = -1;
+		res->verdict = TELEMETRY_RETRY;
+		snprintf(res->error, sizeof(res->error), "gzip failed");
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/v1/ingest", c->endpoint);
+	snprintf(line, sizeof(line), "Authorization: Bearer %s", c->api_key);
+	h = curl_slist_append(h, line);
+	explicit_bzero(line, sizeof(line));	/* the bearer: copied into h */
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Content-Encoding: gzip");
+	snprintf(line, sizeof(line), "Idempotency-Key: %s", batch_id);
+	h = curl_slist_append(h, line);
+	h = curl_slist_append(h, "Expect:");	/* no 100-continue round trip */
+	telemetry_post(&(struct telemetry_post){
+			.url = url, .headers = h, .body = gz, .len = gz_len,
+			.protocols = c->insecure ? "http,https" : "https", .ca_file = c->ca_file,
+		       }, opts, res);
 	free(gz);
+}
+
+int telemetry_backoff_s(int *backoff_s, int64_t retry_after_s)
+{
+	uint32_t r = 0;
+	int delay;
+
+	*backoff_s = *backoff_s ? *backoff_s * 2 : 1;
+	if (*backoff_s > TELEMETRY_BACKOFF_MAX_S)
+		*backoff_s = TELEMETRY_BACKOFF_MAX_S;
+	/* Full jitter over the upper half: hosts that lost the endpoint
+	 * together do not come back together. */
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0;
+	delay = *backoff_s / 2 + (int)(r % (uint32_t)(*backoff_s / 2 + 1));
+	return retry_after_s > delay ? (int)retry_after_s : delay;
 }

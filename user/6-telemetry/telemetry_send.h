@@ -1,6 +1,8 @@
 /* One POST of a batch to <endpoint>/v1/ingest with libcurl: gzip body,
  * bearer key, idempotency key, certificate checks, proxies from the
- * environment, bounded time and a bounded answer. Says what to do next. */
+ * environment, bounded time and a bounded answer. Says what to do next.
+ * The POST itself (telemetry_post) and the backoff are shared with the
+ * OTLP exporter (otlp.h), which sends to another endpoint, another way. */
 #ifndef LLMOBS_TELEMETRY_SEND_H
 #define LLMOBS_TELEMETRY_SEND_H
 
@@ -34,6 +36,35 @@ struct telemetry_send_opts {
 	bool (*cancelled)(void *ctx);
 	void *cancel_ctx;
 };
+
+#define TELEMETRY_BACKOFF_MAX_S	300
+
+struct curl_slist;
+
+/* One POST: the part telemetry and the OTLP exporter share. */
+struct telemetry_post {
+	const char *url;
+	struct curl_slist *headers;	/* taken: wiped (they may hold a
+					 * credential) and freed */
+	const void *body;		/* as sent; its Content-Encoding is a header */
+	size_t len;
+	const char *protocols;		/* "https", or "http,https" */
+	const char *ca_file;		/* used when opts->ca_pem is NULL; "" system's */
+	char *answer;			/* NULL, or the answer body's first
+					 * answer_size - 1 bytes, NUL-terminated */
+	size_t answer_size;
+};
+
+/* POSTs p->body to p->url: no redirects, certificates checked, the answer
+ * read only for its status, Retry-After and (p->answer) first bytes, cut
+ * off past 16 KiB; res says what to do next. */
+void telemetry_post(const struct telemetry_post *p, const struct telemetry_send_opts *opts,
+		    struct telemetry_send_result *res);
+
+/* After a failure: doubles *backoff_s (1 s up to TELEMETRY_BACKOFF_MAX_S)
+ * and returns the seconds to wait, jittered over its upper half, or
+ * retry_after_s when longer. */
+int telemetry_backoff_s(int *backoff_s, int64_t retry_after_s);
 
 /* gzip of in (RFC 1952, zlib). Returns 0 and a malloc()ed *out, or -errno. */
 int telemetry_gzip(const char *in, size_t len, unsigned char **out, size_t *out_len);
