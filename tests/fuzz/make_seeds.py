@@ -327,6 +327,17 @@ def corpus_seeds(outdir, lines):
 
 
 HANDMADE = {
+    "otlp": [
+        b"\x00x-tenant=t1,authorization=Bearer%20tok, ,k=%zz",
+        b"\x00a=1,b,c=%41%42",
+        b"\x01FLAG=http://127.0.0.1:4318/base/\nOTEL_EXPORTER_OTLP_HEADERS=a=1,b=%20x\n"
+        b"OTEL_RESOURCE_ATTRIBUTES=service.name=s,k8s.cluster.name=c\nOTEL_BSP_MAX_QUEUE_SIZE=8\n",
+        b"\x01OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://u:p@h/v1/traces\n",
+        b"\x01OTEL_EXPORTER_OTLP_ENDPOINT=http://[::1]:4318\nOTEL_BSP_SCHEDULE_DELAY=-1\n",
+        b"\x02gemini\x00/usr/bin/node\x00gemini-2.5-flash\x00generativelanguage.googleapis.com"
+        b"\x00\x00generate_content\x00google\x00pod-1\x00proj\x00ttl_expired",
+        b"\x02app\xff\xfe\x00exe\x00m\x00[::1]:8080\x00rate_limit\x00messages\x00anthropic",
+    ],
     "config": [
         b"db: ${HOME:-/var/lib}/llmobs.db\nlisten: 127.0.0.1:9464\nplain_ports: [11434]\n"
         b"metrics:\n  max_series: 10\nprojects:\n  from_labels: [team]\n  rules:\n"

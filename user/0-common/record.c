@@ -187,7 +187,7 @@ int record_sensitive_parse(const char *json, uint16_t counts[RS__MAX])
 
 /* Length of the valid UTF-8 sequence at p (n bytes available), 0 if the
  * bytes there are not one: rejects overlongs, surrogates and > U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
+size_t record_utf8_seq_len(const unsigned char *p, size_t n)
 {
 	unsigned char c = p[0];
 	size_t len, i;
@@ -235,7 +235,7 @@ static void json_string(FILE *out, const char *s, size_t max)
 			/* DEL is legal JSON but breaks terminals reading jsonl. */
 			fprintf(out, "\\u%04x", c);
 			i++;
-		} else if ((len = utf8_seq_len(p + i, n - i)) == 0) {
+		} else if ((len = record_utf8_seq_len(p + i, n - i)) == 0) {
 			fputs(REPLACEMENT, out);
 			i++;
 		} else {
@@ -262,7 +262,7 @@ static void csv_string(FILE *out, const char *s, size_t max)
 		if (p[i] == '"') {
 			fputs("\"\"", out);
 			i++;
-		} else if ((len = utf8_seq_len(p + i, n - i)) == 0) {
+		} else if ((len = record_utf8_seq_len(p + i, n - i)) == 0) {
 			fputs(REPLACEMENT, out);
 			i++;
 		} else {

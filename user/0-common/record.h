@@ -143,6 +143,11 @@ size_t record_sensitive_json(const struct exchange_record *r, char *buf, size_t 
  * capped at UINT16_MAX). Returns 0 or -EINVAL. */
 int record_sensitive_parse(const char *json, uint16_t counts[RS__MAX]);
 
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 when the
+ * bytes there are not one (overlongs, surrogates, > U+10FFFF): the JSON
+ * writers replace such a byte by U+FFFD, and so does the OTLP exporter. */
+size_t record_utf8_seq_len(const unsigned char *p, size_t n);
+
 /* Writes r as one JSON object and a newline. Returns 0 or -errno. */
 int record_write_json(FILE *out, const struct exchange_record *r);
 /* CSV: the header line, then one line per record, same field order as JSON. */

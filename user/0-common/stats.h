@@ -70,7 +70,11 @@
 	X(BPF_EVENTS_DEDUPED, "bpf_events_deduped") \
 	X(PROCS_ATTRIBUTED, "procs_attributed") \
 	X(PROCS_UNREADABLE, "procs_unreadable") \
-	X(PROJECT_INVALID, "project_invalid")
+	X(PROJECT_INVALID, "project_invalid") \
+	X(OTLP_SPANS_EXPORTED, "otlp_spans_exported") \
+	X(OTLP_SPANS_DROPPED_QUEUE_FULL, "otlp_spans_dropped_queue_full") \
+	X(OTLP_SPANS_DROPPED_EXPORT, "otlp_spans_dropped_export") \
+	X(OTLP_EXPORT_FAILURES, "otlp_export_failures")
 
 enum stats_counter {
 #define X(id, name) STAT_##id,
