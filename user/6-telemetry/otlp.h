@@ -1,11 +1,12 @@
-/* The opt-in OTLP/HTTP exporter: exchange records -> spans (otlp_span.h)
- * -> a bounded queue -> batches POSTed as OTLP/JSON by a thread of its own
- * (telemetry_post, libcurl) to an OpenTelemetry collector. Unlike
+/* The opt-in OTLP/HTTP exporter: exchange records -> a bounded queue ->
+ * spans (otlp_span.h) -> batches POSTed as OTLP/JSON by a thread of its
+ * own (telemetry_post, libcurl) to an OpenTelemetry collector. Unlike
  * telemetry there is no outbox: a collector is the operator's own and
- * near, and what matters is that capture never waits. Submitting is a
- * JSON build and a pointer push under a mutex the thread holds only to pop
- * pointers; a full queue drops the span and counts it; a failed batch is
- * retried with backoff a few times, while the queue (bounded) fills. */
+ * near, and what matters is that capture never waits. Submitting is a copy
+ * of the record and a pointer push under a mutex the thread holds only to
+ * pop pointers (the spans are written on the export thread); a full queue
+ * drops the record and counts it; a failed batch is retried with backoff a
+ * few times, while the queue (bounded) fills. */
 #ifndef LLMOBS_OTLP_H
 #define LLMOBS_OTLP_H
 
