@@ -19,7 +19,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/llmobs-telemetry.XXXXXX)
-PASS=0 FAILED=0
 PIDS=()
 LLM_PORT=$((20000 + RANDOM % 10000))
 TEL_PORT=$((LLM_PORT + 1))
@@ -35,9 +34,7 @@ cleanup() {
   [ "$FAILED" = 0 ] && rm -rf "$TMP"
 }
 trap cleanup EXIT
-ok() { PASS=$((PASS + 1)); echo "  ok   $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$ROOT/tests/helpers/checks.sh"
 
 echo "telemetry: the v1 schema is frozen"
 # A change to v1 needs a new schema name and file, not an edit of this one.
@@ -94,11 +91,6 @@ recorded() {	# recorded NAME: exchanges in that daemon's database
   "$OUT/llmobs" export --db "$TMP/$1/llmobs.db" 2>/dev/null | wc -l
 }
 recorded_at_least() { [ "$(recorded "$1")" -ge "$2" ]; }
-wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
-  local until=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 connections() { grep -c '"connection"' "$TMP/receiver.jsonl"; }
 TEL=(LLM_OBSERVER_ENABLED=true "LLM_OBSERVER_API_KEY=$KEY"
      "LLM_OBSERVER_ENDPOINT=https://localhost:$TEL_PORT" "LLM_OBSERVER_CA_FILE=$TMP/ca/ca.pem"

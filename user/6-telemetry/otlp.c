@@ -278,6 +278,17 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void free_all(struct otlp *o)
+{
+	free(o->ring);
+	free(o->batch);
+	free(o->res);
+	free(o->spans);
+	free(o->ids);
+	otlp_config_free(&o->cfg);
+	free(o);
+}
+
 int otlp_start(struct otlp_config *c, const char *host_name, struct otlp **out)
 {
 	struct otlp *o = calloc(1, sizeof(*o));
@@ -293,13 +304,7 @@ int otlp_start(struct otlp_config *c, const char *host_name, struct otlp **out)
 	o->ids = calloc((size_t)o->cfg.batch_max, 24);
 	if (!o->ring || !o->batch || !o->res || !o->spans || !o->ids ||
 	    o->cfg.batch_max > o->cfg.queue_max) {
-		free(o->ring);
-		free(o->batch);
-		free(o->res);
-		free(o->spans);
-		free(o->ids);
-		otlp_config_free(&o->cfg);
-		free(o);
+		free_all(o);
 		return -ENOMEM;
 	}
 	if (host_name)
@@ -361,16 +366,10 @@ void otlp_stop(struct otlp *o)
 			send_pending(o, true, left_ms);
 	}
 	otlp_sync_stats(o);
-	free(o->ring);
-	free(o->batch);
-	free(o->res);
-	free(o->spans);
-	free(o->ids);
-	otlp_config_free(&o->cfg);
 	pthread_mutex_destroy(&o->lock);
 	pthread_cond_destroy(&o->wake);
 	curl_global_cleanup();
-	free(o);
+	free_all(o);
 }
 
 struct otlp *otlp_open_configured(struct otlp_config *c)
