@@ -236,6 +236,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory telemetry
+	$(Q)$(MAKE) --no-print-directory otlp-test
 	$(Q)$(MAKE) --no-print-directory html-test
 	$(Q)$(MAKE) --no-print-directory top-test
 	$(Q)$(MAKE) --no-print-directory budget-test
@@ -284,6 +285,12 @@ run: deps
 # Opt-in telemetry against a local HTTPS receiver (docs/telemetry.md).
 telemetry: all $(OUTPUT)/tests/seccomp_probe
 	$(Q)tests/telemetry/run.sh $(OUTPUT)
+
+# The OTLP span exporter against a local OTLP/JSON receiver that checks
+# every attribute name against the pinned semantic conventions (no root).
+.PHONY: otlp-test
+otlp-test: all
+	$(Q)tests/otlp/run.sh $(OUTPUT)
 
 # SIGKILLs under streaming clients, then a full and a read-only DB (root).
 chaos: all

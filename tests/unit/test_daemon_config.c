@@ -245,6 +245,38 @@ static void test_telemetry_section(void **state)
 	assert_non_null(strstr(err, "t.yaml:1: telemetry: expected a mapping"));
 }
 
+/* otlp: the OTEL_* variables from the file likewise; the environment wins. */
+static void test_otlp_section(void **state)
+{
+	static const char text[] =
+		"otlp:\n"
+		"  endpoint: http://collector:4318\n"
+		"  headers: api-key=from-file\n"
+		"  resource_attributes: k8s.cluster.name=prod\n";
+	struct daemon_config c;
+	char err[512];
+
+	(void)state;
+	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	assert_int_equal(config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_string_equal(config_otlp_get("OTEL_EXPORTER_OTLP_ENDPOINT", &c),
+			    "http://collector:4318");
+	assert_string_equal(config_otlp_get("OTEL_EXPORTER_OTLP_HEADERS", &c), "api-key=from-file");
+	assert_string_equal(config_otlp_get("OTEL_RESOURCE_ATTRIBUTES", &c), "k8s.cluster.name=prod");
+	assert_null(config_otlp_get("OTEL_SERVICE_NAME", &c));
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://from-env:4318", 1);
+	assert_string_equal(config_otlp_get("OTEL_EXPORTER_OTLP_ENDPOINT", &c),
+			    "http://from-env:4318");
+	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	/* the sections do not answer for each other */
+	assert_null(config_telemetry_get("OTEL_EXPORTER_OTLP_HEADERS", &c));
+	config_free(&c);
+	assert_int_equal(config_parse("t.yaml", "otlp:\n  endpoints: x\n", 21, &c, err,
+				      sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:2: unknown key 'endpoints' in otlp (known: endpoint, "
+				    "traces_endpoint, headers, service_name, resource_attributes)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_project_rules),
 		cmocka_unit_test(test_telemetry_section),
+		cmocka_unit_test(test_otlp_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

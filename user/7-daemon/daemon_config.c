@@ -313,10 +313,16 @@ static int metrics(struct cfg_ctx *x, const yaml_node_t *n, struct daemon_config
 	return 0;
 }
 
-/* telemetry: {enabled, api_key, endpoint, ca_file, flush_seconds}, each
- * standing for its LLM_OBSERVER_* variable; checked as the variables are,
- * by telemetry_config_load() at start (the reason it is off is logged). */
-static const struct { const char *key, *var; } telemetry_keys[CONFIG_TELEMETRY__MAX] = {
+/* A section whose keys each stand for an environment variable, which wins
+ * over it: telemetry: {enabled, api_key, endpoint, ca_file, flush_seconds}
+ * (checked as the variables are, by telemetry_config_load() at start, which
+ * logs why it is off), otlp: {endpoint, ...} (by otlp_config_load(), which
+ * refuses a bad value at start). */
+struct env_key {
+	const char *key, *var;
+};
+
+static const struct env_key telemetry_keys[CONFIG_TELEMETRY__MAX] = {
 	[CONFIG_TELEMETRY_ENABLED] = { "enabled", "LLM_OBSERVER_ENABLED" },
 	[CONFIG_TELEMETRY_API_KEY] = { "api_key", "LLM_OBSERVER_API_KEY" },
 	[CONFIG_TELEMETRY_ENDPOINT] = { "endpoint", "LLM_OBSERVER_ENDPOINT" },
@@ -324,11 +330,24 @@ static const struct { const char *key, *var; } telemetry_keys[CONFIG_TELEMETRY__
 	[CONFIG_TELEMETRY_FLUSH_SECONDS] = { "flush_seconds", "LLM_OBSERVER_FLUSH_SECONDS" },
 };
 
-static int telemetry(struct cfg_ctx *x, const yaml_node_t *n, struct daemon_config *c)
+static const struct env_key otlp_keys[CONFIG_OTLP__MAX] = {
+	[CONFIG_OTLP_ENDPOINT] = { "endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT" },
+	[CONFIG_OTLP_TRACES_ENDPOINT] = { "traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" },
+	[CONFIG_OTLP_HEADERS] = { "headers", "OTEL_EXPORTER_OTLP_HEADERS" },
+	[CONFIG_OTLP_SERVICE_NAME] = { "service_name", "OTEL_SERVICE_NAME" },
+	[CONFIG_OTLP_RESOURCE_ATTRIBUTES] = { "resource_attributes", "OTEL_RESOURCE_ATTRIBUTES" },
+};
+
+static int env_section(struct cfg_ctx *x, const yaml_node_t *n, const char *name,
+		       const struct env_key *keys, int nkeys, char **dst)
 {
+	char known[160] = "";
+
+	for (int i = 0; i < nkeys; i++)
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+			 i ? ", " : "", keys[i].key);
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(x, n, "telemetry: expected a mapping (enabled, api_key, endpoint, "
-			    "ca_file, flush_seconds)");
+		return fail(x, n, "%s: expected a mapping (%s)", name, known);
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node(x, p->key);
 		const char *key = scalar(k);
@@ -336,29 +355,43 @@ static int telemetry(struct cfg_ctx *x, const yaml_node_t *n, struct daemon_conf
 
 		if (dup_key(x, n, p))
 			return -EINVAL;
-		for (i = 0; i < CONFIG_TELEMETRY__MAX; i++)
-			if (key && !strcmp(key, telemetry_keys[i].key))
+		for (i = 0; i < nkeys; i++)
+			if (key && !strcmp(key, keys[i].key))
 				break;
-		if (i == CONFIG_TELEMETRY__MAX)
-			return fail(x, k, "unknown key '%s' in telemetry (known: enabled, api_key, "
-				    "endpoint, ca_file, flush_seconds)", key ? key : "?");
-		if (get_string(x, node(x, p->value), &c->telemetry[i]))
+		if (i == nkeys)
+			return fail(x, k, "unknown key '%s' in %s (known: %s)", key ? key : "?", name,
+				    known);
+		if (get_string(x, node(x, p->value), &dst[i]))
 			return -EINVAL;
 	}
 	return 0;
 }
 
-const char *config_telemetry_get(const char *name, void *ctx)
+static const char *env_get(const char *name, char *const *values, const struct env_key *keys,
+			   int nkeys)
 {
-	const struct daemon_config *c = ctx;
 	const char *env = getenv(name);
 
 	if (env)
 		return env;
-	for (int i = 0; c && i < CONFIG_TELEMETRY__MAX; i++)
-		if (!strcmp(name, telemetry_keys[i].var))
-			return c->telemetry[i];
+	for (int i = 0; values && i < nkeys; i++)
+		if (!strcmp(name, keys[i].var))
+			return values[i];
 	return NULL;
+}
+
+const char *config_telemetry_get(const char *name, void *ctx)
+{
+	const struct daemon_config *c = ctx;
+
+	return env_get(name, c ? c->telemetry : NULL, telemetry_keys, CONFIG_TELEMETRY__MAX);
+}
+
+const char *config_otlp_get(const char *name, void *ctx)
+{
+	const struct daemon_config *c = ctx;
+
+	return env_get(name, c ? c->otlp : NULL, otlp_keys, CONFIG_OTLP__MAX);
 }
 
 static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v,
@@ -412,12 +445,15 @@ static int top_key(struct cfg_ctx *x, const yaml_node_t *k, const yaml_node_t *v
 	if (!strcmp(key, "metrics"))
 		return metrics(x, v, c);
 	if (!strcmp(key, "telemetry"))
-		return telemetry(x, v, c);
+		return env_section(x, v, "telemetry", telemetry_keys, CONFIG_TELEMETRY__MAX,
+				   c->telemetry);
+	if (!strcmp(key, "otlp"))
+		return env_section(x, v, "otlp", otlp_keys, CONFIG_OTLP__MAX, c->otlp);
 	if (!strcmp(key, "budgets") || !strcmp(key, "budget_webhook"))
 		return 0;	/* budget.c's, checked in config_parse() */
 	return fail(x, k, "unknown key '%s' (known: db, prices, socket, listen, host_root, "
 		    "max_body_bytes, max_call_bytes, ringbuf_mb, max_conns, json, plain_ports, "
-		    "projects, metrics, telemetry, budgets, budget_webhook)", key);
+		    "projects, metrics, telemetry, otlp, budgets, budget_webhook)", key);
 }
 
 /* An alias would let a few lines name a node many times. */
@@ -548,6 +584,11 @@ void config_free(struct daemon_config *c)
 		if (c->telemetry[i])	/* the lok_ key among them */
 			explicit_bzero(c->telemetry[i], strlen(c->telemetry[i]));
 		free(c->telemetry[i]);
+	}
+	for (int i = 0; i < CONFIG_OTLP__MAX; i++) {
+		if (c->otlp[i])	/* headers may hold a collector's token */
+			explicit_bzero(c->otlp[i], strlen(c->otlp[i]));
+		free(c->otlp[i]);
 	}
 	for (size_t i = 0; i < c->nlabel_keys; i++)
 		free(c->label_keys[i]);

@@ -39,6 +39,11 @@ enum {
 	CONFIG_TELEMETRY_CA_FILE, CONFIG_TELEMETRY_FLUSH_SECONDS, CONFIG_TELEMETRY__MAX,
 };
 
+enum {
+	CONFIG_OTLP_ENDPOINT, CONFIG_OTLP_TRACES_ENDPOINT, CONFIG_OTLP_HEADERS,
+	CONFIG_OTLP_SERVICE_NAME, CONFIG_OTLP_RESOURCE_ATTRIBUTES, CONFIG_OTLP__MAX,
+};
+
 struct daemon_config {
 	/* NULL / 0: not set in the file */
 	char *db, *prices, *socket, *plain_ports, *listen, *host_root;
@@ -52,12 +57,18 @@ struct daemon_config {
 	/* telemetry: the LLM_OBSERVER_* switches (docs/telemetry.md), by the
 	 * name of the variable they stand for; the environment wins. */
 	char *telemetry[CONFIG_TELEMETRY__MAX];
+	/* otlp: the OTEL_* variables of the OTLP exporter likewise (endpoint,
+	 * traces_endpoint, headers, service_name, resource_attributes). */
+	char *otlp[CONFIG_OTLP__MAX];
 };
 
 /* The value for the LLM_OBSERVER_* variable name: the environment's, else
  * the config file's telemetry section's (ctx: a struct daemon_config), else
  * NULL. A lookup for telemetry_config_load(). */
 const char *config_telemetry_get(const char *name, void *ctx);
+
+/* The same for the OTEL_* names, from the otlp section (otlp_config.h). */
+const char *config_otlp_get(const char *name, void *ctx);
 
 /* Reads and validates path. On error, err holds "path:line: what" and the
  * config is left empty. Returns 0 or -errno (-EINVAL: invalid content). */

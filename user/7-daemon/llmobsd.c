@@ -24,6 +24,7 @@
 #include "daemon_args.h"
 #include "metrics_agg.h"
 #include "metrics_http.h"
+#include "otlp.h"
 #include "replay.h"
 #include "shim_server.h"
 #include "stats.h"
@@ -61,6 +62,7 @@ struct daemon_opts {
 	const char *listen;		/* --listen: metrics and health, "off" */
 	const char *host_root;		/* --host-root: the node's / (DaemonSet) */
 	size_t max_series;		/* --max-series: metrics label sets */
+	const char *otlp_endpoint;	/* --otlp-endpoint: OTLP/HTTP collector */
 };
 
 struct daemon {
@@ -81,6 +83,8 @@ struct daemon {
 	struct metrics_http *http;	/* NULL: --listen off */
 	struct budget_alerts *budgets;	/* the config's budgets, NULL: none */
 	struct telemetry *telemetry;	/* opt-in (docs/telemetry.md), NULL: off */
+	struct otlp_config otlp_cfg;	/* checked at start, taken by otlp_open_configured */
+	struct otlp *otlp;		/* OTLP span exporter, NULL: off */
 };
 
 static volatile sig_atomic_t exiting;
@@ -219,6 +223,8 @@ static void on_exchange(void *ctx, struct exchange_record *r)
 		stats_inc(STAT_RECORDS_DROPPED);
 	if (d->telemetry)
 		telemetry_submit(d->telemetry, r);
+	if (d->otlp)
+		otlp_submit(d->otlp, r);
 	if (d->metrics)
 		metrics_agg_observe(d->metrics, r);
 	if (d->opts.json) {
@@ -335,6 +341,7 @@ static void persist_counters(struct daemon *d)
 	uint64_t attacher[STAT__MAX] = {};
 	int n = 0;
 
+	otlp_sync_stats(d->otlp);	/* counted by its thread */
 	/* The attacher counts what it does (attaching, requests, restarts) */
 	if (d->worker)
 		privsep_worker_counters(d->worker, attacher);
@@ -477,6 +484,7 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	if ((d->ring ? capture_ring_drops(d->ring, drops) : -1) == 0)
 		for (int i = 0; i < CAPTURE_DROP__MAX; i++)
 			md[n++] = (struct metrics_drop){ causes[i], drops[i].events, drops[i].bytes };
+	otlp_sync_stats(d->otlp);
 	return metrics_agg_render(d->metrics, out, openmetrics, md, n);
 }
 
@@ -568,6 +576,9 @@ static void usage(FILE *out)
 		"  --listen ADDR         /metrics, /healthz, /readyz (default 127.0.0.1:9464,\n"
 		"                        'off' for none)\n"
 		"  --max-series N        label sets per metric before 'other' (default 500)\n"
+		"  --otlp-endpoint URL   export a span per exchange, OTLP/HTTP with JSON, to\n"
+		"                        this collector (/v1/traces is appended); default:\n"
+		"                        $OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT (README)\n"
 		"  --host-root DIR       the node's / as mounted here (DaemonSet: /host),\n"
 		"                        for kubelet and container runtime files\n"
 		"  -v, --verbose         debug logging\n"
@@ -616,6 +627,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "listen", required_argument, NULL, 500 },
 		{ "host-root", required_argument, NULL, 501 },
 		{ "max-series", required_argument, NULL, 502 },
+		{ "otlp-endpoint", required_argument, NULL, 503 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -678,6 +690,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			if (parse_size(optarg, &o->max_series))
 				return -EINVAL;
 			break;
+		case 503: o->otlp_endpoint = optarg; break;
 		case 'v': log_verbosity = LOG_DEBUG; break;
 		case 'q': log_verbosity = LOG_ERROR; break;
 		case 'h': usage(stdout); exit(0);
@@ -713,11 +726,21 @@ int main(int argc, char **argv)
 	err = daemon_args_build(argc, argv, &d.args);
 	if (!err)
 		err = parse_args(d.args.argc, d.args.argv, &d.opts);
+	if (!err) {	/* a bad OTLP setting stops the start, as a bad flag does */
+		char why[512];
+
+		err = otlp_config_load(&d.otlp_cfg, d.opts.otlp_endpoint, config_otlp_get,
+				       &d.args.cfg, why, sizeof(why));
+		if (err)
+			p_err("otlp: %s", why);
+	}
 	if (err || d.args.check_config) {
 		if (!err)
-			printf("%s: ok (%zu project rules, %zu label keys)\n",
+			printf("%s: ok (%zu project rules, %zu label keys%s%s)\n",
 			       d.args.config_path ? d.args.config_path : "no config file",
-			       d.args.cfg.nrules, d.args.cfg.nlabel_keys);
+			       d.args.cfg.nrules, d.args.cfg.nlabel_keys,
+			       d.otlp_cfg.url[0] ? ", spans to " : "", d.otlp_cfg.url_label);
+		otlp_config_free(&d.otlp_cfg);
 		daemon_args_free(&d.args);
 		return err ? 2 : 0;
 	}
@@ -766,8 +789,14 @@ int main(int argc, char **argv)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	/* Spans are built in memory; the thread starts once sandboxed (or
+	 * before a replay), under a filter that lets it connect out. */
+	if ((d.otlp = otlp_open_configured(&d.otlp_cfg)))
+		sandbox_seccomp_allow_outbound();
 	if (d.opts.replay_path) {
 		budget_alerts_run(d.budgets);
+		if (d.otlp)
+			otlp_run(d.otlp);
 		err = run_replay(&d);
 		goto cleanup;
 	}
@@ -826,6 +855,8 @@ int main(int argc, char **argv)
 	budget_alerts_run(d.budgets);
 	if (d.telemetry)
 		telemetry_run(d.telemetry);
+	if (d.otlp)
+		otlp_run(d.otlp);
 	if (d.ring)
 		p_info("ready: %d TLS libraries attached, recording to %s",
 		       privsep_worker_attached(d.worker), d.opts.db_path);
@@ -889,6 +920,9 @@ cleanup:
 	shim_ran = d.shim != NULL;
 	shim_server_close(d.shim);
 	conn_table_free(d.conns);
+	otlp_stop(d.otlp);	/* the last spans (in-flight exchanges' too), counted */
+	d.otlp = NULL;
+	otlp_config_free(&d.otlp_cfg);
 	if (d.store) {
 		persist_counters(&d);
 		store_flush(d.store);
