@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "daemon_args.h"
+#include "budget.h"
 #include "daemon_config.h"
 
 static const char good[] =
@@ -277,6 +278,35 @@ static void test_otlp_section(void **state)
 				    "traces_endpoint, headers, service_name, resource_attributes)"));
 }
 
+/* The budgets come from the config's one parse: the daemon holds them,
+ * and a bad one is the config's error, with its line. */
+static void test_budgets_from_one_parse(void **state)
+{
+	static const char text[] =
+		"db: /x.db\n"
+		"budget_webhook: https://hooks.example/b\n"
+		"budgets:\n"
+		"  - project: search\n"
+		"    usd: 12.5\n"
+		"    period: day\n";
+	static const char bad[] = "db: /x.db\nbudgets:\n  - usd: -1\n    period: day\n";
+	struct daemon_config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_parse("t.yaml", text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_non_null(c.budgets);
+	assert_int_equal(c.budgets->n, 1);
+	assert_string_equal(c.budgets->b[0].match, "search");
+	assert_true(c.budgets->b[0].limit_usd == 12.5);
+	assert_string_equal(c.budgets->webhook, "https://hooks.example/b");
+	config_free(&c);
+	assert_null(c.budgets);
+	assert_int_equal(config_parse("t.yaml", bad, strlen(bad), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:3: usd: '-1' is not a positive amount");
+	assert_null(c.budgets);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_project_rules),
 		cmocka_unit_test(test_telemetry_section),
 		cmocka_unit_test(test_otlp_section),
+		cmocka_unit_test(test_budgets_from_one_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

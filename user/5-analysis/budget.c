@@ -9,13 +9,13 @@
  * budgets (an alias can repeat a budget, not multiply the work). */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <yaml.h>
 #include "budget.h"
+#include "yaml_doc.h"
 
 #define BUDGET_FILE_MAX	(1024 * 1024)
 
@@ -41,23 +41,8 @@ struct bctx {
 	size_t errsize;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct bctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(x->err, x->errsize, "%s:%zu: %s", x->name, n ? n->start_mark.line + 1 : 0, msg);
-	return -EINVAL;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
+#define fail(x, n, ...) yaml_doc_fail((x)->err, (x)->errsize, (x)->name, (n), __VA_ARGS__)
+#define scalar yaml_doc_scalar
 
 static int one_budget(struct bctx *x, const yaml_node_t *m, struct budget *b)
 {
@@ -128,42 +113,23 @@ static int one_budget(struct bctx *x, const yaml_node_t *m, struct budget *b)
 	return 0;
 }
 
-int budget_parse(const char *name, const char *text, size_t len, struct budget_set *s,
-		 char *err, size_t errsize)
+int budget_parse_doc(const char *name, struct yaml_document_s *doc, struct budget_set *s, char *err,
+		     size_t errsize)
 {
-	struct bctx x = { .name = name, .err = err, .errsize = errsize };
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *list = NULL;
+	struct bctx x = { .name = name, .doc = doc, .err = err, .errsize = errsize };
+	yaml_node_t *root = yaml_document_get_root_node(doc), *list = NULL;
 	int ret = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (errsize)
-		err[0] = '\0';
-	if (len > BUDGET_FILE_MAX) {
-		snprintf(err, errsize, "%s: larger than %d bytes", name, BUDGET_FILE_MAX);
-		return -EFBIG;
-	}
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errsize, "%s:%zu: %s", name, parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "not YAML");
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	x.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
 	if (root && root->type == YAML_MAPPING_NODE)
 		for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
 		     p < root->data.mapping.pairs.top; p++) {
-			const char *k = scalar(yaml_document_get_node(&doc, p->key));
+			const char *k = scalar(yaml_document_get_node(doc, p->key));
 
 			if (k && !strcmp(k, "budgets"))
-				list = yaml_document_get_node(&doc, p->value);
+				list = yaml_document_get_node(doc, p->value);
 			if (k && !strcmp(k, "budget_webhook") && !ret) {
-				const yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+				const yaml_node_t *vn = yaml_document_get_node(doc, p->value);
 				const char *v = scalar(vn);
 
 				if (!v || (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
@@ -177,7 +143,7 @@ int budget_parse(const char *name, const char *text, size_t len, struct budget_s
 		ret = fail(&x, list, "budgets: a list of budgets");
 	for (yaml_node_item_t *it = list && !ret ? list->data.sequence.items.start : NULL;
 	     it && it < list->data.sequence.items.top && !ret; it++) {
-		const yaml_node_t *m = yaml_document_get_node(&doc, *it);
+		const yaml_node_t *m = yaml_document_get_node(doc, *it);
 
 		if (s->n == BUDGET_MAX)
 			ret = fail(&x, m, "more than %d budgets", BUDGET_MAX);
@@ -186,8 +152,26 @@ int budget_parse(const char *name, const char *text, size_t len, struct budget_s
 	}
 	if (ret)
 		memset(s, 0, sizeof(*s));
+	return ret;
+}
+
+int budget_parse(const char *name, const char *text, size_t len, struct budget_set *s,
+		 char *err, size_t errsize)
+{
+	yaml_document_t doc;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (errsize)
+		err[0] = '\0';
+	if (len > BUDGET_FILE_MAX) {
+		snprintf(err, errsize, "%s: larger than %d bytes", name, BUDGET_FILE_MAX);
+		return -EFBIG;
+	}
+	if ((ret = yaml_doc_load(name, text, len, &doc, err, errsize)))
+		return ret;
+	ret = budget_parse_doc(name, &doc, s, err, errsize);
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
 	return ret;
 }
 

@@ -51,6 +51,10 @@ int budget_load(const char *path, struct budget_set *s, char *err, size_t errsiz
 /* The same from a buffer; name is used in messages. */
 int budget_parse(const char *name, const char *text, size_t len, struct budget_set *s,
 		 char *err, size_t errsize);
+/* The same from a document already loaded (the daemon's config, read once). */
+struct yaml_document_s;
+int budget_parse_doc(const char *name, struct yaml_document_s *doc, struct budget_set *s,
+		     char *err, size_t errsize);
 
 const char *budget_scope_name(enum budget_scope s);	/* "project", ... "all" */
 const char *budget_period_name(enum budget_period p);	/* "day", "month" */

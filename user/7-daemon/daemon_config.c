@@ -18,6 +18,7 @@
 #include "budget.h"
 #include "daemon_config.h"
 #include "plain_capture.h"
+#include "yaml_doc.h"
 
 #define CONFIG_VALUE_MAX	4096
 
@@ -34,27 +35,12 @@ static const char *const match_keys[CONFIG_MATCH__MAX] = {
 	[CONFIG_MATCH_POD] = "pod", [CONFIG_MATCH_CONTAINER] = "container",
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct cfg_ctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(x->err, x->errsize, "%s:%zu: %s", x->name, n ? n->start_mark.line + 1 : 0, msg);
-	return -EINVAL;
-}
+#define fail(x, n, ...) yaml_doc_fail((x)->err, (x)->errsize, (x)->name, (n), __VA_ARGS__)
+#define scalar yaml_doc_scalar
 
 static yaml_node_t *node(struct cfg_ctx *x, int id)
 {
 	return yaml_document_get_node(x->doc, id);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
 /* A key given twice in one mapping is an error, not "the last wins": the
@@ -493,7 +479,6 @@ int config_parse(const char *name, const char *text, size_t len, struct daemon_c
 		 char *err, size_t errsize)
 {
 	struct cfg_ctx x = { .name = name, .err = err, .errsize = errsize };
-	yaml_parser_t p;
 	yaml_document_t doc;
 	yaml_node_t *root;
 	int ret = 0;
@@ -507,15 +492,8 @@ int config_parse(const char *name, const char *text, size_t len, struct daemon_c
 	}
 	if ((ret = refuse_aliases(name, text, len, err, errsize)))
 		return ret;
-	if (!yaml_parser_initialize(&p))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		snprintf(err, errsize, "%s:%zu: %s", name, p.problem_mark.line + 1,
-			 p.problem ? p.problem : "YAML syntax error");
-		yaml_parser_delete(&p);
-		return -EINVAL;
-	}
+	if ((ret = yaml_doc_load(name, text, len, &doc, err, errsize)))
+		return ret;
 	x.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (root && root->type != YAML_MAPPING_NODE) {
@@ -527,13 +505,10 @@ int config_parse(const char *name, const char *text, size_t len, struct daemon_c
 							      node(&x, pr->value), c);
 	}
 	if (!ret) {	/* budgets (llmobs budget): a bad one stops the daemon too */
-		struct budget_set *bs = malloc(sizeof(*bs));
-
-		ret = bs ? budget_parse(name, text, len, bs, err, errsize) : -ENOMEM;
-		free(bs);
+		c->budgets = malloc(sizeof(*c->budgets));
+		ret = c->budgets ? budget_parse_doc(name, &doc, c->budgets, err, errsize) : -ENOMEM;
 	}
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&p);
 	if (ret)
 		config_free(c);
 	return ret;
@@ -574,6 +549,7 @@ out:
 
 void config_free(struct daemon_config *c)
 {
+	free(c->budgets);
 	free(c->db);
 	free(c->prices);
 	free(c->socket);

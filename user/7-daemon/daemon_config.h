@@ -60,6 +60,9 @@ struct daemon_config {
 	/* otlp: the OTEL_* variables of the OTLP exporter likewise (endpoint,
 	 * traces_endpoint, headers, service_name, resource_attributes). */
 	char *otlp[CONFIG_OTLP__MAX];
+	/* budgets: and budget_webhook: (budget.h), read from the same parse;
+	 * NULL only when the config failed. */
+	struct budget_set *budgets;
 };
 
 /* The value for the LLM_OBSERVER_* variable name: the environment's, else

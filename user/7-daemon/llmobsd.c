@@ -109,21 +109,17 @@ static int64_t now_ns(clockid_t clk)
  * out, as telemetry's does. */
 static void start_budgets(struct daemon *d)
 {
-	struct budget_set *set;
-	char err[512];
+	const struct budget_set *set = d->args.cfg.budgets;	/* validated with the config */
 
-	if (!d->args.config_path || !(set = calloc(1, sizeof(*set))))
+	if (!d->args.config_path || !set)
 		return;
-	if (budget_load(d->args.config_path, set, err, sizeof(err)))
-		p_warn("budgets: %s", err);
-	else if (set->n && budget_alerts_new(set, set->webhook, &d->budgets) == 0) {
+	if (set->n && budget_alerts_new(set, set->webhook, &d->budgets) == 0) {
 		budget_alerts_load(d->budgets, d->store ? store_db(d->store) : NULL, time(NULL));
 		if (set->webhook[0])
 			sandbox_seccomp_allow_outbound();
 		p_info("budgets: %zu, alerts to the log%s", set->n,
 		       set->webhook[0] ? " and budget_webhook" : "");
 	}
-	free(set);
 }
 
 static void print_live_line(const struct exchange_record *r)
