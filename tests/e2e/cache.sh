@@ -8,13 +8,17 @@
 # the same rules file: the embedded one plus a 3 s TTL for the model of the
 # TTL workload, whose calls are 4 s apart, so one clock governs both.
 # Needs root (BPF, namespaces); `flock /tmp/llmobs-e2e.lock` around it.
-# Builds nothing. Env: E2E_OUTPUT (build dir), CACHE_KEEP=1 keeps $TMP.
+# Builds nothing (needs llmobsd, llmobs and tests/bpe_ids in E2E_OUTPUT).
+# Env: E2E_OUTPUT (build dir), CACHE_KEEP=1 keeps $TMP.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 E2E=$ROOT/tests/e2e
 OUT=${E2E_OUTPUT:-$ROOT/.output}
 PY=/usr/bin/python3
 [ "$(id -u)" -eq 0 ] || { echo "cache-e2e: needs root"; exit 1; }
+# OpenAI's token boundaries for the simulated provider (make's helpers)
+export BPE_IDS=$OUT/tests/bpe_ids
+[ -x "$BPE_IDS" ] || { echo "cache-e2e: $BPE_IDS missing (make $BPE_IDS)"; exit 1; }
 TMP=$(mktemp -d /tmp/llmobs-cache-e2e.XXXXXX)
 DPID=""
 cleanup() {

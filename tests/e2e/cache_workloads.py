@@ -4,9 +4,12 @@
 serve:  a TLS server that plays OpenAI chat completions and Anthropic
         messages and simulates their prompt caches: the prompt text is
         rendered as llm-observer's segmenter renders it (strings as is, text
-        blocks as their text, tools as compact JSON with bare keys), 4 bytes
-        a token; OpenAI caches any prefix of >= 1024 tokens in 128-token
-        steps; Anthropic reads a block end written by an earlier call within
+        blocks as their text, tools as compact JSON with bare keys); OpenAI
+        counts in its own tokens (o200k_base, through tests/helpers/bpe_ids,
+        BPE_IDS in the environment: each message encoded on its own after a
+        3-token header, 3 more to prime the reply) and caches any prefix of
+        >= 1024 tokens in 128-token steps; Anthropic, whose tokenizer is not
+        public, counts 4 bytes a token; Anthropic reads a block end written by an earlier call within
         20 blocks before a breakpoint and writes at breakpoints of >= 1024
         tokens; caches are per API key and expire after the TTL of the rules
         file given (the daemon gets the same file, so one clock governs
@@ -21,6 +24,7 @@ check:  expected.jsonl against `llmobs export` (records in time order).
 import json
 import os
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -40,6 +44,46 @@ def prose(n, seed):
         out.append(WORDS[(x >> 16) % len(WORDS)])
     s = " ".join(out)
     return s[:n]
+
+
+class Tokens:
+    """OpenAI's token boundaries (o200k_base) from tests/helpers/bpe_ids."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([os.environ["BPE_IDS"]], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+
+    def of(self, text):
+        """[(id, bytes)] of text's encoding"""
+        with self.lock:
+            self.p.stdin.write("o200k_base " + text.encode().hex() + "\n")
+            self.p.stdin.flush()
+            line = self.p.stdout.readline()
+        if not line:
+            raise SystemExit("cache-e2e: bpe_ids gave nothing (ranks not built in?)")
+        return [tuple(int(x) for x in t.split(":")) for t in line.split()]
+
+    def ended_by(self, text, off):
+        """tokens of text that end at or before byte off"""
+        n, end = 0, 0
+        for _, l in self.of(text):
+            end += l
+            if end > off:
+                break
+            n += 1
+        return n
+
+
+OA_HEADER = 3
+
+
+def oai_flat(tok, bl):
+    """an OpenAI prompt as tokens: per message a header, then its ids"""
+    flat = []
+    for _, t, _ in bl:
+        flat += [-1] * OA_HEADER + [i for i, _ in tok.of(t)]
+    return flat
 
 
 # ---- rendering, as user/5-analysis/cache_segment.c does ----------------------
@@ -89,8 +133,9 @@ class Sim:
         for p in rules["providers"]:
             for r in p["rules"]:
                 self.ttl[(p["provider"], r["model"])] = r["ttl_s"]
-        self.seen = []  # (account, provider, prefix text, time)
+        self.seen = []  # (account, provider, prefix text or tokens, time)
         self.lock = threading.Lock()
+        self.tok = Tokens()
 
     def ttl_of(self, provider, model):
         best = ("", self.ttl.get((provider, ""), 300))
@@ -111,15 +156,16 @@ class Sim:
             live = [s for s in self.seen if s[0] == account and s[1] == provider
                     and now - s[3] <= ttl]
             if provider == "openai":
+                flat = oai_flat(self.tok, bl)
+                inp = len(flat) + OA_HEADER
                 best = 0
                 for s in live:
                     n = 0
-                    while n < min(len(s[2]), len(total)) and s[2][n] == total[n]:
+                    while n < min(len(s[2]), len(flat)) and s[2][n] == flat[n]:
                         n += 1
-                    t = n // 4
-                    t = 0 if t < MIN_OAI else MIN_OAI + (t - MIN_OAI) // STEP_OAI * STEP_OAI
+                    t = 0 if n < MIN_OAI else MIN_OAI + (n - MIN_OAI) // STEP_OAI * STEP_OAI
                     best = max(best, t)
-                self.seen.append((account, provider, total, now))
+                self.seen.append((account, provider, flat, now))
                 return inp, best, 0
             read = 0
             for b in range(len(bl), 0, -1):
@@ -256,12 +302,13 @@ def oai(texts, model="gpt-4o"):
 def run(args):
     out = open(args[0], "w")
     key_a, key_b = "sk-test-" + "a" * 40, "sk-test-" + "b" * 40
+    tok = Tokens()
 
     def call(wl, i, api, body, key, want):
         resp = post(api, body, key)
         bl = blocks_of(api, body)
         total = sum(len(t) for _, t, _ in bl)
-        inp = total // 4
+        inp = total // 4 if api == "messages" else len(oai_flat(tok, bl)) + OA_HEADER
         cached = cached_of(api, resp)
         w = want(inp, cached, bl, total)
         w.update(workload=wl, call=i, input=inp, cached=cached, pid=os.getpid())
@@ -302,8 +349,10 @@ def run(args):
                 if allc == cached:
                     return dict(cause=None, cacheable=allc, missed=0, breakers=[])
                 off = 14 if where == "top" else len(stat2) + 15
+                # exact: the message header and the tokens before the stamp
+                t = OA_HEADER + tok.ended_by(bl[0][1], off)
                 return dict(cause="prefix_changed", cacheable=allc, missed=allc - cached,
-                            breakers=[["timestamp", "messages[0]", off]])
+                            breakers=[["timestamp", "messages[0]", off, t, allc - cached]])
             call("ts_%s_openai" % where, i, "chat", body, key_a, want)
 
     # 3. a UUID in the system prompt before an Anthropic breakpoint
@@ -392,7 +441,12 @@ def run(args):
             call("anthropic_" + mode, i, "messages", body, key_a, want)
 
     # 7. OpenAI just under and over 1024 tokens
-    for name, n, model in (("under", 4000, "gpt-4o-mini"), ("over", 4400, "gpt-4.1-mini")):
+    #    (in OpenAI's tokens: the prose grows until it is)
+    for name, floor, model in (("under", 1000, "gpt-4o-mini"), ("over", 1040, "gpt-4.1-mini")):
+        n = 4000
+        while len(oai_flat(tok, blocks_of("chat", oai([prose(n, 7), "Hello there, again."])))) \
+                + OA_HEADER < floor:
+            n += 40
         stat7 = prose(n, 7)
         for i in range(3):
             body = oai([stat7, "Hello there, again."], model=model)

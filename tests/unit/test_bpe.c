@@ -481,6 +481,37 @@ static void test_random_bytes(void **state)
 	}
 }
 
+/* Token boundaries: the vectors' tokens, by length, cover their text; the
+ * tokens that end by byte b are counted by bpe_count_prefix() without
+ * encoding more than b needs (a prompt cache's match stops there). */
+static void test_prefix(void **state)
+{
+	if (skip_unavailable())
+		return;
+	assert_int_equal(bpe_token_len(BPE_O200K_BASE, UINT32_MAX), -EINVAL);
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		const struct vector *v = &vectors[i];
+		size_t len = strlen(v->text), end = 0;
+		long n = 0;
+
+		for (size_t k = 0; k < v->n; k++) {
+			long l = bpe_token_len(v->enc, v->ids[k]);
+
+			assert_true(l > 0);
+			/* inside token k: k tokens ended; at its end: k + 1 */
+			for (long j = 1; j < l; j++)
+				assert_int_equal(bpe_count_prefix(v->enc, v->text, len, end + (size_t)j),
+						 (long)k);
+			end += (size_t)l;
+			assert_int_equal(bpe_count_prefix(v->enc, v->text, len, end), (long)k + 1);
+			n++;
+		}
+		assert_int_equal(end, len);
+		assert_int_equal(bpe_count_prefix(v->enc, v->text, len, 0), 0);
+		assert_int_equal(bpe_count_prefix(v->enc, v->text, len, len + 5), n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_random_bytes),
 	};
 

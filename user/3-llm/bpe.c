@@ -151,10 +151,16 @@ struct sink {
 	uint32_t *ids;
 	size_t max;
 	long count;
+	/* bpe_count_prefix(): only tokens that end at or before stop count;
+	 * pos is where the next token starts */
+	size_t pos, stop;
 };
 
-static void emit(struct sink *k, uint32_t id)
+static void emit(struct sink *k, uint32_t id, size_t len)
 {
+	k->pos += len;
+	if (k->pos > k->stop)
+		return;
 	if (k->ids && (size_t)k->count < k->max)
 		k->ids[k->count] = id;
 	k->count++;
@@ -260,7 +266,7 @@ static void merge_piece(const struct bpe_table *t, const unsigned char *p, size_
 		push_pair(t, p, n, q.left);
 	}
 	for (i = 0; i < n; i = mg.next[i])
-		emit(k, rank_of(t, p + i, mg.next[i] - i));
+		emit(k, rank_of(t, p + i, mg.next[i] - i), mg.next[i] - i);
 }
 
 static void encode_piece(const struct bpe_table *t, const unsigned char *p, size_t n,
@@ -278,7 +284,7 @@ static void encode_piece(const struct bpe_table *t, const unsigned char *p, size
 		n -= cut;
 	}
 	if ((id = rank_of(t, p, n)) != NO_RANK)
-		emit(k, id);
+		emit(k, id, n);
 	else
 		merge_piece(t, p, n, k);
 }
@@ -290,7 +296,7 @@ static long encode(enum bpe_encoding enc, const char *text, size_t len, struct s
 
 	if (!t)
 		return -ENOENT;
-	while (i < len) {
+	while (i < len && i < k->stop) {
 		e = bpe_piece_end(enc, text, len, i);
 		encode_piece(t, (const unsigned char *)text + i, e - i, k);
 		i = e;
@@ -301,7 +307,23 @@ static long encode(enum bpe_encoding enc, const char *text, size_t len, struct s
 long bpe_encode(enum bpe_encoding enc, const char *text, size_t len,
 		uint32_t *ids, size_t max)
 {
-	struct sink k = { ids, max, 0 };
+	struct sink k = { ids, max, 0, 0, SIZE_MAX };
+
+	return encode(enc, text ? text : "", text ? len : 0, &k);
+}
+
+long bpe_token_len(enum bpe_encoding enc, uint32_t id)
+{
+	const struct bpe_table *t = table_get(enc);
+
+	if (!t)
+		return -ENOENT;
+	return id < t->n ? t->blob[t->off[id] - 1] : -EINVAL;
+}
+
+long bpe_count_prefix(enum bpe_encoding enc, const char *text, size_t len, size_t stop)
+{
+	struct sink k = { NULL, 0, 0, 0, stop };
 
 	return encode(enc, text ? text : "", text ? len : 0, &k);
 }
@@ -317,7 +339,7 @@ int bpe_stream_feed(struct bpe_stream *s, enum bpe_encoding enc,
 		    const char *text, size_t len)
 {
 	const struct bpe_table *t = table_get(enc);
-	struct sink k = { NULL, 0, 0 };
+	struct sink k = { NULL, 0, 0, 0, SIZE_MAX };
 	size_t n, i = 0, e, held[2][2], nheld = 0;
 	char *buf;
 

@@ -34,6 +34,15 @@ long bpe_encode(enum bpe_encoding enc, const char *text, size_t len,
 		uint32_t *ids, size_t max);
 /* The number of tokens alone. */
 long bpe_count(enum bpe_encoding enc, const char *text, size_t len);
+/* The bytes of token id (> 0), -ENOENT when enc is not built in, -EINVAL
+ * for an id it does not have. */
+long bpe_token_len(enum bpe_encoding enc, uint32_t id);
+/* The number of tokens of text[0..len)'s encoding that end at or before
+ * byte stop: where a prompt cache that stops matching at stop stops
+ * (the text after stop still decides how the text before it is cut, so
+ * this is not bpe_count(text, stop)). Only text up to the piece that holds
+ * stop is encoded. Returns as bpe_count(). */
+long bpe_count_prefix(enum bpe_encoding enc, const char *text, size_t len, size_t stop);
 
 /* Counting text that arrives in pieces (stream deltas): the total equals
  * bpe_count() of the concatenation, because the last pre-tokenization

@@ -18,6 +18,7 @@
 #include "cache_reorder.h"
 #include "cache_rules.h"
 #include "cache_segment.h"
+#include "cache_tokens.h"
 #include "provider.h"
 
 #define RAW_NS	0x52a7c1d3e5f60789ULL	/* raw keys apart from norm keys */
@@ -59,6 +60,7 @@ struct cache_analyzer {
 	const struct price_table *prices;
 	struct cache_request req;
 	struct cache_prefix pre;
+	struct cache_tokens tok;
 	struct tmpl *tmpl[CACHE_MAX_TEMPLATES];
 	size_t ntmpl;
 	struct cache_analyzer_stats st;
@@ -131,6 +133,7 @@ void cache_analyzer_free(struct cache_analyzer *a)
 		tmpl_free(a->tmpl[i]);
 	cache_request_free(&a->req);
 	cache_prefix_free(&a->pre);
+	cache_tokens_free(&a->tok);
 	cache_index_free(a->ix);
 	cache_rules_free(a->rules);
 	cache_hash_key_free(&a->own);
@@ -303,14 +306,16 @@ static bool resume_from(struct cache_analyzer *a, uint64_t key, struct cache_res
 
 /* ---- tokens ---- */
 
-/* Rendered bytes -> tokens, apportioned from the input tokens reported. */
-static int64_t tokens_at(const struct cache_prefix *p, int64_t input, uint64_t cum)
+/* A prompt position in tokens: BPE-exact for OpenAI models, apportioned
+ * from the input tokens reported otherwise (cache_tokens.h). */
+static int64_t tokens_at(struct cache_analyzer *a, uint32_t seg, uint32_t off, uint64_t cum)
 {
-	if (!p->total_bytes || input <= 0)
-		return 0;
-	if (cum >= p->total_bytes)
-		return input;
-	return (int64_t)((__int128)cum * input / (__int128)p->total_bytes);
+	return cache_tokens_at(&a->tok, seg, off, cum);
+}
+
+static int64_t tokens_pt(struct cache_analyzer *a, const struct cache_point *pt)
+{
+	return tokens_at(a, pt->seg, pt->seg_off, pt->cum);
 }
 
 /* The longest point index + 1 (0: none) that the index has, any age and
@@ -347,7 +352,7 @@ static int64_t usable(struct cache_analyzer *a, const struct cache_rule *rule, b
 	if (!n)
 		return 0;
 	if (rule->breakpoints != CACHE_BP_ANTHROPIC)
-		return cache_rule_round(rule, tokens_at(p, input, p->pt[n - 1].cum));
+		return cache_rule_round(rule, tokens_pt(a, &p->pt[n - 1]));
 	for (size_t i = n; i-- > 0;) {
 		const struct cache_point *pt = &p->pt[i];
 		struct cache_index_entry *e;
@@ -368,7 +373,7 @@ static int64_t usable(struct cache_analyzer *a, const struct cache_rule *rule, b
 				}
 		}
 		if (ok)
-			return cache_rule_round(rule, tokens_at(p, input, pt->cum));
+			return cache_rule_round(rule, tokens_pt(a, pt));
 	}
 	return 0;
 }
@@ -393,7 +398,7 @@ static int64_t usable_through(struct cache_analyzer *a, const struct cache_rule 
 		     sg <= pt->seg + (uint32_t)rule->lookback_blocks; sg++)
 			ok = rq->segs[sg].breakpoint;
 		if (ok)
-			return cache_rule_round(rule, tokens_at(p, input, pt->cum));
+			return cache_rule_round(rule, tokens_pt(a, pt));
 	}
 	return 0;
 }
@@ -475,7 +480,7 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 	}
 	if (div == SIZE_MAX)	/* nothing changed before the first difference */
 		return ro ? add_breaker(b, 0, CB_REORDERED_BLOCKS, CS_NONE, ro->first, 0,
-					tokens_at(p, input, seg_start(rq, ro->first))) : 0;
+					tokens_at(a, ro->first, 0, seg_start(rq, ro->first))) : 0;
 	/* tools: reordered as a set, or the same tools with keys reordered */
 	if (rq->segs[p->pt[div].seg].group == CG_TOOLS && p->ntools == t->ntools) {
 		uint64_t cum = (uint64_t)tools_start_cum(a, &p->pt[div]);
@@ -485,12 +490,12 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 
 			if (p->tool_canon[j] != t->tool_canon[j]) {
 				n = add_breaker(b, n, CB_REORDERED_TOOLS, CS_NONE, seg, 0,
-						tokens_at(p, input, cum));
+						tokens_at(a, seg, 0, cum));
 				break;
 			}
 			if (p->tool_raw[j] != t->tool_raw[j]) {
 				n = add_breaker(b, n, CB_REORDERED_KEYS, CS_NONE, seg, 0,
-						tokens_at(p, input, cum));
+						tokens_at(a, seg, 0, cum));
 				break;
 			}
 			cum += rq->segs[seg].text_len;
@@ -505,22 +510,23 @@ static int find_breakers(struct cache_analyzer *a, const struct tmpl *t, int64_t
 		if (kind == CB_RANDOM_NUMBER && c->shape == CS_INTEGER && o->shape == CS_INTEGER &&
 		    c->ivalue > o->ivalue)
 			kind = CB_COUNTER;
-		n = add_breaker(b, n, kind, c->shape, c->seg, c->off, tokens_at(p, input, c->cum));
+		n = add_breaker(b, n, kind, c->shape, c->seg, c->off, tokens_at(a, c->seg, c->off, c->cum));
 		if (n == CACHE_MAX_BREAKERS)
 			break;
 	}
 	for (size_t i = 0; i < m && rq->segs[p->pt[div].seg].group == CG_SCHEMA && !n; i++)
 		n = add_breaker(b, n, CB_REORDERED_KEYS, CS_NONE, p->pt[div].seg, 0,
-				tokens_at(p, input, p->pt[div].cum - rq->segs[p->pt[div].seg].text_len));
+				tokens_at(a, p->pt[div].seg, 0,
+					  p->pt[div].cum - p->pt[div].seg_off));
 	if (ro)
 		n = add_breaker(b, n, CB_REORDERED_BLOCKS, CS_NONE, ro->first, 0,
-				tokens_at(p, input, seg_start(rq, ro->first)));
+				tokens_at(a, ro->first, 0, seg_start(rq, ro->first)));
 	if (!n) {
 		const struct cache_point *d = &p->pt[div];
 		uint32_t off = div && p->pt[div - 1].seg == d->seg ? p->pt[div - 1].seg_off : 0;
 
 		n = add_breaker(b, n, CB_OTHER, CS_NONE, d->seg, off,
-				tokens_at(p, input, d->cum - (d->seg_off - off)));
+				tokens_at(a, d->seg, off, d->cum - (d->seg_off - off)));
 	}
 	return n;
 }
@@ -723,6 +729,9 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		return err;
 	if (p->resumed_segs)
 		a->st.resumed++;
+	/* -ENOMEM leaves positions apportioned: still an answer */
+	(void)cache_tokens_begin(&a->tok, &a->req, p->seg_cfp, p->total_bytes, input,
+				 r->provider, r->model[0] ? r->model : r->request_model);
 	params = fnv_str(a->req.params, a->req.params_len);
 	len = snprintf(buf, sizeof(buf), "tmpl%c%s%c%s%c%s%c%s%c%016llx", 0, r->exe, 0,
 		       r->provider, 0, r->api, 0, family, 0, (unsigned long long)p->sys_hash);
@@ -765,7 +774,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		if (actual > 0 && missed == 0)
 			cause = "";
 		else if (input < rule->min_tokens ||
-			 (!pred && n_live && tokens_at(p, input, p->pt[n_live - 1].cum) < rule->min_tokens))
+			 (!pred && n_live && tokens_pt(a, &p->pt[n_live - 1]) < rule->min_tokens))
 			cause = "below_minimum";
 		else if (rule->breakpoints == CACHE_BP_ANTHROPIC && !a->req.any_breakpoint)
 			cause = "no_breakpoint";

@@ -17,6 +17,7 @@ struct scan {
 	struct cache_request *req;
 	const struct cache_rule *rule;
 	bool bp;		/* a breakpoint key was seen in this segment */
+	bool image;		/* an image block was seen in this segment */
 	bool err;
 	bool oom;
 };
@@ -373,6 +374,10 @@ static void render_block(struct scan *s, const char *v, const char *ve)
 	n = v < ve && *v == '{' ? members(v, ve, m, 16, 0) : -1;
 	text = n > 0 ? find(m, n, "text") : NULL;
 	type = n > 0 ? find(m, n, "type") : NULL;
+	if (type && (((size_t)(type->ve - type->v) >= 6 && !memcmp(type->v, "\"image", 6)) ||
+		     ((size_t)(type->ve - type->v) >= 13 &&
+		      !memcmp(type->v, "\"input_image\"", 13))))
+		s->image = true;	/* counted as an image, not as its URL's text */
 	if (text && *text->v == '"') {
 		bool only = true;
 
@@ -429,6 +434,7 @@ static struct cache_segment *seg_begin(struct scan *s, enum cache_group g, uint3
 	sg->body_len = (uint32_t)(ve - v);
 	sg->text_off = (uint32_t)r->text_len;
 	s->bp = false;
+	s->image = false;
 	return sg;
 }
 
@@ -438,6 +444,7 @@ static void seg_end(struct scan *s, struct cache_segment *sg)
 		return;
 	sg->text_len = (uint32_t)(s->req->text_len - sg->text_off);
 	sg->breakpoint = s->bp;
+	sg->image = s->image;
 	s->req->any_breakpoint |= s->bp;
 	s->req->n_segs++;
 }
@@ -679,7 +686,7 @@ int cache_segment_request(struct cache_request *req, const char *api,
 			  const char *body, size_t len, const struct cache_rule *rule)
 {
 	const struct field_order *order;
-	struct scan s = { body, body + len, req, rule, false, false, false };
+	struct scan s = { body, body + len, req, rule, false, false, false, false };
 	struct member *top, sub[32];
 	int n;
 

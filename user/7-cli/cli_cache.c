@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "cache_tokens.h"
 #include "cli.h"
 #include "cost.h"
 #include "log.h"
@@ -344,6 +345,8 @@ static cJSON *build(sqlite3 *db, int64_t since_ns)
 		cJSON_AddStringToObject(t, "provider", r.provider);
 		cJSON_AddStringToObject(t, "api", r.api);
 		cJSON_AddStringToObject(t, "model", r.model);
+		/* how its token offsets were counted (README: added to v1) */
+		cJSON_AddStringToObject(t, "token_offsets", cache_tokens_method(r.provider, r.model));
 		add_totals(t, r.requests, r.input, r.cached, r.cacheable, r.missed, r.missed_usd);
 		cJSON_AddItemToArray(templates, t);
 		if (template_detail(db, since_ns, &r, t, prices)) {
