@@ -16,12 +16,14 @@ reject400, partial (2xx, one span rejected, the first time), hang (hold the requ
 
 Usage: receiver.py --port N --semconv FILE --log F --spans F --bodies F
                    --mode-file F [--require-header NAME:VALUE]...
+                   [--cert PEM --key PEM]   (https)
 """
 import argparse
 import gzip
 import http.server
 import json
 import re
+import ssl
 import sys
 import threading
 import time
@@ -223,6 +225,8 @@ def main():
     ap.add_argument("--bodies", required=True)
     ap.add_argument("--mode-file", required=True)
     ap.add_argument("--require-header", action="append", default=[])
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     ap.add_argument("--allow-attribute", action="append", default=[],
                     help="an operator's own resource attribute the test sets")
     a = ap.parse_args()
@@ -240,6 +244,10 @@ def main():
     ctx.write_log = write_log
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(ctx))
     srv.daemon_threads = True
+    if a.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(a.cert, a.key)
+        srv.socket = tls.wrap_socket(srv.socket, server_side=True)
     print("ready", flush=True)
     srv.serve_forever()
 

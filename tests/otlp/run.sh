@@ -12,6 +12,8 @@
 #  canaries  no request holds the prompt, the provider key, or the path;
 #  outage    503s with Retry-After: retried, all delivered, failures counted;
 #            a partial success's rejected span is counted as dropped;
+#  https     a collector with a CA of its own: refused without
+#            OTEL_EXPORTER_OTLP_CERTIFICATE, delivered with it;
 #  full      a collector that hangs: every exchange still recorded, the
 #            overflow counted on /metrics, and the daemon stops in < 5 s.
 # Usage: run.sh OUTPUT_DIR
@@ -179,6 +181,32 @@ check "its rejected span counted as dropped, the others as exported" wait_for 10
 echo ok >"$TMP/mode"
 check "the main daemon (export thread under the seccomp filter) still runs" kill -0 "$DPID"
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+
+echo "otlp: a collector over https, with its own CA"
+TLS_PORT=$((LLM_PORT + 3))
+: >"$TMP/tls-spans.jsonl"
+$PY "$HERE/receiver.py" --port "$TLS_PORT" --semconv "$HERE/semconv-attributes.txt" \
+  --log "$TMP/tls.jsonl" --spans "$TMP/tls-spans.jsonl" --bodies "$TMP/bodies.txt" \
+  --mode-file "$TMP/mode" --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
+  >"$TMP/tls.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q ready "$TMP/tls.out" 2>/dev/null && break; sleep 0.1; done
+daemon nocert "OTEL_EXPORTER_OTLP_ENDPOINT=https://localhost:$TLS_PORT" OTEL_BSP_SCHEDULE_DELAY=100 \
+  --listen=off || bad "nocert: daemon did not start"
+app "$TMP/nocert.sock" 0 >/dev/null 2>&1
+check "without the CA: the certificate is refused, said once" \
+  wait_for 10 grep -q "otlp: exporting to https://localhost:$TLS_PORT/v1/traces failed (SSL" "$TMP/nocert.log"
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+check "... and nothing was accepted" test ! -s "$TMP/tls-spans.jsonl"
+daemon tls "OTEL_EXPORTER_OTLP_ENDPOINT=https://localhost:$TLS_PORT" OTEL_BSP_SCHEDULE_DELAY=100 \
+  "OTEL_EXPORTER_OTLP_CERTIFICATE=$TMP/ca/ca.pem" --listen=off || bad "tls: daemon did not start"
+app "$TMP/tls.sock" 0 >/dev/null 2>&1
+tls_spans() { [ "$(wc -l <"$TMP/tls-spans.jsonl")" = 2 ]; }
+check "with OTEL_EXPORTER_OTLP_CERTIFICATE: both spans, by name (localhost)" wait_for 10 tls_spans
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+check "a CA file that cannot be read stops the start" cfgerr \
+  "OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read $TMP/none.pem" \
+  "OTEL_EXPORTER_OTLP_CERTIFICATE=$TMP/none.pem" -- --otlp-endpoint https://localhost:1
 
 echo "otlp: a collector that hangs, a queue of 4"
 echo hang >"$TMP/mode"

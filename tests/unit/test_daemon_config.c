@@ -275,7 +275,7 @@ static void test_otlp_section(void **state)
 	assert_int_equal(config_parse("t.yaml", "otlp:\n  endpoints: x\n", 21, &c, err,
 				      sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "t.yaml:2: unknown key 'endpoints' in otlp (known: endpoint, "
-				    "traces_endpoint, headers, service_name, resource_attributes)"));
+				    "traces_endpoint, headers, service_name, resource_attributes, certificate)"));
 }
 
 /* The budgets come from the config's one parse: the daemon holds them,

@@ -174,6 +174,7 @@ static void send_pending(struct otlp *o, bool at_exit, long timeout_ms)
 		.connect_timeout_ms = timeout_ms < 5000 ? timeout_ms : 5000,
 		.total_timeout_ms = timeout_ms,
 		.cancelled = at_exit ? NULL : cancelled, .cancel_ctx = o,
+		.ca_pem = o->cfg.ca_pem, .ca_pem_len = o->cfg.ca_pem_len,
 	};
 	struct telemetry_send_result res;
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");

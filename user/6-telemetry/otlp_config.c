@@ -9,6 +9,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "otlp_config.h"
+#include "telemetry_send.h"
 
 static int fail(char *err, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -275,6 +276,11 @@ static int load(struct otlp_config *c, const char *flag_endpoint,
 			    sizeof(c->service_name) - 1);
 	if ((v = get("OTEL_RESOURCE_ATTRIBUTES", ctx)) && (rc = add_resource(c, v, err, errsize)))
 		return rc;
+	if ((v = first(get, ctx, "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+		       "OTEL_EXPORTER_OTLP_CERTIFICATE", &var)) &&
+	    (rc = telemetry_read_ca(v, &c->ca_pem, &c->ca_pem_len)))
+		return rc == -ENOMEM ? rc : fail(err, errsize, "%s: cannot read %s: %s", var, v,
+						 rc == -EINVAL ? "empty or over 4 MiB" : strerror(-rc));
 	if ((v = get("OTEL_EXPORTER_OTLP_PROTOCOL", ctx)))
 		snprintf(c->protocol, sizeof(c->protocol), "%s", v);
 	if ((rc = get_num(get, ctx, "OTEL_BSP_MAX_QUEUE_SIZE", 1, 1 << 20, 2048, &n, err, errsize)))
@@ -335,5 +341,6 @@ void otlp_config_free(struct otlp_config *c)
 		free(c->res_keys[i]);
 		free(c->res_values[i]);
 	}
+	free(c->ca_pem);
 	memset(c, 0, sizeof(*c));
 }

@@ -1,7 +1,8 @@
 /* Whether the OTLP exporter runs, and where to: --otlp-endpoint, else the
  * OpenTelemetry SDKs' own variables (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
  * OTEL_EXPORTER_OTLP_ENDPOINT, ..._HEADERS, OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*), read through a lookup (the
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_BSP_*),
+ * read through a lookup (the
  * environment, then the config file's otlp: section). A value that is set
  * but wrong is an error naming the variable: the daemon does not start
  * exporting half-configured. Header values may hold a collector's token:
@@ -31,6 +32,11 @@ struct otlp_config {
 	long schedule_delay_ms;		/* OTEL_BSP_SCHEDULE_DELAY, default 5000 */
 	long timeout_ms;		/* OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, default 10000 */
 	char protocol[32];		/* OTEL_EXPORTER_OTLP_PROTOCOL as set; we send http/json */
+	/* OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE: a CA bundle for an https
+	 * collector, read at start (the sandboxed worker may not read it
+	 * later); NULL: the system's CAs. */
+	char *ca_pem;
+	size_t ca_pem_len;
 };
 
 /* One entry of a "k1=v1,k2=v2" list (OTEL_EXPORTER_OTLP_HEADERS,

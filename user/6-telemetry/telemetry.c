@@ -44,32 +44,12 @@ struct telemetry {
 	size_t ca_pem_len;
 };
 
-#define CA_FILE_MAX_BYTES	(4u << 20)
-
 /* The CA file, read now: the sandboxed worker may not read it later. */
 static int read_ca(struct telemetry *t)
 {
-	FILE *f;
-	long n;
-
 	if (!t->cfg.ca_file[0])
 		return 0;
-	f = fopen(t->cfg.ca_file, "re");
-	if (!f)
-		return -errno;
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || n > CA_FILE_MAX_BYTES ||
-	    fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return -EINVAL;
-	}
-	t->ca_pem = malloc((size_t)n);
-	if (!t->ca_pem || fread(t->ca_pem, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	t->ca_pem_len = (size_t)n;
-	return 0;
+	return telemetry_read_ca(t->cfg.ca_file, &t->ca_pem, &t->ca_pem_len);
 }
 
 static int64_t now_ns(clockid_t clk)

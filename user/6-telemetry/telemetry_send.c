@@ -218,6 +218,32 @@ void telemetry_send(const struct telemetry_config *c, const struct telemetry_sen
 	free(gz);
 }
 
+int telemetry_read_ca(const char *path, char **pem, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	long n;
+
+	*pem = NULL;
+	*len = 0;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || n > TELEMETRY_CA_FILE_MAX_BYTES ||
+	    fseek(f, 0, SEEK_SET)) {
+		fclose(f);
+		return -EINVAL;
+	}
+	*pem = malloc((size_t)n);
+	if (!*pem || fread(*pem, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(*pem);
+		*pem = NULL;
+		return -EIO;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return 0;
+}
+
 int telemetry_backoff_s(int *backoff_s, int64_t retry_after_s)
 {
 	uint32_t r = 0;

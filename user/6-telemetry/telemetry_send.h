@@ -66,6 +66,13 @@ void telemetry_post(const struct telemetry_post *p, const struct telemetry_send_
  * retry_after_s when longer. */
 int telemetry_backoff_s(int *backoff_s, int64_t retry_after_s);
 
+#define TELEMETRY_CA_FILE_MAX_BYTES	(4u << 20)
+
+/* A CA bundle read whole into *pem (malloc()ed), at start: the sandboxed
+ * worker may not be allowed to read it later. Returns 0, -errno, -EINVAL
+ * (empty or over TELEMETRY_CA_FILE_MAX_BYTES) or -EIO. */
+int telemetry_read_ca(const char *path, char **pem, size_t *len);
+
 /* gzip of in (RFC 1952, zlib). Returns 0 and a malloc()ed *out, or -errno. */
 int telemetry_gzip(const char *in, size_t len, unsigned char **out, size_t *out_len);
 

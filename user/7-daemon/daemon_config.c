@@ -322,6 +322,7 @@ static const struct env_key otlp_keys[CONFIG_OTLP__MAX] = {
 	[CONFIG_OTLP_HEADERS] = { "headers", "OTEL_EXPORTER_OTLP_HEADERS" },
 	[CONFIG_OTLP_SERVICE_NAME] = { "service_name", "OTEL_SERVICE_NAME" },
 	[CONFIG_OTLP_RESOURCE_ATTRIBUTES] = { "resource_attributes", "OTEL_RESOURCE_ATTRIBUTES" },
+	[CONFIG_OTLP_CERTIFICATE] = { "certificate", "OTEL_EXPORTER_OTLP_CERTIFICATE" },
 };
 
 static int env_section(struct cfg_ctx *x, const yaml_node_t *n, const char *name,

@@ -41,7 +41,8 @@ enum {
 
 enum {
 	CONFIG_OTLP_ENDPOINT, CONFIG_OTLP_TRACES_ENDPOINT, CONFIG_OTLP_HEADERS,
-	CONFIG_OTLP_SERVICE_NAME, CONFIG_OTLP_RESOURCE_ATTRIBUTES, CONFIG_OTLP__MAX,
+	CONFIG_OTLP_SERVICE_NAME, CONFIG_OTLP_RESOURCE_ATTRIBUTES, CONFIG_OTLP_CERTIFICATE,
+	CONFIG_OTLP__MAX,
 };
 
 struct daemon_config {
@@ -58,7 +59,8 @@ struct daemon_config {
 	 * name of the variable they stand for; the environment wins. */
 	char *telemetry[CONFIG_TELEMETRY__MAX];
 	/* otlp: the OTEL_* variables of the OTLP exporter likewise (endpoint,
-	 * traces_endpoint, headers, service_name, resource_attributes). */
+	 * traces_endpoint, headers, service_name, resource_attributes,
+	 * certificate). */
 	char *otlp[CONFIG_OTLP__MAX];
 	/* budgets: and budget_webhook: (budget.h), read from the same parse;
 	 * NULL only when the config failed. */
