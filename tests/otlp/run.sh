@@ -11,7 +11,8 @@
 #            whose tokens, cost, errors and resource equal `llmobs export`;
 #  canaries  no request holds the prompt, the provider key, or the path;
 #  outage    503s with Retry-After: retried, all delivered, failures counted;
-#            a partial success's rejected span is counted as dropped;
+#            a partial success's rejected span and a 400's batch are
+#            counted as dropped, not retried;
 #  https     a collector with a CA of its own: refused without
 #            OTEL_EXPORTER_OTLP_CERTIFICATE, delivered with it;
 #  full      a collector that hangs: every exchange still recorded, the
@@ -178,6 +179,11 @@ check "a partial success answered" wait_for 10 grep -q '"rejected": 1' "$TMP/rec
 partial_counted() { [ "$(stat otlp_spans_dropped_export)" = 1 ] &&
   [ $(( $(stat otlp_spans_exported) + 1 )) = "$(recorded main)" ]; }
 check "its rejected span counted as dropped, the others as exported" wait_for 10 partial_counted
+echo reject400 >"$TMP/mode"
+app "$TMP/main.sock" 0 >/dev/null 2>&1
+refused_counted() { [ "$(stat otlp_spans_dropped_export)" = 3 ]; }
+check "a 400: the batch dropped, not retried, counted" wait_for 10 refused_counted
+check "... and said" grep -q "otlp: the collector refused a batch of .* spans (HTTP 400); dropped" "$TMP/main.log"
 echo ok >"$TMP/mode"
 check "the main daemon (export thread under the seccomp filter) still runs" kill -0 "$DPID"
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
