@@ -192,6 +192,11 @@ static void send_pending(struct otlp *o, bool at_exit, long timeout_ms)
 		       }, &so, &res);
 	if (!at_exit && atomic_load(&o->stop) && res.verdict != TELEMETRY_SENT)
 		return;		/* cut off by stop: otlp_stop() tries it once more */
+	/* OTLP/HTTP retries 429, 502, 503 and 504 only (telemetry's endpoint
+	 * also 408 and every 5xx): the others would fail the same again. */
+	if (res.verdict == TELEMETRY_RETRY && res.status && res.status != 429 &&
+	    res.status != 502 && res.status != 503 && res.status != 504)
+		res.verdict = TELEMETRY_REJECTED;
 	switch (res.verdict) {
 	case TELEMETRY_SENT:
 		rejected = rejected_spans(answer, o->pending_spans);
