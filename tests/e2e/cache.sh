@@ -74,22 +74,45 @@ done
 grep -q ' ready' "$TMP/daemon.log" || { echo "cache-e2e: FAIL: llmobsd not ready: $(tail -n 5 "$TMP/daemon.log")"; exit 1; }
 
 # --- server and workloads in a private net+mount namespace ---------------------
+CLAUDE=$E2E/agents/node_modules/@anthropic-ai/claude-code-linux-x64/claude
+[ -x "$CLAUDE" ] || echo "cache-e2e: Claude Code not installed (tests/e2e/agents): its calibration is skipped"
 unshare -m -n -- bash -c '
   set -u
-  TMP=$1 E2E=$2 PY=$3
+  TMP=$1 E2E=$2 PY=$3 CLAUDE=$4
   ip link set lo up && mount --bind "$TMP/hosts" /etc/hosts || exit 1
   export SSL_CERT_FILE=$TMP/ca/ca.pem
   unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
   "$PY" "$E2E/cache_workloads.py" serve "$TMP/ca/server.pem" "$TMP/ca/server.key" \
-    "$TMP/rules.json" "$TMP/server.ready" 2>"$TMP/server.log" &
+    "$TMP/rules.json" "$TMP/server.ready" "$TMP/served.jsonl" 2>"$TMP/server.log" &
   SRV=$!
   for _ in $(seq 100); do [ -s "$TMP/server.ready" ] && break; sleep 0.1; done
   [ -s "$TMP/server.ready" ] || { echo "cache-e2e: server did not start"; kill $SRV; exit 1; }
   "$PY" "$E2E/cache_workloads.py" run "$TMP/expected.jsonl"
   rc=$?
+  # Claude Code (pinned, tests/e2e/agents), twice back to back, as a new
+  # user would: once the daemon has attached to its BoringSSL
+  if [ -x "$CLAUDE" ]; then
+    export NODE_EXTRA_CA_CERTS=$TMP/ca/ca.pem
+    HOME=$TMP/claude-home bash -c '\''for i in 1 2 3 4 5 6 7 8 9 10; do "$1" --version; done'\'' \
+      _ "$CLAUDE" >/dev/null 2>&1 &
+    W=$!
+    for _ in $(seq 100); do
+      grep -q "attached to $(readlink -f "$CLAUDE") (" "$TMP/daemon.log" && break
+      sleep 0.1
+    done
+    kill $W 2>/dev/null; wait $W 2>/dev/null
+    sleep 1
+    : >"$TMP/served.jsonl"
+    for run in 1 2; do
+      timeout 120 env HOME="$TMP/claude-home" ANTHROPIC_API_KEY=sk-ant-e2e-cache-claude \
+        DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
+        "$CLAUDE" -p "Say hello" --max-turns 1 --model claude-haiku-4-5 \
+        >"$TMP/claude-$run.out" 2>&1 || { echo "cache-e2e: claude run $run failed: $(tail -n 3 "$TMP/claude-$run.out")"; rc=1; }
+    done
+  fi
   kill $SRV
   exit $rc
-' _ "$TMP" "$E2E" "$PY" || { echo "cache-e2e: FAIL: workloads: $(tail -n 5 "$TMP/server.log")"; exit 1; }
+' _ "$TMP" "$E2E" "$PY" "$CLAUDE" || { echo "cache-e2e: FAIL: workloads: $(tail -n 5 "$TMP/server.log")"; exit 1; }
 
 sleep 1
 kill -TERM "$DPID"
@@ -100,6 +123,10 @@ DPID=""
 rc=$?
 "$OUT/llmobs" cache --db "$TMP/cache.db" >"$TMP/cache.txt" || rc=1
 "$OUT/llmobs" cache --db "$TMP/cache.db" --json >"$TMP/cache.json" || rc=1
+if [ -x "$CLAUDE" ]; then
+  "$PY" "$E2E/cache_workloads.py" claude "$TMP/export.jsonl" "$TMP/cache.json" \
+    "$TMP/served.jsonl" || rc=1
+fi
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]=="llmobs.cache.v1"' \
   "$TMP/cache.json" || { echo "cache-e2e: FAIL: llmobs cache --json"; rc=1; }
 cat "$TMP/cache.txt"

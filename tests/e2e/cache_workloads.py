@@ -21,6 +21,7 @@ run:    the workloads through urllib (libssl: what the daemon's uprobes
         was built, go to expected.jsonl.
 check:  expected.jsonl against `llmobs export` (records in time order).
 """
+import hashlib
 import json
 import os
 import ssl
@@ -34,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 WORDS = ("the agent reads files and answers questions about code carefully with short "
          "clear sentences never guessing when unsure it asks").split()
-MIN_OAI, STEP_OAI, MIN_ANT = 1024, 128, 1024
+MIN_OAI, STEP_OAI = 1024, 128
 
 
 def prose(n, seed):
@@ -100,6 +101,13 @@ def render_json(v, sort=False):
     return json.dumps(v)
 
 
+def block_text(b):
+    """a text block as its text, another block as compact JSON"""
+    if set(b) - {"type", "text", "cache_control", "citations"} == set() and "text" in b:
+        return b["text"]
+    return render_json(b)
+
+
 def blocks_of(api, body):
     """(name, text, breakpoint) in prefix order."""
     out = []
@@ -111,14 +119,18 @@ def blocks_of(api, body):
             out.append(("system", sysv, False))
         else:
             for i, b in enumerate(sysv):
-                out.append((f"system[{i}]", b["text"], "cache_control" in b))
+                # Claude Code's billing block: the provider strips it (cache
+                # reads go on across its changes: issue 9's calibration)
+                if b.get("text", "").startswith("x-anthropic-billing-header:"):
+                    continue
+                out.append((f"system[{i}]", block_text(b), "cache_control" in b))
     for i, m in enumerate(body["messages"]):
         c = m["content"]
         if isinstance(c, str):
             out.append((f"messages[{i}]", c, False))
         else:
             for j, b in enumerate(c):
-                out.append((f"messages[{i}].content[{j}]", b["text"], "cache_control" in b))
+                out.append((f"messages[{i}].content[{j}]", block_text(b), "cache_control" in b))
     if api == "messages" and "cache_control" in body and out:
         n, t, _ = out[-1]
         out[-1] = (n, t, True)
@@ -130,16 +142,19 @@ def blocks_of(api, body):
 class Sim:
     def __init__(self, rules):
         self.ttl = {}   # model prefix -> ttl seconds, anthropic and openai
+        self.min = {}   # model prefix -> minimum tokens
         for p in rules["providers"]:
             for r in p["rules"]:
                 self.ttl[(p["provider"], r["model"])] = r["ttl_s"]
+                self.min[(p["provider"], r["model"])] = r["min_tokens"]
         self.seen = []  # (account, provider, prefix text or tokens, time)
         self.lock = threading.Lock()
         self.tok = Tokens()
 
-    def ttl_of(self, provider, model):
-        best = ("", self.ttl.get((provider, ""), 300))
-        for (p, m), t in self.ttl.items():
+    def ttl_of(self, provider, model, table=None):
+        table = self.ttl if table is None else table
+        best = ("", table.get((provider, ""), 300))
+        for (p, m), t in table.items():
             if p == provider and m and model.startswith(m) and len(m) > len(best[0]):
                 best = (m, t)
         return best[1]
@@ -147,6 +162,7 @@ class Sim:
     def call(self, api, body, account):
         provider = "anthropic" if api == "messages" else "openai"
         ttl = self.ttl_of(provider, body["model"])
+        min_ant = self.ttl_of(provider, body["model"], self.min)
         bl = blocks_of(api, body)
         texts = [t for _, t, _ in bl]
         total = "".join(texts)
@@ -182,14 +198,31 @@ class Sim:
             wrote = 0
             for b in range(1, len(bl) + 1):
                 pre = "".join(texts[:b])
-                if bl[b - 1][2] and len(pre) // 4 >= MIN_ANT and len(pre) // 4 > read:
+                if bl[b - 1][2] and len(pre) // 4 >= min_ant and len(pre) // 4 > read:
                     wrote = len(pre) // 4 - read
                     self.seen.append((account, provider, pre, now))
             return inp, read, wrote
 
 
+def sse(events):
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+
+
+def shape_of(body):
+    """what differs between two runs of an agent, as hashes: the billing
+    block, metadata.user_id (the test's own log, no prompt text)"""
+    sysv = body.get("system")
+    bill = None
+    if isinstance(sysv, list) and sysv and sysv[0].get("text", "").startswith(
+            "x-anthropic-billing-header:"):
+        bill = hashlib.sha256(sysv[0]["text"].encode()).hexdigest()[:12]
+    uid = (body.get("metadata") or {}).get("user_id")
+    return dict(billing=bill, user_id=hashlib.sha256(uid.encode()).hexdigest()[:12] if uid else None)
+
+
 def serve(args):
-    cert, key, rules_path, ready = args
+    cert, key, rules_path, ready = args[:4]
+    served = open(args[4], "a") if len(args) > 4 else None
     sim = Sim(json.load(open(rules_path)))
 
     class H(BaseHTTPRequestHandler):
@@ -202,7 +235,32 @@ def serve(args):
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
             api = "messages" if self.path.startswith("/v1/messages") else "chat"
             account = self.headers.get("x-api-key") or self.headers.get("authorization", "")
+            if "count_tokens" in self.path:
+                return self.answer({"input_tokens": sum(
+                    len(t) for _, t, _ in blocks_of(api, body)) // 4})
             inp, read, wrote = sim.call(api, body, account)
+            if served:
+                served.write(json.dumps(dict(path=self.path, model=body.get("model"),
+                                             stream=bool(body.get("stream")), input=inp,
+                                             read=read, wrote=wrote, **shape_of(body))) + "\n")
+                served.flush()
+            if api == "messages" and body.get("stream"):
+                usage = {"input_tokens": inp - read - wrote, "cache_read_input_tokens": read,
+                         "cache_creation_input_tokens": wrote, "output_tokens": 1}
+                msg = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message",
+                       "role": "assistant", "model": body["model"], "content": [],
+                       "stop_reason": None, "stop_sequence": None, "usage": usage}
+                return self.answer(sse([
+                    {"type": "message_start", "message": msg},
+                    {"type": "content_block_start", "index": 0,
+                     "content_block": {"type": "text", "text": ""}},
+                    {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "text_delta", "text": "Hello."}},
+                    {"type": "content_block_stop", "index": 0},
+                    {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                                        "stop_sequence": None},
+                     "usage": {"output_tokens": 2}},
+                    {"type": "message_stop"}]), "text/event-stream")
             if api == "messages":
                 out = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant",
                        "model": body["model"], "content": [{"type": "text", "text": "ok"}],
@@ -218,9 +276,12 @@ def serve(args):
                        "usage": {"prompt_tokens": inp, "completion_tokens": 2,
                                  "total_tokens": inp + 2,
                                  "prompt_tokens_details": {"cached_tokens": read}}}
-            data = json.dumps(out).encode()
+            self.answer(out)
+
+        def answer(self, out, ctype="application/json"):
+            data = out if isinstance(out, bytes) else json.dumps(out).encode()
             self.send_response(200)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", ctype)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -528,11 +589,56 @@ def check(args):
     return 1 if fails else 0
 
 
+def claude(args):
+    """Claude Code run twice against the simulated Anthropic: its billing
+    block and metadata.user_id change between runs, the provider's cache
+    reads go on, and llm-observer must report no breaker that costs tokens
+    (issue 9: actual usage wins; the rules table names those fields)."""
+    export, cache_json, served = args
+    recs = [json.loads(l) for l in open(export)]
+    recs = [r for r in recs if r.get("exe", "").endswith("/claude")
+            and r.get("host") == "api.anthropic.com"]
+    srv = [json.loads(l) for l in open(served)]
+    srv = [x for x in srv if x["billing"]]
+    fails = []
+    bills = {x["billing"] for x in srv}
+    uids = {x["user_id"] for x in srv if x["user_id"]}
+    if len(bills) < 2:
+        fails.append(f"{len(bills)} distinct billing blocks: the runs did not differ there")
+    if not any(x["read"] for x in srv):
+        fails.append("the simulated provider read nothing from its cache")
+    if not any(r.get("cached_input_tokens") for r in recs):
+        fails.append("no recorded Claude Code call shows cache reads")
+    analysed = [r for r in recs if r.get("cacheable_tokens") is not None]
+    if not analysed:
+        fails.append(f"no analysed Claude Code exchange ({len(recs)} recorded)")
+    for r in analysed:
+        bad = [b for b in r.get("breakers") or [] if b.get("missed_tokens")]
+        if r.get("missed_cache_tokens") or bad:
+            fails.append(f"call {r['id']} ({r['model']}): missed {r.get('missed_cache_tokens')} "
+                         f"tokens, cause {r.get('cache_miss_cause')!r}, breakers {bad}")
+    for t in json.load(open(cache_json))["templates"]:
+        if t["exe"].endswith("/claude"):
+            bad = [b for b in t["breakers"] if b["missed_tokens"]]
+            if bad or t["missed_cache_tokens"]:
+                fails.append(f"llmobs cache: template {t['template']} missed "
+                             f"{t['missed_cache_tokens']} tokens, breakers {bad}")
+    print(f"cache-e2e: Claude Code: {len(srv)} calls served, {len(bills)} billing blocks, "
+          f"{len(uids)} user ids; {len(analysed)} analysed, causes "
+          f"{sorted({r.get('cache_miss_cause') or 'hit' for r in analysed})}, "
+          f"{sum(r.get('cached_input_tokens') or 0 for r in analysed)} tokens read")
+    for f in fails:
+        print("cache-e2e: FAIL Claude Code: " + f)
+    return 1 if fails else 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "serve":
         serve(sys.argv[2:])
     elif mode == "run":
         run(sys.argv[2:])
+    elif mode == "claude":
+        sys.exit(claude(sys.argv[2:]))
     else:
         sys.exit(check(sys.argv[2:]))
