@@ -11,6 +11,7 @@
 #include "cache_breaker.h"
 #include "cache_rules.h"
 #include "cache_segment.h"
+#include "prose_skip.h"
 
 static const char *const apis[] = { "messages", "chat.completions", "responses",
 				    "generate_content" };
@@ -23,8 +24,18 @@ static int64_t clock_ns = 1796000000000000000LL;
 
 static void check_spans(const char *text, size_t len)
 {
-	struct cache_span s[64];
-	size_t n = cache_breaker_scan(text, len, s, 64), prev = 0;
+	struct cache_span s[64], ref[64];
+	size_t n = cache_breaker_scan(text, len, s, 64), prev = 0, nref;
+
+	/* the prose skip (prose_skip.h) changes no span */
+	prose_skip_off = true;
+	nref = cache_breaker_scan(text, len, ref, 64);
+	prose_skip_off = false;
+	FUZZ_CHECK(nref == n, "byte-by-byte lexer: %zu spans, not %zu", nref, n);
+	for (size_t i = 0; i < n && i < 64; i++)
+		FUZZ_CHECK(ref[i].off == s[i].off && ref[i].len == s[i].len &&
+			   ref[i].kind == s[i].kind && ref[i].shape == s[i].shape &&
+			   ref[i].ivalue == s[i].ivalue, "byte-by-byte lexer differs at span %zu", i);
 
 	for (size_t i = 0; i < n && i < 64; i++) {
 		FUZZ_CHECK(s[i].off >= prev && s[i].len > 0 && (size_t)s[i].off + s[i].len <= len,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include "cache_breaker.h"
+#include "prose_skip.h"
 
 static const char *const kind_names[CB__MAX] = {
 	[CB_NONE] = "none", [CB_TIMESTAMP] = "timestamp", [CB_DATE] = "date",
@@ -381,13 +382,26 @@ static size_t match_digit(const char *base, const char *p, const char *end,
 size_t cache_breaker_scan(const char *text, size_t len, struct cache_span *out,
 			  size_t max)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text + len, *prose = text;
 	size_t found = 0;
 	struct cache_span s;
 
 	while (p < end) {
 		char c = *p;
 		size_t n = 0;
+
+		/* plain prose up to the word before the next other byte: no
+		 * span starts there (prose_skip.h) */
+		if (p >= prose && !prose_skip_off && prose_byte((unsigned char)c)) {
+			const char *r;
+
+			prose = prose_end(p, end);
+			r = prose_resume(p, prose);
+			if (r > p) {
+				p = r;
+				continue;
+			}
+		}
 
 		if (!is_alnum(c)) {
 			const char *w = p;

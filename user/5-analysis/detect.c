@@ -10,6 +10,7 @@
  * anywhere in the text, so one memchr() turns it off for most bodies. */
 #include <string.h>
 #include "detect.h"
+#include "prose_skip.h"
 
 /* Which matchers a word's first byte can start. */
 enum {
@@ -130,7 +131,7 @@ size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX])
 {
 	static int ready;
 	enum record_sensitive_kind k = RS__MAX;
-	size_t i = 0, n, found = 0, at = 0;
+	size_t i = 0, n, found = 0, at = 0, prose = 0;
 	int after_word = 0;
 	const char *p;
 
@@ -142,6 +143,21 @@ size_t detect_scan(const char *text, size_t len, uint16_t counts[RS__MAX])
 	}
 	while (i < len) {
 		unsigned char b = (unsigned char)text[i], c = classes[b];
+
+		/* plain prose up to the word before the next other byte: no
+		 * match starts there (prose_skip.h) */
+		if (i >= prose && !prose_skip_off && prose_byte(b)) {
+			size_t r;
+
+			p = prose_end(text + i, text + len);
+			prose = (size_t)(p - text);
+			r = (size_t)(prose_resume(text + i, p) - text);
+			if (r > i) {
+				i = r;
+				after_word = 0;
+				continue;
+			}
+		}
 
 		/* A JSON escape is skipped whole, so "\nfoo" starts "foo". */
 		if (b == '\\') {
