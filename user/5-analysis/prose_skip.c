@@ -1,42 +1,37 @@
-/* Plain prose skipped eight bytes at a time (prose_skip.h says what
- * prose is and why a scanner may jump over it). SWAR on 64-bit words:
- * portable C that compiles to a handful of ALU operations per 8 bytes,
- * where the scanners spend a table look-up and a branch per byte. */
+/* Plain prose skipped sixteen bytes at a time (prose_skip.h says what
+ * prose is and why a scanner may jump over it): a handful of vector
+ * operations per 16 bytes, where the scanners spend a table look-up and
+ * a branch per byte. */
 #include <stdint.h>
 #include <string.h>
 #include "prose_skip.h"
 
 bool prose_skip_off;
 
-/* The high bit of each byte of v that equals c (exact: no borrow between
- * bytes, unlike the shorter has-zero trick). */
-static uint64_t eq8(uint64_t v, unsigned char c)
-{
-	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-	uint64_t y = v ^ (0x0101010101010101ULL * c);
-
-	return ~(((y & low7) + low7) | y) & ~low7;
-}
+/* 16 bytes at a time in GCC's vector extension: SSE2 on x86-64, NEON on
+ * arm64, plain C elsewhere (no intrinsics, no feature probe). */
+typedef unsigned char prose_v16 __attribute__((vector_size(16)));
 
 const char *prose_end(const char *p, const char *end)
 {
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	const uint64_t low7 = ~highs;
+	while (end - p >= 17) {
+		prose_v16 v, ok, sp;
+		uint64_t w[2], s[2];
 
-	while (end - p >= 9) {
-		uint64_t v, x, lower, sp;
-
-		memcpy(&v, p, 8);
-		x = v & low7;
-		/* 'a' <= b <= 'z', top bit clear */
-		lower = ((x + ones * (0x80 - 'a')) & ~(x + ones * (0x80 - 'z' - 1)) & ~v) & highs;
-		sp = eq8(v, ' ');
-		if ((lower | sp | eq8(v, ',') | eq8(v, '.')) != highs)
+		memcpy(&v, p, 16);
+		sp = (prose_v16)(v == ' ');
+		ok = (prose_v16)((prose_v16)(v - 'a') <= 'z' - 'a') | sp | (prose_v16)(v == ',') |
+		     (prose_v16)(v == '.');
+		memcpy(w, &ok, 16);
+		if ((w[0] & w[1]) != UINT64_MAX)
 			break;
-		/* two spaces in a row, also across into the next word */
-		if ((sp & (sp >> 8)) || (p[7] == ' ' && p[8] == ' '))
+		/* two spaces in a row, within the 16 bytes or across into the
+		 * next (each byte of s is 0 or 0xff: any order of bytes works) */
+		memcpy(s, &sp, 16);
+		if ((s[0] & (s[0] >> 8)) || (s[1] & (s[1] >> 8)) || (p[7] == ' ' && p[8] == ' ') ||
+		    (p[15] == ' ' && p[16] == ' '))
 			break;
-		p += 8;
+		p += 16;
 	}
 	while (p < end && prose_byte((unsigned char)*p) &&
 	       !(*p == ' ' && p + 1 < end && p[1] == ' '))

@@ -1,4 +1,4 @@
-/* Plain prose, skipped eight bytes at a time by both prompt scanners: the
+/* Plain prose, skipped sixteen bytes at a time by both prompt scanners: the
  * breaker lexer (cache_breaker.c) and the secrets/PII scan (detect.c). In:
  * text and a position; out: where the next byte that could matter is, and
  * the word start to resume at before it. "Prose" is lower-case letters,
