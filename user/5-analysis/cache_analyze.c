@@ -43,6 +43,8 @@ struct tmpl {
 	/* where the last request left off, to resume (cache_prefix.h) */
 	bool resumable;
 	uint64_t *seg_fp;
+	uint64_t *seg_nfp;	/* masked fingerprints (norm resume), if known */
+	bool has_nfp;
 	size_t nseg;
 	uint64_t scope_fp, cum, vol_point, sys_hash;
 	bool vol_dirty;
@@ -52,12 +54,17 @@ struct tmpl {
 
 #define RESUME_SLOTS	1024
 
+struct resume_slot {
+	uint64_t key, tid;
+};
+
 struct cache_analyzer {
 	struct cache_hash_key own;	/* when not given one */
 	const struct cache_hash_key *key;
 	struct cache_rules *rules;
 	struct cache_index *ix;
 	const struct price_table *prices;
+	bool no_resume;
 	struct cache_request req;
 	struct cache_prefix pre;
 	struct cache_tokens tok;
@@ -66,7 +73,9 @@ struct cache_analyzer {
 	struct cache_analyzer_stats st;
 	/* the template whose last request began like this one (keyed by the
 	 * call site and the first segment's fingerprint) */
-	struct { uint64_t key, tid; } rmap[RESUME_SLOTS];
+	struct resume_slot rmap[RESUME_SLOTS];
+	/* likewise by the first segment's masked fingerprint (norm resume) */
+	struct resume_slot nmap[RESUME_SLOTS];
 	int64_t last_pred;
 	/* the last price looked up: a lookup walks the whole table, and
 	 * one agent's calls are one model */
@@ -103,6 +112,7 @@ int cache_analyzer_new(const struct cache_analyzer_opts *o, struct cache_analyze
 		goto fail;
 	}
 	a->prices = o->prices;
+	a->no_resume = o->no_resume;
 	*out = a;
 	return 0;
 fail:
@@ -119,6 +129,7 @@ static void tmpl_free(struct tmpl *t)
 	free(t->tool_canon);
 	free(t->tool_raw);
 	free(t->seg_fp);
+	free(t->seg_nfp);
 	free(t->cfp);
 	EVP_MD_CTX_free(t->norm);
 	EVP_MD_CTX_free(t->vol);
@@ -273,6 +284,16 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 		    !EVP_MD_CTX_copy_ex(t->vol, p->end_vol))
 			return;
 		memcpy(f, p->seg_fp, a->req.n_segs * sizeof(uint64_t));
+		t->has_nfp = false;
+		if (p->nfp_ok) {
+			uint64_t *g = realloc(t->seg_nfp, a->req.n_segs * sizeof(uint64_t));
+
+			if (g) {
+				t->seg_nfp = g;
+				memcpy(g, p->lx.nfp, a->req.n_segs * sizeof(uint64_t));
+				t->has_nfp = true;
+			}
+		}
 		t->nseg = a->req.n_segs;
 		t->scope_fp = p->scope_fp;
 		t->cum = p->total_bytes;
@@ -285,13 +306,15 @@ static void tmpl_save(struct cache_analyzer *a, struct tmpl *t, uint64_t id, int
 	}
 }
 
-/* The resume point of the template recorded at slot for key, if any. */
-static bool resume_from(struct cache_analyzer *a, uint64_t key, struct cache_resume *v)
+/* The resume point of the template recorded in map (rmap, nmap) for key,
+ * if any. */
+static bool resume_from(struct cache_analyzer *a, const struct resume_slot *map, uint64_t key,
+			struct cache_resume *v)
 {
 	size_t slot = key % RESUME_SLOTS;
 	const struct tmpl *t;
 
-	if (a->rmap[slot].key != key || !(t = tmpl_get(a, a->rmap[slot].tid)) || !t->resumable)
+	if (map[slot].key != key || !(t = tmpl_get(a, map[slot].tid)) || !t->resumable)
 		return false;
 	*v = (struct cache_resume){
 		.scope_fp = t->scope_fp, .seg_fp = t->seg_fp, .nseg = t->nseg,
@@ -300,6 +323,7 @@ static bool resume_from(struct cache_analyzer *a, uint64_t key, struct cache_res
 		.tools_first_seg = t->tools_first_seg, .blocks = t->blocks,
 		.sys_hash = t->sys_hash, .cum = t->cum, .vol_point = t->vol_point,
 		.vol_dirty = t->vol_dirty, .norm = t->norm, .vol = t->vol,
+		.seg_nfp = t->has_nfp ? t->seg_nfp : NULL,
 	};
 	return true;
 }
@@ -674,7 +698,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	struct cache_resume from;
 	struct cache_reorder ro;
 	bool reordered = false;
-	uint64_t rkey;
+	uint64_t rkey, site;
 	bool resumed;
 	struct tmpl *t;
 	int64_t now = r->ts_start_ns, input = r->usage.input_tokens;
@@ -720,15 +744,28 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		int l = snprintf(buf, sizeof(buf), "%s%c%s%c%s%c%s", r->exe, 0, r->provider, 0,
 				 r->api, 0, family);
 
-		rkey = fnv_str(buf, (size_t)l) ^
-		       (a->req.n_segs ? p->seg_fp[0] * 0x9e3779b97f4a7c15ULL : 0);
+		site = fnv_str(buf, (size_t)l);
+		rkey = site ^ (a->req.n_segs ? p->seg_fp[0] * 0x9e3779b97f4a7c15ULL : 0);
 	}
-	resumed = resume_from(a, rkey, &from);
+	resumed = !a->no_resume && resume_from(a, a->rmap, rkey, &from) &&
+		  cache_prefix_resumes(p, &a->req, &from);
+	if (!resumed && !a->no_resume) {
+		/* maybe only breakers changed: lexed first, to know */
+		err = cache_prefix_lex(p, &a->req);
+		if (err)
+			return err;
+		if (a->req.n_segs && p->lx.upto)
+			resumed = resume_from(a, a->nmap, site ^ p->lx.nfp[0] * 0xc2b2ae3d27d4eb4fULL,
+					      &from);
+		from.norm_only = true;
+	}
 	err = cache_prefix_build(p, &a->req, a->key, scope, (size_t)len, resumed ? &from : NULL);
 	if (err)
 		return err;
 	if (p->resumed_segs)
 		a->st.resumed++;
+	if (p->norm_resumed_segs)
+		a->st.norm_resumed++;
 	/* -ENOMEM leaves positions apportioned: still an answer */
 	(void)cache_tokens_begin(&a->tok, &a->req, p->seg_cfp, p->total_bytes, input,
 				 r->provider, r->model[0] ? r->model : r->request_model);
@@ -821,6 +858,12 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	tmpl_save(a, t, tid, now, params);
 	a->rmap[rkey % RESUME_SLOTS].key = rkey;
 	a->rmap[rkey % RESUME_SLOTS].tid = tid;
+	if (p->nfp_ok && a->req.n_segs) {
+		uint64_t nkey = site ^ p->lx.nfp[0] * 0xc2b2ae3d27d4eb4fULL;
+
+		a->nmap[nkey % RESUME_SLOTS].key = nkey;
+		a->nmap[nkey % RESUME_SLOTS].tid = tid;
+	}
 	r->cache_analyzed = true;
 	a->st.analysed++;
 	return 0;

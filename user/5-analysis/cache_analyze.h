@@ -27,6 +27,9 @@ struct cache_analyzer_opts {
 	const char *key_path;
 	const char *rules_path;		/* NULL: the embedded table */
 	const struct price_table *prices;	/* NULL: missed_cache_usd is 0 */
+	/* Tests: every request lexed and hashed whole, never resumed after
+	 * an earlier one: the reference the resumes must agree with. */
+	bool no_resume;
 };
 
 struct cache_analyzer_stats {
@@ -37,6 +40,8 @@ struct cache_analyzer_stats {
 	uint64_t truncated;		/* segments or text over their caps */
 	uint64_t resumed;		/* requests that resumed after their
 					 * template's last one (agent loops) */
+	uint64_t norm_resumed;		/* requests that took the norm points of
+					 * one differing only in breakers */
 	uint64_t index_evicted;		/* prefix index entries evicted */
 	size_t index_entries, index_capacity, templates;
 };

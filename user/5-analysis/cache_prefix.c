@@ -1,11 +1,20 @@
 /* Segments -> prefix points. One pass over each segment's text: the lexer
  * finds the spans, the norm chain absorbs the text with spans masked, the
  * vol chain absorbs only the spans' bytes, and a point's raw hash mixes the
- * two (raw = norm ^ f(vol)), so the text is hashed once, not twice. */
+ * two (raw = norm ^ f(vol)), so the text is hashed once, not twice.
+ *
+ * Two ways not to hash it at all. A request that begins with all of its
+ * template's last request's segments, byte for byte, resumes after them
+ * (chain states, points, spans). One that begins with their masked
+ * streams (cache_lexed.h: only breakers differ, a new timestamp at the
+ * top) takes their norm points and norm state, "norm resume": the norm
+ * chain, most of the hashing, skips those segments; the spans are lexed
+ * and the vol chain (the spans' bytes only) is run as usual. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cache_breaker.h"
+#include "cache_lexed.h"
 #include "cache_prefix.h"
 
 #define CHUNK CACHE_CHUNK_BYTES
@@ -19,30 +28,14 @@ struct build {
 	uint32_t blocks;
 	uint64_t seg_norm;	/* norm bytes of this segment so far, markers included */
 	bool oom;
+	/* norm resume: segments before norm_upto take their norm points
+	 * from norm_src instead of hashing; norm_bad: they did not line up */
+	uint32_t norm_upto;
+	const struct cache_point *norm_src;
+	size_t norm_src_n;
+	bool norm_bad;
+	bool skip_norm;		/* in a segment before norm_upto */
 };
-
-/* A segment's fingerprint, to know it again: 8 bytes a step (a prompt is
- * fingerprinted whole on every call, so this must run near memory speed);
- * in memory only, and a collision merely resumes from the wrong place
- * (equal fingerprints are required for every segment and the scope). */
-static uint64_t fp64(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *d = data;
-
-	h ^= n * 0x9e3779b97f4a7c15ULL;
-	while (n >= 8) {
-		uint64_t w;
-
-		memcpy(&w, d, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-		d += 8;
-		n -= 8;
-	}
-	while (n--)
-		h = (h ^ *d++) * 0x100000001b3ULL;
-	return h ^ (h >> 32);
-}
 
 static uint64_t fnv(const char *d, size_t n)
 {
@@ -89,7 +82,16 @@ static void point(struct build *b, uint32_t seg, uint32_t off, uint64_t cum, boo
 		b->vol_dirty = false;
 	}
 	pt = &p->pt[p->npt++];
-	pt->norm = cache_chain_point(&b->norm);
+	if (b->skip_norm) {
+		if (p->npt > b->norm_src_n) {
+			b->norm_bad = true;
+			pt->norm = 0;
+		} else {
+			pt->norm = b->norm_src[p->npt - 1].norm;
+		}
+	} else {
+		pt->norm = cache_chain_point(&b->norm);
+	}
 	pt->raw = pt->norm ^ (b->vol_point * 0x9e3779b97f4a7c15ULL + 1);
 	pt->cum = cum;
 	pt->seg = seg;
@@ -98,10 +100,17 @@ static void point(struct build *b, uint32_t seg, uint32_t off, uint64_t cum, boo
 	pt->block_end = end;
 }
 
+/* What the norm chain absorbs, unless norm resume has it already. */
+static void norm_update(struct build *b, const void *data, size_t len)
+{
+	if (!b->skip_norm)
+		cache_chain_update(&b->norm, data, len);
+}
+
 static void header(struct build *b, const struct cache_segment *sg)
 {
-	cache_chain_update(&b->norm, "\x01", 1);
-	cache_chain_update(&b->norm, sg->name, strlen(sg->name) + 1);
+	norm_update(b, "\x01", 1);
+	norm_update(b, sg->name, strlen(sg->name) + 1);
 }
 
 /* Text [from, to) of segment seg, with a point each time the segment's
@@ -115,7 +124,7 @@ static void absorb(struct build *b, uint32_t seg, const char *text, uint32_t fro
 		uint32_t room = CHUNK - (uint32_t)(b->seg_norm % CHUNK);
 		uint32_t n = to - from < room ? to - from : room;
 
-		cache_chain_update(&b->norm, text + from, n);
+		norm_update(b, text + from, n);
 		b->seg_norm += n;
 		from += n;
 		if (b->seg_norm % CHUNK == 0 && from < to)
@@ -128,27 +137,35 @@ static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
 	struct cache_prefix *p = b->p;
 	const struct cache_segment *sg = &b->req->segs[si];
 	const char *text = b->req->text + sg->text_off;
-	size_t n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+	const struct cache_span *sps;
+	size_t n;
 	uint32_t pos = 0;
 
-	if (n > p->capscratch) {
-		if (!grow((void **)&p->scratch, &p->capscratch, n, sizeof(*p->scratch),
-			  CACHE_PREFIX_MAX_SPANS)) {
-			p->truncated = true;
-			n = p->capscratch;	/* the rest stays unmasked */
-		} else {
-			n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+	if (si >= p->lx.from && si < p->lx.upto) {	/* lexed already */
+		sps = p->lx.sp + p->lx.first[si];
+		n = p->lx.count[si];
+	} else {
+		n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+		if (n > p->capscratch) {
+			if (!grow((void **)&p->scratch, &p->capscratch, n, sizeof(*p->scratch),
+				  CACHE_PREFIX_MAX_SPANS)) {
+				p->truncated = true;
+				n = p->capscratch;	/* the rest stays unmasked */
+			} else {
+				n = cache_breaker_scan(text, sg->text_len, p->scratch, p->capscratch);
+			}
 		}
+		sps = p->scratch;
 	}
 	header(b, sg);
 	b->seg_norm = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct cache_span *s = &p->scratch[i];
+		const struct cache_span *s = &sps[i];
 		struct cache_vspan *v;
 		char mark[2] = { 0, (char)s->kind };
 
 		absorb(b, si, text, pos, s->off, cum0);
-		cache_chain_update(&b->norm, mark, 2);
+		norm_update(b, mark, 2);
 		b->seg_norm += 2;
 		cache_chain_update(&b->vol, text + s->off, s->len);
 		cache_chain_update(&b->vol, "", 1);
@@ -172,9 +189,9 @@ static void text_segment(struct build *b, uint32_t si, uint64_t cum0)
 		uint64_t h = 0xcbf29ce484222325ULL;
 		uint32_t lim = sg->text_len < 256 ? sg->text_len : 256, q = 0;
 
-		for (size_t i = 0; i < n && p->scratch[i].off < lim; i++) {
-			h ^= fnv(text + q, p->scratch[i].off - q) ^ p->scratch[i].kind;
-			q = p->scratch[i].off + p->scratch[i].len;
+		for (size_t i = 0; i < n && sps[i].off < lim; i++) {
+			h ^= fnv(text + q, sps[i].off - q) ^ sps[i].kind;
+			q = sps[i].off + sps[i].len;
 		}
 		if (q < lim)
 			h ^= fnv(text + q, lim - q) * 31;
@@ -222,7 +239,7 @@ static uint32_t tools_block(struct build *b, uint32_t first, uint64_t *cum)
 		*cum += sg->text_len;
 	}
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	cache_chain_update(&b->norm, "\x02tools", 7);
+	norm_update(b, "\x02tools", 7);
 	for (uint32_t t = 0; t < n; t++) {
 		const struct cache_segment *sg = &r->segs[first + t];
 
@@ -233,8 +250,8 @@ static uint32_t tools_block(struct build *b, uint32_t first, uint64_t *cum)
 				sg = &r->segs[first + u];
 				break;
 			}
-		cache_chain_update(&b->norm, r->text + sg->canon_off, sg->canon_len);
-		cache_chain_update(&b->norm, "", 1);
+		norm_update(b, r->text + sg->canon_off, sg->canon_len);
+		norm_update(b, "", 1);
 	}
 	for (uint32_t t = 0; t < n; t++) {
 		const struct cache_segment *sg = &r->segs[first + t];
@@ -251,14 +268,32 @@ static uint32_t tools_block(struct build *b, uint32_t first, uint64_t *cum)
 
 /* Takes from's points, spans, tools and chain states when req begins
  * with all of from's segments. Returns the segments taken (0: none). */
+bool cache_prefix_resumes(const struct cache_prefix *p, const struct cache_request *req,
+			  const struct cache_resume *from)
+{
+	return from && from->nseg && from->scope_fp == p->scope_fp && from->nseg <= req->n_segs &&
+	       !memcmp(from->seg_fp, p->seg_fp, from->nseg * sizeof(uint64_t)) &&
+	       !(from->nseg < req->n_segs && req->segs[from->nseg].group == CG_TOOLS);
+}
+
+/* req begins with from's segments' masked streams (p->lx lexed from 0). */
+static bool norm_resumes(const struct cache_prefix *p, const struct cache_request *req,
+			 const struct cache_resume *from)
+{
+	return from && from->seg_nfp && from->norm && from->nseg && p->lexed &&
+	       from->scope_fp == p->scope_fp && from->nseg <= req->n_segs &&
+	       p->lx.from == 0 && p->lx.upto >= from->nseg &&
+	       !memcmp(from->seg_nfp, p->lx.nfp, from->nseg * sizeof(uint64_t)) &&
+	       !(from->nseg < req->n_segs && req->segs[from->nseg].group == CG_TOOLS);
+}
+
+/* Takes from's points, spans, tools and chain states when req begins
+ * with all of from's segments. Returns the segments taken (0: none). */
 static uint32_t resume(struct build *b, const struct cache_resume *from, uint64_t *cum)
 {
 	struct cache_prefix *p = b->p;
-	const struct cache_request *req = b->req;
 
-	if (!from || !from->nseg || from->scope_fp != p->scope_fp || from->nseg > req->n_segs ||
-	    memcmp(from->seg_fp, p->seg_fp, from->nseg * sizeof(uint64_t)) ||
-	    (from->nseg < req->n_segs && req->segs[from->nseg].group == CG_TOOLS) ||
+	if (!cache_prefix_resumes(p, b->req, from) ||
 	    !grow((void **)&p->pt, &p->cappt, from->npt ? from->npt : 1, sizeof(*p->pt),
 		  CACHE_PREFIX_MAX_POINTS) ||
 	    !grow((void **)&p->sp, &p->capsp, from->nsp ? from->nsp : 1, sizeof(*p->sp),
@@ -289,6 +324,23 @@ static uint32_t resume(struct build *b, const struct cache_resume *from, uint64_
 	return (uint32_t)from->nseg;
 }
 
+int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req)
+{
+	int err = cache_lexed_run(&p->lx, req, 0);
+
+	p->lexed = !err;
+	return err;
+}
+
+/* Norm resume ends before segment norm_upto: the points so far must be
+ * from's, and the norm chain goes on from from's end state. */
+static void end_norm_skip(struct build *b, const struct cache_resume *from)
+{
+	b->skip_norm = false;
+	if (b->p->npt != b->norm_src_n || !EVP_MD_CTX_copy_ex(b->norm.run, from->norm))
+		b->norm_bad = true;
+}
+
 /* Keeps the chains' states after the last segment for a later request. */
 static void keep_end(struct build *b, uint64_t cum)
 {
@@ -316,17 +368,17 @@ int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request
 	if (!grow((void **)&p->seg_cfp, &p->capcfp, req->n_segs ? req->n_segs : 1,
 		  sizeof(uint64_t), CACHE_SEG_MAX))
 		return -ENOMEM;
-	p->scope_fp = fp64(0, scope, scope_len);
+	p->scope_fp = cache_fp64(0, scope, scope_len);
 	for (size_t s = 0; s < req->n_segs; s++) {
 		const struct cache_segment *sg = &req->segs[s];
-		uint64_t h = fp64(sg->group, req->text + sg->text_off, sg->text_len);
+		uint64_t h = cache_fp64(sg->group, req->text + sg->text_off, sg->text_len);
 
 		if (sg->canon_len)
-			h = fp64(h, req->text + sg->canon_off, sg->canon_len);
+			h = cache_fp64(h, req->text + sg->canon_off, sg->canon_len);
 		/* the content alone (reordered blocks are the same contents
 		 * under other names), then with the name (a resume point) */
 		p->seg_cfp[s] = h;
-		p->seg_fp[s] = fp64(h, sg->name, strlen(sg->name));
+		p->seg_fp[s] = cache_fp64(h, sg->name, strlen(sg->name));
 	}
 	p->nfp = req->n_segs;
 	return 0;
@@ -337,6 +389,7 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		       const struct cache_resume *from)
 {
 	struct build b = { .p = p, .req = req };
+	const struct cache_resume *nfrom = NULL;
 	uint64_t cum = 0;
 	uint32_t i = 0;
 
@@ -355,8 +408,13 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		cache_chain_end(&b.norm);
 		return -ENOMEM;
 	}
+	if (from && from->norm_only) {
+		nfrom = norm_resumes(p, req, from) ? from : NULL;
+		from = NULL;
+	}
 	i = resume(&b, from, &cum);
 	p->resumed_segs = i;
+	p->norm_resumed_segs = 0;
 	if (!i) {
 		/* a resume that failed half-way may have left its states */
 		p->npt = p->nsp = p->ntools = 0;
@@ -371,16 +429,37 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		cache_chain_update(&b.vol, scope, scope_len);
 		b.vol_dirty = true;
 	}
+	/* what is not resumed is lexed here, unless cache_prefix_lex() did;
+	 * the masked fingerprints of resumed segments are from's */
+	if (!(p->lexed && p->lx.from <= i) && cache_lexed_run(&p->lx, req, i)) {
+		b.oom = true;
+	} else if (i) {
+		p->nfp_ok = p->lx.all && from->seg_nfp;
+		if (p->nfp_ok)
+			memcpy(p->lx.nfp, from->seg_nfp, i * sizeof(uint64_t));
+	} else {
+		p->nfp_ok = p->lx.all && p->lx.from == 0;
+	}
+	if (nfrom) {
+		b.norm_upto = (uint32_t)nfrom->nseg;
+		b.norm_src = nfrom->pt;
+		b.norm_src_n = nfrom->npt;
+		b.skip_norm = true;
+		p->norm_resumed_segs = nfrom->nseg;
+	}
 	while (i < req->n_segs && !b.oom) {
 		const struct cache_segment *sg = &req->segs[i];
+
+		if (b.skip_norm && i >= b.norm_upto)
+			end_norm_skip(&b, nfrom);
 
 		if (sg->group == CG_TOOLS) {
 			i = tools_block(&b, i, &cum);
 			continue;
 		}
 		if (sg->group == CG_SCHEMA) {
-			cache_chain_update(&b.norm, "\x03", 1);
-			cache_chain_update(&b.norm, req->text + sg->canon_off, sg->canon_len);
+			norm_update(&b, "\x03", 1);
+			norm_update(&b, req->text + sg->canon_off, sg->canon_len);
 			cache_chain_update(&b.vol, req->text + sg->text_off, sg->text_len);
 			b.vol_dirty = true;
 		} else {
@@ -391,11 +470,21 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		point(&b, i, sg->text_len, cum, true);
 		i++;
 	}
+	if (b.skip_norm)
+		end_norm_skip(&b, nfrom);
+	if (b.norm_bad && !b.oom) {
+		/* the masked streams were equal only by their fingerprints:
+		 * hash them after all */
+		cache_chain_end(&b.norm);
+		cache_chain_end(&b.vol);
+		return cache_prefix_build(p, req, k, scope, scope_len, NULL);
+	}
 	p->total_bytes = cum;
 	p->nfp = 0;	/* the next request fingerprints its own */
 	keep_end(&b, cum);
 	cache_chain_end(&b.norm);
 	cache_chain_end(&b.vol);
+	p->lexed = false;	/* likewise lexes its own */
 	return b.oom ? -ENOMEM : 0;
 }
 
@@ -408,6 +497,7 @@ void cache_prefix_free(struct cache_prefix *p)
 	free(p->scratch);
 	free(p->seg_fp);
 	free(p->seg_cfp);
+	cache_lexed_free(&p->lx);
 	EVP_MD_CTX_free(p->end_norm);
 	EVP_MD_CTX_free(p->end_vol);
 	memset(p, 0, sizeof(*p));

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cache_hash.h"
+#include "cache_lexed.h"
 #include "cache_segment.h"
 
 /* Text between prefix points inside a long segment. Each point costs an
@@ -63,6 +64,11 @@ struct cache_resume {
 	uint64_t sys_hash, cum, vol_point;
 	bool vol_dirty;
 	const EVP_MD_CTX *norm, *vol;
+	/* per segment: masked fingerprint (cache_lexed.h), NULL if unknown.
+	 * norm_only: req begins with these masked streams, not these bytes
+	 * (norm resume: only norm points and the norm state are taken) */
+	const uint64_t *seg_nfp;
+	bool norm_only;
 };
 
 struct cache_prefix {
@@ -91,6 +97,11 @@ struct cache_prefix {
 	bool end_vol_dirty, end_ok;
 	uint32_t end_blocks;
 	size_t resumed_segs;	/* segments taken from the resume point */
+	size_t norm_resumed_segs;	/* segments whose norm points were taken */
+	/* every text segment's spans and each segment's masked fingerprint
+	 * (lx.nfp[0..n_segs) when nfp_ok: for a later norm resume) */
+	struct cache_lexed lx;
+	bool lexed, nfp_ok;
 };
 
 /* Fingerprints req's segments into p->seg_fp (and the scope into
@@ -100,10 +111,21 @@ struct cache_prefix {
 int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request *req,
 			      const char *scope, size_t scope_len);
 
+/* req begins with all of from's segments, byte for byte: build will
+ * resume after them. */
+bool cache_prefix_resumes(const struct cache_prefix *p, const struct cache_request *req,
+			  const struct cache_resume *from);
+
+/* Lexes all of req's segments into p->lx, for their masked fingerprints
+ * (how a norm resume point is found) before build, which then uses these
+ * spans. Call after cache_prefix_fingerprints. Returns 0 or -ENOMEM. */
+int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req);
+
 /* Builds p (zero-filled before first use; buffers reused) for req under
  * key; scope (provider, model, account) seeds both chains so that only
  * calls that can share a cache share hashes. from (may be NULL): resume
- * after its segments when req begins with them. Returns 0 or -ENOMEM. */
+ * after its segments when req begins with them (from->norm_only: with
+ * their masked streams, after cache_prefix_lex). Returns 0 or -ENOMEM. */
 int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 		       const struct cache_hash_key *k, const char *scope, size_t scope_len,
 		       const struct cache_resume *from);
