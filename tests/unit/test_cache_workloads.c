@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <math.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -894,6 +895,131 @@ static void test_agent_loop(void **state)
 	run_close(&x);
 }
 
+/* ---- Codex (Responses), built from the fields issue 9's calibration
+ * names: every input item carries a fresh time-ordered id and an
+ * internal_chat_message_metadata_passthrough.turn_id, the request a
+ * per-session prompt_cache_key. None of them is prompt: the provider's
+ * cache reads go on across them, and when it does not read, the miss must
+ * not be blamed on them. ---- */
+
+static char *codex_body(const char *instr, const char *env, const char *ask, unsigned run)
+{
+	char *i = json_str(instr), *e = json_str(env), *q = json_str(ask);
+	char *b = malloc(strlen(i) + strlen(e) + strlen(q) + 2048);
+
+	sprintf(b, "{\"model\":\"gpt-5-codex\",\"instructions\":%s,"
+		"\"input\":[{\"type\":\"message\",\"role\":\"user\","
+		"\"id\":\"msg_0199f3a2%08x%016x\","
+		"\"content\":[{\"type\":\"input_text\",\"text\":%s}],"
+		"\"internal_chat_message_metadata_passthrough\":{\"turn_id\":\"%08x-7e1c-4a3b-9c2d-5f6e7a8b9c0d\"}},"
+		"{\"type\":\"message\",\"role\":\"user\",\"id\":\"msg_0199f3a2%08x%016x\","
+		"\"content\":[{\"type\":\"input_text\",\"text\":%s}],"
+		"\"internal_chat_message_metadata_passthrough\":{\"turn_id\":\"%08x-7e1c-4a3b-9c2d-5f6e7a8b9c0d\"}}],"
+		"\"tools\":[{\"type\":\"function\",\"name\":\"shell\",\"description\":\"Runs a command\","
+		"\"strict\":false,\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":"
+		"{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},\"required\":[\"command\"]}}],"
+		"\"tool_choice\":\"auto\",\"parallel_tool_calls\":false,\"store\":false,\"stream\":true,"
+		"\"prompt_cache_key\":\"%08x-0c0d-4e0f-8a1b-2c3d4e5f6a7b\"}",
+		i, run * 7919u, 0x5eedu * run + 1, e, run * 31u, run * 7919u + 1, 0x5eedu * run + 2,
+		q, run * 31u + 1, run * 104729u);
+	free(i);
+	free(e);
+	free(q);
+	return b;
+}
+
+static void codex_call(struct cache_analyzer *a, const char *body, int64_t now,
+		       int64_t input, int64_t cached, struct exchange_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts_start_ns = now;
+	r->status = 200;
+	r->usage_source = USAGE_PROVIDER;
+	strcpy(r->exe, "/usr/lib/node_modules/@openai/codex/bin/codex");
+	strcpy(r->provider, "openai");
+	strcpy(r->api, "responses");
+	strcpy(r->host, "api.openai.com");
+	strcpy(r->model, "gpt-5-codex");
+	r->account_seen = true;
+	memset(r->account_digest, 7, 32);
+	r->request_body = body;
+	r->request_body_len = strlen(body);
+	r->usage.input_tokens = input;
+	r->usage.cached_input_tokens = cached;
+	r->usage.output_tokens = 20;
+	assert_int_equal(cache_analyze_record(a, r), 0);
+}
+
+static void test_codex_non_prompt(void **state)
+{
+	/* the rules without Codex's entries: the control that shows the
+	 * table is what keeps the ids out */
+	static const char bare[] =
+		"{\"providers\":[{\"provider\":\"openai\",\"non_prompt\":[],\"rules\":[{\"model\":\"\","
+		"\"min_tokens\":1024,\"granularity_tokens\":128,\"ttl_s\":300,\"max_ttl_s\":3600,"
+		"\"breakpoints\":\"auto\",\"write_premium\":false,\"implicit\":true}]}]}";
+	char path[] = "/tmp/llmobs-test-rules.XXXXXX";
+	int fd = mkstemp(path);
+	char *instr = prose(12000, 30), *env = prose(600, 31);
+	const char *ask = "Run the tests and fix what fails.";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bare, sizeof(bare) - 1), (ssize_t)sizeof(bare) - 1);
+	close(fd);
+	for (int with_rules = 1; with_rules >= 0; with_rules--) {
+		struct cache_analyzer_opts o = { 0 };
+		struct cache_analyzer *a;
+		struct price_table *prices;
+		struct exchange_record r;
+		char *b[3];
+		int64_t input, full;
+		cJSON *br;
+
+		assert_int_equal(price_table_load_default(&prices), 0);
+		o.prices = prices;
+		o.rules_path = with_rules ? NULL : path;
+		assert_int_equal(cache_analyzer_new(&o, &a), 0);
+		/* three runs: the same prompt, new ids, turn ids and session key */
+		for (unsigned k = 0; k < 3; k++)
+			b[k] = codex_body(instr, env, ask, k + 1);
+		input = 3 * OA_HEADER + bpe_count(BPE_O200K_BASE, instr, strlen(instr)) +
+			bpe_count(BPE_O200K_BASE, env, strlen(env)) +
+			bpe_count(BPE_O200K_BASE, ask, strlen(ask)) + 64;	/* the tool */
+		full = oa_round(input);
+		assert_true(full >= 1024);
+		codex_call(a, b[0], T0, input, 0, &r);
+		assert_string_equal(r.cache_miss_cause, "cold");
+		/* run 2: the provider read the whole prefix */
+		codex_call(a, b[1], T0 + MIN_NS, input, full, &r);
+		assert_string_equal(r.cache_miss_cause, "");
+		assert_int_equal(r.missed_cache_tokens, 0);
+		assert_string_equal(r.breakers[0] ? r.breakers : "[]", "[]");
+		if (with_rules)	/* our own prediction saw the same prefix */
+			assert_int_equal(cache_analyzer_last_prediction(a), full);
+		/* run 3: the provider did not read (eviction, another machine):
+		 * the same prompt, so the provider's side, never the ids */
+		codex_call(a, b[2], T0 + 2 * MIN_NS, input, 0, &r);
+		br = cJSON_Parse(r.breakers[0] ? r.breakers : "[]");
+		if (with_rules) {
+			assert_string_equal(r.cache_miss_cause, "provider_side");
+			assert_int_equal(r.cacheable_tokens, full);
+			assert_int_equal(cJSON_GetArraySize(br), 0);
+		} else {
+			/* without the table's entries the ids look like breakers */
+			assert_string_equal(r.cache_miss_cause, "prefix_changed");
+			assert_true(cJSON_GetArraySize(br) > 0);
+		}
+		cJSON_Delete(br);
+		for (unsigned k = 0; k < 3; k++)
+			free(b[k]);
+		cache_analyzer_free(a);
+		price_table_free(prices);
+	}
+	unlink(path);
+	free(instr);
+	free(env);
+}
+
 /* ---- the corpus ---- */
 
 struct corpus_ctx {
@@ -995,6 +1121,7 @@ int main(void)
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_two_keys),
 		cmocka_unit_test(test_agent_loop),
+		cmocka_unit_test(test_codex_non_prompt),
 		cmocka_unit_test(test_corpus),
 	};
 
