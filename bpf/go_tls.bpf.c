@@ -5,6 +5,18 @@
  * .Close; the bytes go out as the same struct capture_event stream as the
  * SSL_* probes (tls_call.bpf.h), keyed by the *tls.Conn pointer.
  *
+ * What Write sends is emitted at its entry, what Read received at its
+ * RET. net/http writes a request from one goroutine (writeLoop) and reads
+ * the answer in another (readLoop), on other threads: a writer descheduled
+ * between its write(2) and Write's RET let the reader's RET, answer and
+ * all, reach the ring first, and the HTTP/1.1 parser, which has no stream
+ * ids, met a response with no request (issue 11's go-h1 no_response). At
+ * the entry the bytes have not left yet, so no answer to them can come
+ * before them. Write's RETs are still probed: they end the call, so that a
+ * second entry of the same call (below) is told from a new one. A Write
+ * that fails part-way has then been emitted whole; its connection is
+ * broken for good (Go keeps the error), so nothing follows it there.
+ *
  * Why not uretprobes: they replace the return address on the goroutine's
  * stack, and the Go runtime copies stacks (growth) and walks them
  * (GC, tracebacks): a foreign return address crashes the program.
@@ -63,8 +75,14 @@ struct go_call {
 	__u64 len;		/* len(b) */
 	__u64 sp;		/* SP at entry; at the RET it differs only if
 				 * the stack was copied meanwhile */
+	__u64 ts_ns;		/* of the entry */
 	__u8 dir;
 };
+
+/* A second entry of one Write (below) follows the first at once; a call
+ * whose RET was missed (a panic unwinding through it) leaves an entry that
+ * is older than this, and never hides a new call for longer. */
+#define GO_REENTRY_NS	(100 * 1000 * 1000)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -88,14 +106,24 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir)
 		.buf = GO_ARG2(ctx),
 		.len = GO_ARG3(ctx),
 		.sp = PT_REGS_SP(ctx),
+		.ts_ns = bpf_ktime_get_ns(),
 		.dir = dir,
 	};
+	struct go_call *old;
 
 	if (!key.g || !call.conn)
 		return 0;
 	/* A stack growth check at entry re-runs the prologue after
-	 * morestack: the second entry overwrites the first, same call. */
+	 * morestack: the same call enters twice, with the same receiver and
+	 * length (a buffer on the stack has moved). A Read's second entry
+	 * only overwrites the first; a Write's was emitted already. */
+	old = bpf_map_lookup_elem(&go_calls, &key);
+	if (dir == CAPTURE_DIR_WRITE && old && old->dir == dir && old->conn == call.conn &&
+	    old->len == call.len && call.ts_ns - old->ts_ns < GO_REENTRY_NS)
+		return 0;
 	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
+	if (dir == CAPTURE_DIR_WRITE && call.len && call.len <= 0xffffffffULL)
+		tls_call_emit(id, call.conn, dir, call.buf, call.len);
 	return 0;
 }
 
@@ -111,7 +139,8 @@ int go_tls_read_enter(struct pt_regs *ctx)
 	return go_enter(ctx, CAPTURE_DIR_READ);
 }
 
-/* At every RET of Write and Read. */
+/* At every RET of Write (the call ends: its bytes went at the entry) and
+ * of Read (what it received goes now). */
 SEC("uprobe")
 int go_tls_ret(struct pt_regs *ctx)
 {
@@ -125,7 +154,7 @@ int go_tls_ret(struct pt_regs *ctx)
 		count_drop(CAPTURE_DROP_NO_ENTRY, 0);
 		return 0;
 	}
-	if (n <= 0 || (__u64)n > a->len || n > 0xffffffffLL)
+	if (a->dir == CAPTURE_DIR_WRITE || n <= 0 || (__u64)n > a->len || n > 0xffffffffLL)
 		goto out;
 	buf = a->buf;
 	sp = PT_REGS_SP(ctx);
