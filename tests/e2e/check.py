@@ -34,6 +34,7 @@ STEP_SHAPE = {
     "gemini-cli": (2, r"/node$"),  # its router's call, then the answer
     "bad-inputs": (4, r"^/usr/bin/curl$"),
     "go-h1": (8, r"/go_client$"),
+    "go-h1-late": (8, r"/go_client$"),  # answers read before Write returns
     "go-h2": (8, r"/go_client_stripped$"),
     "bun-fetch": (8, r"/bun$"),
     # Claude Code: its settings and policy GETs (answered 404, no record)

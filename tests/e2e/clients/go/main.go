@@ -2,21 +2,29 @@
 // sends every fixture's request with its recorded method, path and headers
 // and checks the answer's status and body, as py_httpx.py does.
 //
-//	go_client h1|h2 FIXTURES.jsonl [WAIT_MS]
+//	go_client h1|h1-late|h2 FIXTURES.jsonl [WAIT_MS]
 //
 // h1 turns HTTP/2 off; h2 requires it (ALPN h2), one connection. WAIT_MS
 // sleeps before the first call: a Go binary is probed only once the daemon
 // has seen its exec (README, "Go crypto/tls"), and this one is new each run.
+//
+// h1-late is h1 whose socket writes return lateWriteDelay after their bytes
+// went out, so that tls.(*Conn).Write returns after the server answered
+// and the transport's read goroutine read the answer: what a writing
+// thread descheduled between its write(2) and Write's RET does now and
+// then (issue 11's go-h1 flake), here on every call.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -39,6 +47,26 @@ type fixture struct {
 var drop = map[string]bool{"authorization": true, "cookie": true, "x-api-key": true,
 	"x-goog-api-key": true, "api-key": true, "content-length": true, "host": true,
 	"transfer-encoding": true, "connection": true, "accept-encoding": true}
+
+const lateWriteDelay = 30 * time.Millisecond
+
+// lateConn's Write returns lateWriteDelay after the bytes are sent.
+type lateConn struct{ net.Conn }
+
+func (c lateConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	time.Sleep(lateWriteDelay)
+	return n, err
+}
+
+func dialLate(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return lateConn{c}, nil
+}
 
 func auth(h http.Header, host string) {
 	switch host {
@@ -92,7 +120,7 @@ func call(c *http.Client, f *fixture, wantProto int) (string, error) {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: go_client h1|h2 FIXTURES.jsonl [WAIT_MS]")
+		fmt.Fprintln(os.Stderr, "usage: go_client h1|h1-late|h2 FIXTURES.jsonl [WAIT_MS]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -101,6 +129,9 @@ func main() {
 	if mode != "h2" {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 		wantProto = 1
+	}
+	if mode == "h1-late" {
+		tr.DialContext = dialLate
 	}
 	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	if len(os.Args) > 3 {
@@ -139,11 +170,7 @@ func main() {
 	}
 	fmt.Printf("go %s: %d ok, %d failed\n", mode, ok, failed)
 	// Idle keep-alive connections are never closed by net/http: the
-	// process's exit ends them. Once (1 run in 2 with the privilege-split
-	// daemon) the last response was recorded as no_response, as if the
-	// exit had been handled before the last reads; until that is
-	// understood the client lingers a moment after its last call.
-	time.Sleep(300 * time.Millisecond)
+	// process's exit ends them, right after the last call.
 	if failed > 0 {
 		os.Exit(1)
 	}
