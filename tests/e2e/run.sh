@@ -240,6 +240,12 @@ if [ "${E2E_SHIM:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   bash "$E2E/shim.sh" "$TMP" "$OUT" "$CORPUS" || RC=1
 fi
 
+# Go's Write entered twice for one call (stack growth in its prologue):
+# its bytes recorded once (go_stack.sh).
+if [ "${E2E_GO_STACK:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
+  bash "$E2E/go_stack.sh" "$TMP" "$OUT" || RC=1
+fi
+
 # Privilege separation: the worker's sandbox, containment, restarts.
 if [ "${E2E_PRIVSEP:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: privilege separation (tests/e2e/privsep.sh)"

@@ -1,0 +1,3 @@
+module llmobs/e2e/go_stack
+
+go 1.19
