@@ -23,6 +23,7 @@
 
 #include "bpe.h"
 #include "cache_analyze.h"
+#include "cache_segment.h"
 #include "corpus_util.h"
 #include "cost.h"
 
@@ -1020,6 +1021,220 @@ static void test_codex_non_prompt(void **state)
 	free(env);
 }
 
+/* ---- OpenAI GPT-5.6+: prompt_cache_options mode "explicit" caches only at
+ * prompt_cache_breakpoint blocks, its ttl overrides the rule's 30 min, and
+ * writes are billed (1.25x). The provider here does what the issue's rules
+ * say; tokens are o200k_base, exactly. ---- */
+
+static char *gpt56_body(const char *sys, const char *user, bool bp, const char *ttl)
+{
+	char *a = json_str(sys), *u = json_str(user);
+	char *b = malloc(strlen(a) + strlen(u) + 512);
+
+	sprintf(b, "{\"model\":\"gpt-5.6-sol\",\"messages\":[{\"role\":\"system\",\"content\":"
+		"[{\"type\":\"text\",\"text\":%s%s}]},{\"role\":\"user\",\"content\":%s}],"
+		"\"prompt_cache_options\":{\"mode\":\"explicit\",\"ttl\":\"%s\"}}",
+		a, bp ? ",\"prompt_cache_breakpoint\":{\"type\":\"ephemeral\"}" : "", u, ttl);
+	free(a);
+	free(u);
+	return b;
+}
+
+static void gpt56_call(struct cache_analyzer *a, const char *body, int64_t now, int64_t input,
+		       int64_t read, int64_t wrote, struct exchange_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts_start_ns = now;
+	r->status = 200;
+	r->usage_source = USAGE_PROVIDER;
+	strcpy(r->exe, "/usr/bin/agent");
+	strcpy(r->provider, "openai");
+	strcpy(r->api, "chat.completions");
+	strcpy(r->host, "api.openai.com");
+	strcpy(r->model, "gpt-5.6-sol");
+	r->account_seen = true;
+	memset(r->account_digest, 9, 32);
+	r->request_body = body;
+	r->request_body_len = strlen(body);
+	r->usage.input_tokens = input;
+	r->usage.cached_input_tokens = read;
+	r->usage.cache_write_tokens = wrote;
+	r->usage.output_tokens = 10;
+	assert_int_equal(cache_analyze_record(a, r), 0);
+	if (strcmp(r->breakers[0] ? r->breakers : "[]", "[]"))
+		fail_msg("no breaker expected, got %s", r->breakers);
+}
+
+static void test_gpt56_explicit(void **state)
+{
+	struct cache_analyzer_opts o = { 0 };
+	struct cache_analyzer *a;
+	struct price_table *prices;
+	struct exchange_record r;
+	char *sys = prose(12000, 40), *user = prose(6000, 41), *b;
+	/* the breakpoint block's end: its message's header and text */
+	int64_t through = OA_HEADER + bpe_count(BPE_O200K_BASE, sys, strlen(sys));
+	int64_t input = through + OA_HEADER + bpe_count(BPE_O200K_BASE, user, strlen(user)) +
+			OA_HEADER;
+	const struct price *pr;
+
+	assert_int_equal(price_table_load_default(&prices), 0);
+	pr = price_lookup(prices, "gpt-5.6-sol");
+	assert_non_null(pr);
+	o.prices = prices;
+	assert_int_equal(cache_analyzer_new(&o, &a), 0);
+	/* 1: cold; the provider writes through the breakpoint */
+	b = gpt56_body(sys, user, true, "30m");
+	gpt56_call(a, b, T0, input, 0, through, &r);
+	assert_string_equal(r.cache_miss_cause, "cold");
+	/* 2: a minute later it reads exactly that much, not the whole
+	 * prompt as automatic caching would: no miss, and our prediction
+	 * stops at the breakpoint too */
+	gpt56_call(a, b, T0 + MIN_NS, input, through, 0, &r);
+	assert_string_equal(r.cache_miss_cause, "");
+	assert_int_equal(r.missed_cache_tokens, 0);
+	assert_int_equal(cache_analyzer_last_prediction(a), through);
+	free(b);
+	/* 3: 40 min later, ttl "1h" asked: still there */
+	b = gpt56_body(sys, user, true, "1h");
+	gpt56_call(a, b, T0 + 41 * MIN_NS, input, through, 0, &r);
+	assert_string_equal(r.cache_miss_cause, "");
+	assert_int_equal(cache_analyzer_last_prediction(a), through);
+	free(b);
+	/* 4: 41 min after that with ttl "30m": expired, written again */
+	b = gpt56_body(sys, user, true, "30m");
+	gpt56_call(a, b, T0 + 82 * MIN_NS, input, 0, through, &r);
+	assert_string_equal(r.cache_miss_cause, "ttl_expired");
+	assert_int_equal(r.missed_cache_tokens, 0);
+	/* 5: a minute later the provider did not read what it has: the miss
+	 * is the write it paid over the read it could have had */
+	gpt56_call(a, b, T0 + 83 * MIN_NS, input, 0, through, &r);
+	assert_string_equal(r.cache_miss_cause, "provider_side");
+	assert_int_equal(r.cacheable_tokens, through);
+	assert_int_equal(r.missed_cache_tokens, through);
+	assert_true(pr->cache_write_5m_usd > pr->input_usd);	/* 1.25x */
+	assert_true(fabs(r.missed_cache_usd -
+			 through * (pr->cache_write_5m_usd - pr->cached_input_usd)) < 1e-9);
+	free(b);
+	/* 6: explicit mode with no breakpoint: nothing is cached, and what one
+	 * would have read is the whole prompt */
+	b = gpt56_body(sys, user, false, "30m");
+	gpt56_call(a, b, T0 + 84 * MIN_NS, input, 0, 0, &r);
+	assert_string_equal(r.cache_miss_cause, "no_breakpoint");
+	assert_int_equal(r.cacheable_tokens, input);
+	free(b);
+	cache_analyzer_free(a);
+	price_table_free(prices);
+	free(sys);
+	free(user);
+}
+
+/* ---- Anthropic's partial invalidation: a change to tool_choice, thinking
+ * or images invalidates the messages' cache but not the tools' and the
+ * system prompt's. The provider here reads only through the system prompt
+ * after such a change; the prediction must stop there too, so the change
+ * is no miss. ---- */
+
+static char *ant_inv_body(const char *sys, const char *u1, const char *tc, bool image)
+{
+	char *a = json_str(sys), *u = json_str(u1);
+	char *b = malloc(strlen(a) + strlen(u) + 2048);
+
+	sprintf(b, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"tool_choice\":%s,"
+		"\"tools\":[%s],\"system\":[{\"type\":\"text\",\"text\":%s,"
+		"\"cache_control\":{\"type\":\"ephemeral\"}}],\"messages\":[{\"role\":\"user\","
+		"\"content\":[{\"type\":\"text\",\"text\":%s,\"cache_control\":{\"type\":\"ephemeral\"}}]}%s]}",
+		tc, tools5[0], a, u,
+		image ? ",{\"role\":\"assistant\",\"content\":\"Which screenshot?\"},{\"role\":\"user\","
+			"\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"
+			"\"image/png\",\"data\":\"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk\"}},"
+			"{\"type\":\"text\",\"text\":\"This one.\",\"cache_control\":{\"type\":\"ephemeral\"}}]}" : "");
+	free(a);
+	free(u);
+	return b;
+}
+
+/* Rendered bytes of body's segments, all and through the system prompt. */
+static void ant_bytes(const char *body, int64_t *all, int64_t *through_sys)
+{
+	struct cache_request rq = { 0 };
+
+	assert_int_equal(cache_segment_request(&rq, "messages", body, strlen(body), NULL), 0);
+	*all = *through_sys = 0;
+	for (size_t i = 0; i < rq.n_segs; i++) {
+		*all += rq.segs[i].text_len;
+		if (rq.segs[i].group != CG_MESSAGES)
+			*through_sys += rq.segs[i].text_len;
+	}
+	cache_request_free(&rq);
+}
+
+static void test_anthropic_invalidation(void **state)
+{
+	static const struct {
+		const char *tc;
+		bool image, sys_only;	/* the provider reads only tools + system */
+	} calls[] = {
+		{ "{\"type\":\"auto\"}", false, false },	/* cold */
+		{ "{\"type\":\"auto\"}", false, false },	/* reads all */
+		{ "{\"type\":\"any\"}", false, true },		/* tool_choice changed */
+		{ "{\"type\":\"any\"}", false, false },		/* reads all again */
+		{ "{\"type\":\"any\"}", true, true },		/* an image came */
+	};
+	struct cache_analyzer_opts o = { 0 };
+	struct cache_analyzer *a;
+	struct price_table *prices;
+	char *sys = prose(8000, 50), *u1 = prose(6000, 51);
+
+	assert_int_equal(price_table_load_default(&prices), 0);
+	o.prices = prices;
+	assert_int_equal(cache_analyzer_new(&o, &a), 0);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		char *body = ant_inv_body(sys, u1, calls[i].tc, calls[i].image);
+		struct exchange_record r = { 0 };
+		int64_t all, through, input, read, prev;
+
+		ant_bytes(body, &all, &through);
+		input = all / 4;
+		/* what it reads: through the system prompt, or through the
+		 * first message (written by the call before) */
+		prev = through + (int64_t)strlen(u1);
+		read = !i ? 0 : calls[i].sys_only ? through * input / all : prev * input / all;
+		r.ts_start_ns = T0 + (int64_t)i * MIN_NS;
+		r.status = 200;
+		r.usage_source = USAGE_PROVIDER;
+		strcpy(r.exe, "/usr/bin/agent");
+		strcpy(r.provider, "anthropic");
+		strcpy(r.api, "messages");
+		strcpy(r.host, "api.anthropic.com");
+		strcpy(r.model, "claude-sonnet-4-5");
+		r.account_seen = true;
+		memset(r.account_digest, 5, 32);
+		r.request_body = body;
+		r.request_body_len = strlen(body);
+		r.usage.input_tokens = input;
+		r.usage.cached_input_tokens = read;
+		r.usage.cache_write_tokens = input - read;
+		assert_int_equal(cache_analyze_record(a, &r), 0);
+		if (!i) {
+			assert_string_equal(r.cache_miss_cause, "cold");
+			free(body);
+			continue;
+		}
+		if (strcmp(r.cache_miss_cause, "") || r.missed_cache_tokens ||
+		    cache_analyzer_last_prediction(a) != read)
+			fail_msg("call %zu: cause \"%s\" missed %lld, predicted %lld, read %lld; breakers %s",
+				 i, r.cache_miss_cause, (long long)r.missed_cache_tokens,
+				 (long long)cache_analyzer_last_prediction(a), (long long)read,
+				 r.breakers);
+		free(body);
+	}
+	cache_analyzer_free(a);
+	price_table_free(prices);
+	free(sys);
+	free(u1);
+}
+
 /* ---- the corpus ---- */
 
 struct corpus_ctx {
@@ -1122,6 +1337,8 @@ int main(void)
 		cmocka_unit_test(test_two_keys),
 		cmocka_unit_test(test_agent_loop),
 		cmocka_unit_test(test_codex_non_prompt),
+		cmocka_unit_test(test_gpt56_explicit),
+		cmocka_unit_test(test_anthropic_invalidation),
 		cmocka_unit_test(test_corpus),
 	};
 

@@ -241,6 +241,11 @@ static const struct body_case body_cases[] = {
 	  "\"completion_tokens\":300,\"prompt_tokens_details\":{\"cached_tokens\":1920},"
 	  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}", 0,
 	  { "gpt-4o-2024-08-06", 2006, 1920, 0, 0, 300, 0, true, "", false } },
+	{ "chat cache writes (GPT-5.6+)", LLM_API_CHAT_COMPLETIONS, 200,
+	  "{\"model\":\"gpt-5.6-sol\",\"usage\":{\"prompt_tokens\":5000,"
+	  "\"completion_tokens\":10,\"prompt_tokens_details\":{\"cached_tokens\":1000,"
+	  "\"cache_write_tokens\":3000}}}", 0,
+	  { "gpt-5.6-sol", 5000, 1000, 3000, 0, 10, 0, true, "", false } },
 	{ "chat reasoning", LLM_API_CHAT_COMPLETIONS, 200,
 	  "{\"model\":\"o3-mini\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":500,"
 	  "\"completion_tokens_details\":{\"reasoning_tokens\":448}}}", 0,

@@ -142,6 +142,8 @@ bool provider_usage_chat(const cJSON *u, struct llm_usage *n)
 		n->cached_input_tokens = hit;
 	}
 	provider_get_count(pd, "cached_tokens", &n->cached_input_tokens);
+	/* GPT-5.6+: cache writes, billed above input */
+	provider_get_count(pd, "cache_write_tokens", &n->cache_write_tokens);
 	if (!provider_get_count(cd, "reasoning_tokens", &n->reasoning_tokens))
 		provider_get_count(u, "reasoning_tokens", &n->reasoning_tokens);
 	/* xAI leaves reasoning out of completion_tokens; its total_tokens then

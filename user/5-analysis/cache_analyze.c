@@ -362,6 +362,18 @@ static void lookup(struct cache_analyzer *a, bool raw, int64_t now, int64_t ttl_
 	}
 }
 
+/* Cached only at breakpoints: Anthropic always, OpenAI 5.6+ when the
+ * request's prompt_cache_options say mode "explicit". */
+static bool explicit_mode(const struct cache_analyzer *a, const struct cache_rule *rule)
+{
+	return rule->breakpoints == CACHE_BP_EXPLICIT && a->req.explicit_mode;
+}
+
+static bool at_breakpoints(const struct cache_analyzer *a, const struct cache_rule *rule)
+{
+	return rule->breakpoints == CACHE_BP_ANTHROPIC || explicit_mode(a, rule);
+}
+
 /* What the rule lets the provider reuse of the first n points: the
  * tokens at the last usable point, rounded. Anthropic reuses only block
  * ends that an earlier request wrote, within lookback of a breakpoint of
@@ -375,6 +387,21 @@ static int64_t usable(struct cache_analyzer *a, const struct cache_rule *rule, b
 
 	if (!n)
 		return 0;
+	if (explicit_mode(a, rule) && rq->any_breakpoint) {
+		/* OpenAI 5.6+, mode explicit: a prefix an earlier request wrote
+		 * at one of its prompt_cache_breakpoint blocks */
+		for (size_t i = n; i-- > 0;) {
+			const struct cache_point *pt = &p->pt[i];
+			struct cache_index_entry *e;
+
+			if (!pt->block_end)
+				continue;
+			e = cache_index_find(a->ix, raw ? pt->raw ^ RAW_NS : pt->norm);
+			if (e && (e->flags & CACHE_ENTRY_WRITTEN))
+				return cache_rule_round(rule, tokens_pt(a, pt));
+		}
+		return 0;
+	}
 	if (rule->breakpoints != CACHE_BP_ANTHROPIC)
 		return cache_rule_round(rule, tokens_pt(a, &p->pt[n - 1]));
 	for (size_t i = n; i-- > 0;) {
@@ -434,7 +461,7 @@ static void record_points(struct cache_analyzer *a, const struct cache_rule *rul
 
 	for (size_t i = 0; i < p->npt; i++) {
 		const struct cache_point *pt = &p->pt[i];
-		bool written = rule->breakpoints != CACHE_BP_ANTHROPIC ||
+		bool written = !at_breakpoints(a, rule) ||
 			       (pt->block_end && pt->seg < rq->n_segs && rq->segs[pt->seg].breakpoint);
 		struct cache_index_entry *n = cache_index_put(a->ix, pt->norm, NULL);
 		struct cache_index_entry *r = cache_index_put(a->ix, pt->raw ^ RAW_NS, NULL);
@@ -782,7 +809,8 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		missed = 0;
 		cause = "rule_unknown";
 	} else {
-		ttl_ns = rule->ttl_s * 1000000000LL;
+		/* prompt_cache_options.ttl (OpenAI 5.6+) when the request sets one */
+		ttl_ns = (a->req.ttl_s > 0 ? a->req.ttl_s : rule->ttl_s) * 1000000000LL;
 		lookup(a, false, now, ttl_ns, &n_any, &n_live);
 		lookup(a, true, now, ttl_ns, &r_any, &r_live);
 		pred = usable(a, rule, false, n_live, input);
@@ -813,7 +841,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 		else if (input < rule->min_tokens ||
 			 (!pred && n_live && tokens_pt(a, &p->pt[n_live - 1]) < rule->min_tokens))
 			cause = "below_minimum";
-		else if (rule->breakpoints == CACHE_BP_ANTHROPIC && !a->req.any_breakpoint)
+		else if (at_breakpoints(a, rule) && !a->req.any_breakpoint)
 			cause = "no_breakpoint";
 		else if (pred > 0)
 			cause = raw_pred >= pred ? "provider_side" : "prefix_changed";

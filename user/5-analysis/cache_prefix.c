@@ -368,7 +368,9 @@ int cache_prefix_fingerprints(struct cache_prefix *p, const struct cache_request
 	if (!grow((void **)&p->seg_cfp, &p->capcfp, req->n_segs ? req->n_segs : 1,
 		  sizeof(uint64_t), CACHE_SEG_MAX))
 		return -ENOMEM;
-	p->scope_fp = cache_fp64(0, scope, scope_len);
+	/* a change that invalidates the messages (Anthropic's tool_choice,
+	 * thinking, images) must not resume from before it */
+	p->scope_fp = cache_fp64(0, scope, scope_len) ^ req->msg_salt * 0x9e3779b97f4a7c15ULL;
 	for (size_t s = 0; s < req->n_segs; s++) {
 		const struct cache_segment *sg = &req->segs[s];
 		uint64_t h = cache_fp64(sg->group, req->text + sg->text_off, sg->text_len);
@@ -463,6 +465,12 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 			cache_chain_update(&b.vol, req->text + sg->text_off, sg->text_len);
 			b.vol_dirty = true;
 		} else {
+			if (req->msg_salt && sg->group == CG_MESSAGES &&
+			    (!i || req->segs[i - 1].group != CG_MESSAGES)) {
+				/* the messages' prefix differs when these do */
+				norm_update(&b, "\x04", 1);
+				norm_update(&b, &req->msg_salt, sizeof(req->msg_salt));
+			}
 			text_segment(&b, i, cum);
 		}
 		cum += sg->text_len;

@@ -18,9 +18,19 @@ struct scan {
 	const struct cache_rule *rule;
 	bool bp;		/* a breakpoint key was seen in this segment */
 	bool image;		/* an image block was seen in this segment */
+	uint64_t images;	/* sum of the image segments' hashes */
 	bool err;
 	bool oom;
 };
+
+static uint64_t fnv(const char *d, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)d[i]) * 0x100000001b3ULL;
+	return h;
+}
 
 static const char *ws(const char *p, const char *end)
 {
@@ -445,6 +455,8 @@ static void seg_end(struct scan *s, struct cache_segment *sg)
 	sg->text_len = (uint32_t)(s->req->text_len - sg->text_off);
 	sg->breakpoint = s->bp;
 	sg->image = s->image;
+	if (s->image)		/* a set: adding or removing one changes it */
+		s->images += fnv(s->req->text + sg->text_off, sg->text_len) | 1;
 	s->req->any_breakpoint |= s->bp;
 	s->req->n_segs++;
 }
@@ -653,10 +665,25 @@ static const struct member *lookup(const struct member *top, int n, const char *
 	return find(sub, k, dot + 1);
 }
 
+/* "30m", "1h", "24h", "300s" -> seconds; 0 if none of those. */
+static int64_t ttl_seconds(const char *v, const char *ve)
+{
+	int64_t n = 0;
+
+	if (v >= ve || *v != '"')
+		return 0;
+	for (v++; v < ve && *v >= '0' && *v <= '9' && n < 1000000; v++)
+		n = n * 10 + (*v - '0');
+	if (v + 1 >= ve || v[1] != '"')
+		return 0;
+	return *v == 's' ? n : *v == 'm' ? n * 60 : *v == 'h' ? n * 3600 : *v == 'd' ? n * 86400 : 0;
+}
+
 static void add_params(struct scan *s, const struct member *top, int n)
 {
 	struct cache_request *r = s->req;
 	struct member sub[32];
+	uint64_t salt = 0;
 
 	for (size_t i = 0; i < sizeof(param_keys) / sizeof(param_keys[0]); i++) {
 		const struct member *m = lookup(top, n, param_keys[i], sub, 32);
@@ -664,6 +691,9 @@ static void add_params(struct scan *s, const struct member *top, int n)
 
 		if (!m)
 			continue;
+		if (i)	/* all but the model: the model is the cache's scope */
+			salt = (salt ^ fnv(param_keys[i], strlen(param_keys[i]))) * 31 ^
+			       fnv(m->v, (size_t)(m->ve - m->v));
 		w = snprintf(r->params + r->params_len, sizeof(r->params) - r->params_len,
 			     "%s=%.*s;", param_keys[i], (int)(m->ve - m->v), m->v);
 		if (w > 0)
@@ -680,13 +710,23 @@ static void add_params(struct scan *s, const struct member *top, int n)
 				   lookup(top, n, "seed", sub, 32) ||
 				   lookup(top, n, "generationConfig.seed", sub, 32);
 	}
+	{
+		const struct member *mode = lookup(top, n, "prompt_cache_options.mode", sub, 32);
+
+		r->explicit_mode = mode && (size_t)(mode->ve - mode->v) == 10 &&
+				   !memcmp(mode->v, "\"explicit\"", 10);
+		mode = lookup(top, n, "prompt_cache_options.ttl", sub, 32);
+		r->ttl_s = mode ? ttl_seconds(mode->v, mode->ve) : 0;
+	}
+	if (s->rule && s->rule->breakpoints == CACHE_BP_ANTHROPIC && (salt || s->images))
+		r->msg_salt = (salt ^ s->images) | 1;
 }
 
 int cache_segment_request(struct cache_request *req, const char *api,
 			  const char *body, size_t len, const struct cache_rule *rule)
 {
 	const struct field_order *order;
-	struct scan s = { body, body + len, req, rule, false, false, false, false };
+	struct scan s = { body, body + len, req, rule, false, false, 0, false, false };
 	struct member *top, sub[32];
 	int n;
 
@@ -697,6 +737,9 @@ int cache_segment_request(struct cache_request *req, const char *api,
 	req->auto_breakpoint = req->any_breakpoint = req->deterministic = false;
 	req->truncated = false;
 	req->non_prompt_skipped = 0;
+	req->explicit_mode = false;
+	req->ttl_s = 0;
+	req->msg_salt = 0;
 	if (!api)
 		return -EOPNOTSUPP;
 	/* text is never NULL after a call, even when every segment is empty,

@@ -53,6 +53,15 @@ struct cache_request {
 	bool any_breakpoint;
 	bool deterministic;	/* temperature 0 or a seed: a response cache could serve a repeat */
 	bool truncated;		/* segments or text over their caps */
+	/* OpenAI 5.6+ prompt_cache_options: mode "explicit" (cached only at
+	 * prompt_cache_breakpoint blocks), and its ttl ("30m", "1h", "24h";
+	 * 0: the rule's) */
+	bool explicit_mode;
+	int64_t ttl_s;
+	/* Anthropic: what invalidates the messages but not tools and system
+	 * (tool_choice, thinking, effort, the set of images), as a hash folded
+	 * in before the first message; 0: none of them */
+	uint64_t msg_salt;
 	uint32_t non_prompt_skipped;	/* keys and blocks left out as non-prompt */
 };
 
