@@ -441,7 +441,7 @@ static int64_t usable_through(struct cache_analyzer *a, const struct cache_rule 
 
 	for (size_t i = p->npt; i-- > 0;) {
 		const struct cache_point *pt = &p->pt[i];
-		bool ok = rule->breakpoints != CACHE_BP_ANTHROPIC || !rq->any_breakpoint;
+		bool ok = !at_breakpoints(a, rule) || !rq->any_breakpoint;
 
 		if (!pt->block_end || pt->seg >= m)
 			continue;
