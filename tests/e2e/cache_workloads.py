@@ -82,8 +82,10 @@ OA_HEADER = 3
 def oai_flat(tok, bl):
     """an OpenAI prompt as tokens: per message a header, then its ids"""
     flat = []
-    for _, t, _ in bl:
-        flat += [-1] * OA_HEADER + [i for i, _ in tok.of(t)]
+    for name, t, _ in bl:
+        if ".content[" not in name or name.endswith(".content[0]"):
+            flat += [-1] * OA_HEADER
+        flat += [i for i, _ in tok.of(t)]
     return flat
 
 
@@ -103,7 +105,8 @@ def render_json(v, sort=False):
 
 def block_text(b):
     """a text block as its text, another block as compact JSON"""
-    if set(b) - {"type", "text", "cache_control", "citations"} == set() and "text" in b:
+    if set(b) - {"type", "text", "cache_control", "citations",
+                 "prompt_cache_breakpoint"} == set() and "text" in b:
         return b["text"]
     return render_json(b)
 
@@ -130,7 +133,8 @@ def blocks_of(api, body):
             out.append((f"messages[{i}]", c, False))
         else:
             for j, b in enumerate(c):
-                out.append((f"messages[{i}].content[{j}]", block_text(b), "cache_control" in b))
+                out.append((f"messages[{i}].content[{j}]", block_text(b),
+                            "cache_control" in b or "prompt_cache_breakpoint" in b))
     if api == "messages" and "cache_control" in body and out:
         n, t, _ = out[-1]
         out[-1] = (n, t, True)
@@ -169,8 +173,25 @@ class Sim:
         inp = len(total) // 4
         now = time.time()
         with self.lock:
-            live = [s for s in self.seen if s[0] == account and s[1] == provider
+            live = [s for s in self.seen if s[0] == account and s[1].startswith(provider)
                     and now - s[3] <= ttl]
+            if provider == "openai" and (body.get("prompt_cache_options") or {}).get(
+                    "mode") == "explicit":
+                # GPT-5.6+ explicit: only prefixes written at breakpoints
+                # are read, writes (billed) only at breakpoints
+                flat = oai_flat(self.tok, bl)
+                inp = len(flat) + OA_HEADER
+                if not any(x[2] for x in bl):
+                    return inp, 0, 0
+                read = max([len(s[2]) for s in live if s[1] == "openai-x"
+                            and flat[:len(s[2])] == s[2]] + [0])
+                wrote = 0
+                for b in range(1, len(bl) + 1):
+                    pre = oai_flat(self.tok, bl[:b])
+                    if bl[b - 1][2] and len(pre) >= MIN_OAI and len(pre) > read:
+                        wrote = len(pre) - read
+                        self.seen.append((account, "openai-x", pre, now))
+                return inp, read, wrote
             if provider == "openai":
                 flat = oai_flat(self.tok, bl)
                 inp = len(flat) + OA_HEADER
@@ -183,24 +204,33 @@ class Sim:
                     best = max(best, t)
                 self.seen.append((account, provider, flat, now))
                 return inp, best, 0
+            # a change of tool_choice, thinking, effort or images
+            # invalidates the messages, not tools and system
+            first_msg = next((k for k, x in enumerate(bl) if x[0].startswith("messages")),
+                             len(bl))
+            salt = json.dumps([body.get(k) for k in ("tool_choice", "thinking", "output_config")]
+                              + sorted(t for n, t, _ in bl if '"image"' in t))
+
+            def key(b):
+                return "".join(texts[:b]) + ("\x04" + salt if b > first_msg else "")
             read = 0
             for b in range(len(bl), 0, -1):
                 if not any(bl[k][2] for k in range(b - 1, min(len(bl), b - 1 + 21))):
                     continue
-                pre = "".join(texts[:b])
+                pre = key(b)
                 hit = [s for s in live if s[2] == pre]
                 if hit:
-                    read = len(pre) // 4
+                    read = len("".join(texts[:b])) // 4
                     for s in hit:
                         self.seen.remove(s)
                         self.seen.append((s[0], s[1], s[2], now))
                     break
             wrote = 0
             for b in range(1, len(bl) + 1):
-                pre = "".join(texts[:b])
-                if bl[b - 1][2] and len(pre) // 4 >= min_ant and len(pre) // 4 > read:
-                    wrote = len(pre) // 4 - read
-                    self.seen.append((account, provider, pre, now))
+                n = len("".join(texts[:b])) // 4
+                if bl[b - 1][2] and n >= min_ant and n > read:
+                    wrote = n - read
+                    self.seen.append((account, provider, key(b), now))
             return inp, read, wrote
 
 
@@ -275,7 +305,8 @@ def serve(args):
                                     "finish_reason": "stop"}],
                        "usage": {"prompt_tokens": inp, "completion_tokens": 2,
                                  "total_tokens": inp + 2,
-                                 "prompt_tokens_details": {"cached_tokens": read}}}
+                                 "prompt_tokens_details": {"cached_tokens": read,
+                                                           "cache_write_tokens": wrote}}}
             self.answer(out)
 
         def answer(self, out, ctype="application/json"):
@@ -483,6 +514,47 @@ def run(args):
                                    tokens_at(len(head), total, inp), t]])
         call("blocks_reordered", i, "messages", body, key_a, want)
 
+    # 5c. Anthropic: tool_choice changes, which invalidates the messages'
+    #     cache but not the tools' and the system prompt's (issue 9); the
+    #     provider reads through the system prompt only, and that is no miss
+    stat5c = prose(8000, 52)
+    ask5c = prose(4000, 53)
+    for i, tc in enumerate(("auto", "auto", "any", "any")):
+        body = ant([(stat5c, True)], [{"type": "text", "text": ask5c,
+                                       "cache_control": {"type": "ephemeral"}}],
+                   tools=[TOOLS[0]], model="claude-sonnet-4-5")
+        body["tool_choice"] = {"type": tc}
+
+        def want(inp, cached, bl, total, i=i):
+            if i == 0:
+                return dict(cause="cold", cacheable=0, missed=0, breakers=[])
+            return dict(cause=None, cacheable=cached, missed=0, breakers=[])
+        call("anthropic_tool_choice", i, "messages", body, key_a, want)
+
+    # 5d. GPT-5.6, prompt_cache_options mode explicit: cached only through
+    #     the prompt_cache_breakpoint block (BPE-exact), writes billed;
+    #     without a breakpoint nothing is, and the cause says so
+    stat5d = prose(12000, 54)
+    ask5d = prose(6000, 55)
+    for i in range(3):
+        sysblock = {"type": "text", "text": stat5d}
+        if i < 2:
+            sysblock["prompt_cache_breakpoint"] = {"type": "ephemeral"}
+        body = {"model": "gpt-5.6-sol",
+                "messages": [{"role": "system", "content": [sysblock]},
+                             {"role": "user", "content": ask5d}],
+                "prompt_cache_options": {"mode": "explicit", "ttl": "30m"}}
+
+        def want(inp, cached, bl, total, i=i):
+            if i == 0:
+                return dict(cause="cold", cacheable=0, missed=0, breakers=[])
+            if i == 1:   # exactly the breakpoint block's end: header and text
+                through = OA_HEADER + len(tok.of(stat5d))
+                return dict(cause=None, cacheable=through, missed=0, breakers=[],
+                            check_cached=through)
+            return dict(cause="no_breakpoint", cacheable=inp, missed=inp, breakers=[])
+        call("gpt56_explicit", i, "chat", body, key_a, want)
+
     # 6. Anthropic without a breakpoint, below the minimum, and with one
     for mode, n, model in (("nobp", 8000, "claude-3-7-sonnet"), ("below", 3000, "claude-opus-4-0"),
                            ("bp", 8000, "claude-sonnet-4-5-20250929")):
@@ -575,6 +647,10 @@ def check(args):
         if r.get("cached_input_tokens") != e["cached"] or r.get("input_tokens") != e["input"]:
             want["usage"] = [e["input"], e["cached"]]
             got["usage"] = [r.get("input_tokens"), r.get("cached_input_tokens")]
+        if "check_cached" in e and e["cached"] != e["check_cached"]:
+            fails += 1
+            print(f"cache-e2e: FAIL {e['workload']}#{e['call']}: the simulated provider "
+                  f"read {e['cached']}, the workload says {e['check_cached']}")
         if got != want or (e["missed"] and not r.get("missed_cache_usd")):
             fails += 1
             print(f"cache-e2e: FAIL {e['workload']}#{e['call']}: got {got}, want {want}")

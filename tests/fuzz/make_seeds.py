@@ -396,6 +396,29 @@ HANDMADE = {
         provider_seed(1, 0, 0, b"POST\n/openai/deployments/gpt4/chat/completions?api-version=1\nx.openai.azure.com\n{}"),
         provider_seed(3, 0, 0, b"POST\n/v1/projects/p/locations/l/publishers/anthropic/models/claude:streamRawPredict\nus-east5-aiplatform.googleapis.com\n"),
     ],
+    # the cache analysis' request shapes the corpus lacks: GPT-5.6 explicit
+    # breakpoints and options, Anthropic tool_choice and images, Codex items
+    "cache": [
+        b"\x01\x00" + json.dumps({"model": "gpt-5.6-sol", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "You are terse.",
+                                            "prompt_cache_breakpoint": {"type": "ephemeral"}}]},
+            {"role": "user", "content": "hi"}],
+            "prompt_cache_options": {"mode": "explicit", "ttl": "30m"}}).encode(),
+        b"\x00\x00" + json.dumps({"model": "claude-sonnet-4-5", "tool_choice": {"type": "any"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+            "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1; cch=ab12;"},
+                       {"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                {"type": "text", "text": "what is this?", "cache_control": {"type": "ephemeral"}}]}],
+            "metadata": {"user_id": "u_1"}}).encode(),
+        b"\x02\x00" + json.dumps({"model": "gpt-5-codex", "instructions": "I", "input": [
+            {"type": "message", "role": "user", "id": "msg_0199f3a2",
+             "content": [{"type": "input_text", "text": "t"}],
+             "internal_chat_message_metadata_passthrough": {"turn_id": "0b5c"}}],
+            "prompt_cache_key": "5f1e"}).encode(),
+    ],
 }
 
 
