@@ -338,6 +338,12 @@ HANDMADE = {
         b"\x00\x00generate_content\x00google\x00pod-1\x00proj\x00ttl_expired",
         b"\x02app\xff\xfe\x00exe\x00m\x00[::1]:8080\x00rate_limit\x00messages\x00anthropic",
     ],
+    # fuzz_tls13: [mode][vector][split seed], then patches to the vector's
+    # stream (odd modes) or a stream of its own (even).
+    "tls13": [
+        b"\x01\x00\x00\x00", b"\x03\x01\x07\x00", b"\x01\x02\x01\x00\xf0\x00\x01",
+        b"\x00\x00\x00\x00\x17\x03\x03\x00\x11" + bytes(17),
+    ],
     "config": [
         b"db: ${HOME:-/var/lib}/llmobs.db\nlisten: 127.0.0.1:9464\nplain_ports: [11434]\n"
         b"metrics:\n  max_series: 10\nprojects:\n  from_labels: [team]\n  rules:\n"
