@@ -20,6 +20,7 @@
 #include <bpf/bpf_endian.h>
 #include "capture.h"
 #include "capture_event.bpf.h"
+#include "tls_secrets.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -30,6 +31,8 @@ const volatile long nr_write = -1;
 const volatile long nr_recvfrom = -1;
 const volatile long nr_sendto = -1;
 const volatile long nr_close = -1;
+const volatile long nr_writev = -1;
+const volatile long nr_readv = -1;
 
 #define MODE_FMT	0170000		/* S_IFMT */
 #define MODE_SOCK	0140000		/* S_IFSOCK */
@@ -57,8 +60,11 @@ struct {
 /* What sys_enter leaves for sys_exit of the same thread. */
 struct call_args {
 	__u64 sk;
-	__u64 buf;
+	__u64 buf;		/* the buffer, or the iovec array (vec) */
+	__u32 iovcnt;
 	__u8 dir;
+	__u8 source;		/* CAPTURE_SOURCE_SYSCALL or _CIPHER */
+	__u8 vec;		/* readv / writev */
 };
 
 struct {
@@ -118,15 +124,15 @@ static __always_inline bool watched_peer(const struct sock *sk)
 	return false;
 }
 
-/* The struct sock behind fd when it is a stream socket whose peer is a
- * configured port on loopback; 0 otherwise. */
-static __always_inline __u64 watched_sock(int fd)
+/* The struct sock behind fd when it is a TCP/IP stream socket; 0 otherwise. */
+static __always_inline struct sock *stream_sock(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *f = NULL;
 	struct socket *sock;
 	struct sock *sk;
+	__u16 family;
 
 	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
@@ -139,9 +145,10 @@ static __always_inline __u64 watched_sock(int fd)
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !watched_peer(sk))
+	if (!sk)
 		return 0;
-	return (__u64)sk;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == FAMILY_INET || family == FAMILY_INET6 ? sk : 0;
 }
 
 /* connect() moves a client socket to SYN_SENT in the caller's context:
@@ -178,24 +185,40 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 	struct stream_key key = {};
 	struct call_args args = {};
 	struct capture_event *ev;
-	bool close = id == nr_close;
+	bool close = id == nr_close, plain, cipher;
+	struct sock *s;
 	__u32 tgid;
 	int fd;
 
-	if (id == nr_write || id == nr_sendto)
+	if (id == nr_write || id == nr_sendto || id == nr_writev)
 		args.dir = CAPTURE_DIR_WRITE;
-	else if (id == nr_read || id == nr_recvfrom)
+	else if (id == nr_read || id == nr_recvfrom || id == nr_readv)
 		args.dir = CAPTURE_DIR_READ;
 	else if (!close)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	if (!bpf_map_lookup_elem(&tgids, &tgid))
+	/* Tested one at a time: the compiler would OR the two pointers,
+	 * which the verifier refuses. */
+	plain = bpf_map_lookup_elem(&tgids, &tgid) != NULL;
+	barrier_var(plain);
+	cipher = bpf_map_lookup_elem(&secret_tgids, &tgid) != NULL;
+	barrier_var(cipher);
+	if (!plain && !cipher)
 		return 0;
 	fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	sk = watched_sock(fd);
-	if (!sk)
+	s = stream_sock(fd);
+	if (!s)
 		return 0;
+	/* A watched local port is plain HTTP, whoever talks to it; any
+	 * other TCP peer of a process seen by its secrets, ciphertext. */
+	if (plain && watched_peer(s))
+		args.source = CAPTURE_SOURCE_SYSCALL;
+	else if (cipher && !watched_peer(s))
+		args.source = CAPTURE_SOURCE_CIPHER;
+	else
+		return 0;
+	sk = (__u64)s;
 	if (close) {
 		key.sk = sk;
 		key.tgid = pid_tgid >> 32;
@@ -203,13 +226,15 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 		bpf_map_delete_elem(&stream_pos, &key);
 		key.dir = CAPTURE_DIR_READ;
 		bpf_map_delete_elem(&stream_pos, &key);
-		ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_SYSCALL, CAPTURE_CLOSE, sk, pid_tgid);
+		ev = event_init(SCRATCH_PROBE, args.source, CAPTURE_CLOSE, sk, pid_tgid);
 		if (ev)
 			event_send(ev);
 		return 0;
 	}
 	args.sk = sk;
 	args.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	args.vec = id == nr_writev || id == nr_readv;
+	args.iovcnt = args.vec ? (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs) : 0;
 	bpf_map_update_elem(&calls, &pid_tgid, &args, BPF_ANY);
 	return 0;
 }
@@ -218,6 +243,10 @@ struct chunk_ctx {
 	__u64 buf;
 	__u64 pos;		/* stream position of the call's first byte */
 	__u64 len;		/* bytes to copy (the call's, clamped to the cap) */
+	/* readv/writev: the iovec array walked, the piece being copied */
+	__u64 iov;
+	__u32 iovcnt, idx;
+	__u64 cur, cur_left, done;
 };
 
 static long copy_chunk(__u32 i, struct chunk_ctx *c)
@@ -244,6 +273,62 @@ static long copy_chunk(__u32 i, struct chunk_ctx *c)
 	return 0;
 }
 
+#define IOV_MAX_WALK	64	/* iovecs looked at per call; the rest counted lost */
+
+/* The readv/writev walk's state lives in a map, not on the stack: values
+ * loaded from a map are unknown to the verifier, so its look at the loop
+ * body converges at once instead of following each chunk's offset. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chunk_ctx);
+} iov_walk SEC(".maps");
+
+/* One step of a readv/writev copy: take the next iovec, or copy one chunk
+ * of the current one (at most a chunk, never across two iovecs). */
+static long copy_iov_step(__u32 i, void *unused)
+{
+	__u32 slot = 0;
+	struct chunk_ctx *c = bpf_map_lookup_elem(&iov_walk, &slot);
+	struct scratch *s;
+	struct capture_event *ev;
+	struct iovec v;
+	__u64 n;
+
+	if (!c || c->done >= c->len)
+		return 1;
+	if (!c->cur_left) {
+		if (c->idx >= c->iovcnt || c->idx >= IOV_MAX_WALK)
+			return 1;
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(c->iov + c->idx * sizeof(v))))
+			return 1;
+		c->idx++;
+		c->cur = (__u64)v.iov_base;
+		c->cur_left = v.iov_len < c->len - c->done ? v.iov_len : c->len - c->done;
+		return 0;
+	}
+	s = bpf_map_lookup_elem(&scratch, &slot);
+	if (!s)
+		return 1;
+	ev = (struct capture_event *)s->raw;
+	n = c->cur_left;
+	if (n > CAPTURE_CHUNK_BYTES)
+		n = CAPTURE_CHUNK_BYTES;
+	ev->offset = c->done;
+	ev->stream_pos = c->pos + c->done;
+	if (bpf_probe_read_user(ev->data, n, (const void *)c->cur)) {
+		count_drop(CAPTURE_DROP_READ_FAILED, n);
+	} else {
+		ev->data_len = n;
+		event_send(ev);
+	}
+	c->cur += n;
+	c->cur_left -= n;
+	c->done += n;
+	return 0;
+}
+
 /* Which syscall is returning: the register the kernel keeps it in, read
  * with CO-RE, so the other syscalls' exits cost one read, not a lookup. */
 static __always_inline bool exit_watched(struct pt_regs *regs)
@@ -257,7 +342,8 @@ static __always_inline bool exit_watched(struct pt_regs *regs)
 #else
 	return true;	/* no such register known: the lookup decides */
 #endif
-	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto;
+	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto ||
+	       id == nr_writev || id == nr_readv;
 }
 
 SEC("raw_tp/sys_exit")
@@ -267,8 +353,8 @@ int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
 	struct stream_key key = {};
 	struct call_args *a, args;
 	struct capture_event *ev;
-	struct chunk_ctx c = {};
-	__u32 chunks, cap, nr;
+	struct chunk_ctx c = {}, *w;
+	__u32 chunks, cap, nr, zero32 = 0;
 
 	if (!exit_watched(regs))
 		return 0;
@@ -294,7 +380,7 @@ int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
 	/* Advance by the whole call, copied or not, so every loss shows. */
 	c.pos = __sync_fetch_and_add(pos, ret);
 	c.buf = args.buf;
-	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_SYSCALL, CAPTURE_DATA, args.sk, pid_tgid);
+	ev = event_init(SCRATCH_PROBE, args.source, CAPTURE_DATA, args.sk, pid_tgid);
 	if (!ev)
 		return 0;
 	ev->call_len = ret;
@@ -309,6 +395,19 @@ int BPF_PROG(plain_sys_exit, struct pt_regs *regs, long ret)
 		c.len = cap;
 	}
 	nr = (c.len + CAPTURE_CHUNK_BYTES - 1) / CAPTURE_CHUNK_BYTES;
-	bpf_loop(nr, copy_chunk, &c, 0);
+	if (!args.vec) {
+		bpf_loop(nr, copy_chunk, &c, 0);
+		return 0;
+	}
+	/* Each iovec costs a step, and at most one short chunk at its end. */
+	w = bpf_map_lookup_elem(&iov_walk, &zero32);
+	if (!w)
+		return 0;
+	*w = c;
+	w->iov = args.buf;
+	w->iovcnt = args.iovcnt;
+	bpf_loop(2 * nr + 2 * IOV_MAX_WALK, copy_iov_step, NULL, 0);
+	if (w->done < w->len)
+		count_drop(CAPTURE_DROP_READ_FAILED, w->len - w->done);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "tls_stream.h"
 #include "capture_event.bpf.h"
+#include "tls_secrets.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -232,6 +233,63 @@ int BPF_KRETPROBE(dlopen_exit, void *handle)
 		return 0;
 	bpf_ringbuf_output(&loads, &tgid, sizeof(tgid), 0);
 	return 0;
+}
+
+/* ---- TLS 1.3 secrets (rustls with aws-lc) ---------------------------------- */
+
+/* HKDF_expand(out, out_len, md, prk, prk_len, info, info_len): info_len is
+ * the seventh argument, on the stack above the return address. Only an
+ * HKDF-Expand-Label for an application traffic secret goes out: a
+ * Hash.length secret from a Hash.length parent, label "tls13 c ap
+ * traffic" or "tls13 s ap traffic", the transcript hash as context. */
+#define LABEL_LEN	18	/* "tls13 c ap traffic" */
+SEC("uprobe")
+int BPF_KPROBE(hkdf_expand_enter, void *out, __u64 out_len, void *md, const void *prk,
+	       __u64 prk_len)
+{
+#if !defined(__TARGET_ARCH_x86)
+	return 0;	/* awslc_find.c attaches on x86-64 only */
+#else
+	static const char want[LABEL_LEN] = "tls13 c ap traffic";
+	const void *info = (const void *)ctx->r9;	/* the sixth argument */
+	__u64 id = bpf_get_current_pid_tgid(), info_len = 0;
+	struct capture_event *ev;
+	struct capture_key *k;
+	__u32 tgid = id >> 32;
+	__u8 one = 1;
+	int i;
+
+	if (is_self(id) || (prk_len != 32 && prk_len != 48) || out_len != prk_len)
+		return 0;
+	if (bpf_probe_read_user(&info_len, sizeof(info_len), (void *)(PT_REGS_SP(ctx) + 8)) ||
+	    info_len != 2 + 1 + LABEL_LEN + 1 + prk_len)
+		return 0;
+	ev = event_init(SCRATCH_PROBE, CAPTURE_SOURCE_CIPHER, CAPTURE_KEY, 0, id);
+	if (!ev)
+		return 0;
+	k = (struct capture_key *)ev->data;
+	/* Constant sizes: the verifier wants them bounded, and the compiler
+	 * drops a mask on a value it knows is 32 or 48. */
+	if (bpf_probe_read_user(k->info, info_len & 0x7f, info) ||
+	    (prk_len == 48 ? bpf_probe_read_user(k->prk, 48, prk)
+			   : bpf_probe_read_user(k->prk, 32, prk))) {
+		count_drop(CAPTURE_DROP_READ_FAILED, sizeof(*k));
+		return 0;
+	}
+	if (k->info[2] != LABEL_LEN)
+		return 0;
+	for (i = 0; i < LABEL_LEN; i++)
+		if (k->info[3 + i] != want[i] && !(i == 6 && k->info[3 + i] == 's'))
+			return 0;
+	k->prk_len = prk_len;
+	k->info_len = info_len;
+	ev->data_len = sizeof(*k);
+	/* Its later connections at least, if the scan missed the process. */
+	bpf_map_update_elem(&secret_tgids, &tgid, &one, BPF_ANY);
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + sizeof(*k), 0))
+		count_drop(CAPTURE_DROP_RINGBUF_FULL, sizeof(*k));
+	return 0;
+#endif
 }
 
 /* ---- process exec / exit ------------------------------------------------- */

@@ -17,6 +17,7 @@ enum capture_kind {
 	CAPTURE_CLOSE = 2,	/* SSL_free / SSL_shutdown: connection gone */
 	CAPTURE_EXEC = 3,	/* data[] holds the new executable's path */
 	CAPTURE_EXIT = 4,	/* process (tgid) exited */
+	CAPTURE_KEY = 5,	/* data[] is a struct capture_key: never stored */
 };
 
 enum capture_dir {
@@ -28,6 +29,8 @@ enum capture_source {
 	CAPTURE_SOURCE_UPROBE = 0,
 	CAPTURE_SOURCE_PRELOAD = 1,
 	CAPTURE_SOURCE_SYSCALL = 2,	/* plain HTTP to local model servers */
+	CAPTURE_SOURCE_CIPHER = 3,	/* TLS records at the socket, decrypted by
+					 * the daemon with the process's secrets */
 };
 
 /* Why bytes or events were lost; counted per cause. */
@@ -61,6 +64,19 @@ struct capture_event {
 	__u8 flags;
 	char comm[CAPTURE_COMM_LEN];
 	__u8 data[];
+};
+
+/* The arguments of one HKDF-Expand at a TLS 1.3 key schedule (aws-lc's
+ * HKDF_expand under rustls) whose label names an application traffic
+ * secret: the parent secret and the HkdfLabel. Secret material: the
+ * daemon derives the traffic secret in memory and keeps nothing else. */
+#define CAPTURE_KEY_PRK_MAX	48
+#define CAPTURE_KEY_INFO_MAX	80
+struct capture_key {
+	__u8 prk_len;
+	__u8 info_len;
+	__u8 prk[CAPTURE_KEY_PRK_MAX];
+	__u8 info[CAPTURE_KEY_INFO_MAX];
 };
 
 #endif /* LLMOBS_CAPTURE_H */

@@ -2,8 +2,9 @@
 # The coding agents and runtimes that carry their own TLS stack
 # (tests/e2e/agents/package.json, pinned) are run briefly, with no network,
 # while the daemon watches; check.py then looks for the daemon's one line
-# per binary: BoringSSL found by fingerprint (Claude Code, Bun), or "cannot
-# observe" with the stack it names (rustls: Codex, Deno). Writes
+# per binary: BoringSSL found by fingerprint (Claude Code, Bun), aws-lc's
+# key schedule found by fingerprint (rustls: Codex, Deno), or "cannot
+# observe" with the stack it names. Writes
 # $TMP/agents.tsv: name, exe path, exit code.
 # Usage: agents.sh TMP NODE_MODULES
 set -u

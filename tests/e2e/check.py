@@ -40,6 +40,10 @@ STEP_SHAPE = {
     # Claude Code: its settings and policy GETs (answered 404, no record)
     # and the one streamed /v1/messages?beta=true.
     "claude": (3, r"/claude$"),
+    # Codex: its WebSocket attempts (GETs answered 404, no record; how many
+    # is its retry policy's business) and the one streamed /v1/responses.
+    "codex": (None, r"/codex$"),
+    "deno-fetch": (8, r"/deno$"),
     "corpus-replay": (None, r"^/usr/bin/python3(\.\d+)?$"),
 }
 STEP_SHAPE["httpx-h2"] = STEP_SHAPE["httpx"]  # the same fixtures over HTTP/2
@@ -132,7 +136,7 @@ def check_clients(res, args, steps, served):
         bad = [s for s in items if not re.search(exe_re, s.get("exe", ""))]
         res.check(items and not bad, f"client {name} is the process the server saw",
                   f"exe {sorted({s.get('exe', '?') for s in items})}")
-        if name not in ("bad-inputs", "claude"):
+        if name not in ("bad-inputs", "claude", "codex"):
             unmatched = [s for s in items if s["source"] not in ("fixture", "corpus")]
             res.check(not unmatched, f"client {name} requests all matched a recorded exchange",
                       "; ".join(f"{s['method']} {s['host']}{s['path']}" for s in unmatched[:5]))
@@ -181,11 +185,18 @@ def request_model(e):
 
 
 # A record's comm is the calling thread's: Bun makes its HTTPS calls from
-# its "HTTP Client" thread, where the server sees the process's name.
-THREAD_COMM = {"bun-fetch": "HTTP Client", "claude": "HTTP Client"}
+# its "HTTP Client" thread, Codex from a tokio worker, where the server
+# sees the process's name.
+THREAD_COMM = {"bun-fetch": "HTTP Client", "claude": "HTTP Client", "codex": "tokio-rt-worker"}
 
 
-def compare(s, e, r, prices, strict_meta, comm=None):
+# How each step's calls are captured, when not by a probe on the TLS
+# library's calls (plain HTTP is "syscall"): rustls is decrypted from its
+# records with its secrets.
+STEP_CAPTURE = {"codex": "secrets", "deno-fetch": "secrets"}
+
+
+def compare(s, e, r, prices, strict_meta, comm=None, capture=None):
     """Field-by-field differences between expectation and record."""
     diffs = []
     exp = e["expected"]
@@ -200,7 +211,7 @@ def compare(s, e, r, prices, strict_meta, comm=None):
                     ("status", s["status"]), ("complete", e.get("e2e_expect_complete", True)),
                     ("pid", s.get("pid")), ("comm", comm or s.get("comm")),
                     ("request_model", request_model(e)), ("method", s["method"]),
-                    ("capture", "uprobe" if s.get("tls", True) else "syscall"),
+                    ("capture", capture or ("uprobe" if s.get("tls", True) else "syscall")),
                     ("usage_source", e.get("e2e_expect_usage_source", "provider")),
                     ("protocol", s.get("proto", "http/1.1")), ("headers_unknown", False)):
         if r.get(k) != want:
@@ -326,7 +337,8 @@ def check_daemon(res, args, steps, served, fixtures, corpus):
             diffs = ["no record"]
         else:
             diffs = compare(s, e, r, prices if s["source"] == "fixture" else None,
-                            strict_meta=s["source"] == "fixture", comm=THREAD_COMM.get(step))
+                            strict_meta=s["source"] == "fixture", comm=THREAD_COMM.get(step),
+                            capture=STEP_CAPTURE.get(step))
             if s["source"] == "corpus":
                 # The corpus files POST /v1/responses/compact under "other";
                 # it is Responses-shaped and billed, and we name it so.
@@ -397,11 +409,12 @@ def dropped_counters(db):
 
 
 # What the daemon must say of each agent binary (tests/e2e/agents.sh): that
-# it found BoringSSL by fingerprint, or that it cannot observe it and why.
+# it found BoringSSL (or aws-lc's key schedule) by fingerprint, or that it
+# cannot observe it and why.
 AGENT_SAYS = {"claude": ("tls: BoringSSL in {} found by fingerprint", ""),
               "bun": ("tls: BoringSSL in {} found by fingerprint", ""),
-              "codex": ("tls: cannot observe {} ", "rustls"),
-              "deno": ("tls: cannot observe {} ", "rustls")}
+              "codex": ("tls: aws-lc in {} found by fingerprint", ""),
+              "deno": ("tls: aws-lc in {} found by fingerprint", "")}
 
 
 def check_blind(res, args):

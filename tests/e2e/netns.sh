@@ -26,6 +26,8 @@ SERVER_ARGS=(--cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key"
   --chunk-delay-ms "${E2E_CHUNK_DELAY_MS:-2}")
 # The Gemini CLI's answers, for its step only (no other client sends them).
 SERVER_ARGS+=(--fixtures "$E2E/clients/gemini_cli.jsonl")
+# Codex's answer (its model, its usage numbers), for its step only.
+SERVER_ARGS+=(--fixtures "$E2E/clients/codex.jsonl")
 [ "${E2E_COMPRESS:-1}" = 1 ] && SERVER_ARGS+=(--compress)
 [ -n "$CORPUS" ] && SERVER_ARGS+=(--exchanges "$CORPUS")
 : >"$TMP/served.jsonl"
@@ -103,6 +105,12 @@ warm_up() {	# warm_up EXE CMD...: run CMD until the daemon probed EXE (10 s at m
   wait "$pid" 2>/dev/null
 }
 warm_up "$BUN" "$BUN" -e 'setTimeout(() => {}, 10000)'
+# rustls with aws-lc (Codex, Deno): their key schedule probed, their
+# records decrypted (user/1-capture/awslc_find.c, tls13_conns.c).
+CODEX=$AG/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex
+DENO=$AG/@deno/linux-x64-glibc/deno
+warm_up "$DENO" "$DENO" eval 'setTimeout(() => {}, 10000)'
+warm_up "$CODEX" bash -c 'exec "$1" app-server < <(sleep 10)' _ "$CODEX"
 warm_up "$CLAUDE" env HOME="$TMP/claude-home" bash -c \
   'for i in 1 2 3 4 5 6 7 8 9 10; do "$1" --version; done' _ "$CLAUDE"
 sleep 1	# an orphaned --version run ends
@@ -110,6 +118,14 @@ step bun-fetch "$BUN" "$E2E/clients/fetch_fixtures.mjs" "$E2E/fixtures.jsonl"
 step claude env HOME="$TMP/claude-home" ANTHROPIC_API_KEY=sk-ant-e2e-dummy DISABLE_TELEMETRY=1 \
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
   "$CLAUDE" -p "Say hello" --max-turns 1 --model claude-haiku-4-5
+# Codex tries a WebSocket first (GETs answered 404, no record), then
+# streams POST /v1/responses, answered by clients/codex.jsonl.
+mkdir -p "$TMP/codex-home/.codex"
+step codex env HOME="$TMP/codex-home" CODEX_HOME="$TMP/codex-home/.codex" \
+  OPENAI_API_KEY=sk-e2e-dummy "$CODEX" exec --skip-git-repo-check -m gpt-5-codex "Say hello"
+step deno-fetch env DENO_DIR="$TMP/deno-dir" DENO_CERT="$TMP/ca/ca.pem" DENO_NO_UPDATE_CHECK=1 \
+  "$DENO" run --allow-net --allow-read --allow-env "$E2E/clients/fetch_fixtures.mjs" \
+  "$E2E/fixtures.jsonl"
 step bad-inputs bash "$E2E/clients/bad_inputs.sh" "$TMP/bodies"
 if [ -n "$CORPUS" ]; then
   step corpus-replay $PY "$E2E/clients/py_httpx.py" replay "$CORPUS"

@@ -196,7 +196,7 @@ if [ -n "$DAEMON_PID" ]; then
 fi
 
 $PY "$E2E/check.py" --tmp "$TMP" --fixtures "$E2E/fixtures.jsonl" \
-  --fixtures "$E2E/clients/gemini_cli.jsonl" \
+  --fixtures "$E2E/clients/gemini_cli.jsonl" --fixtures "$E2E/clients/codex.jsonl" \
   --prices "$OUT/prices/node_modules" --netns-rc "$NS_RC" \
   ${CORPUS:+--corpus "$CORPUS"} "${CHECK_ARGS[@]}"
 RC=$?

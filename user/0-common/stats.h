@@ -53,6 +53,13 @@
 	X(GO_TLS_REFUSED, "go_tls_refused") \
 	X(TLS_BLIND_BINARIES, "tls_blind_binaries") \
 	X(TLS_STATIC_FOUND, "tls_static_found") \
+	X(TLS13_SECRETS, "tls13_secrets") \
+	X(TLS13_KEYS_MALFORMED, "tls13_keys_malformed") \
+	X(TLS13_DIRS_SYNCED, "tls13_dirs_synced") \
+	X(TLS13_RECORDS_SKIPPED, "tls13_records_skipped") \
+	X(TLS13_RECORDS_FAILED, "tls13_records_failed") \
+	X(TLS13_CIPHER_GAPS, "tls13_cipher_gaps") \
+	X(TLS13_CONNS_OVER_CAP, "tls13_conns_over_cap") \
 	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \
 	X(SHIM_CLIENTS, "shim_clients") \
 	X(SHIM_CLIENTS_REJECTED, "shim_clients_rejected") \

@@ -236,6 +236,8 @@ int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_even
 	c->skel->rodata->nr_recvfrom = SYS_recvfrom;
 	c->skel->rodata->nr_sendto = SYS_sendto;
 	c->skel->rodata->nr_close = SYS_close;
+	c->skel->rodata->nr_writev = SYS_writev;
+	c->skel->rodata->nr_readv = SYS_readv;
 	if (opts->ringbuf_fd > 0)
 		err = bpf_map__reuse_fd(c->skel->maps.events, opts->ringbuf_fd);
 	else
@@ -243,6 +245,8 @@ int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_even
 					       (__u32)opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES);
 	if (!err && opts->drops_fd > 0)
 		err = bpf_map__reuse_fd(c->skel->maps.drops, opts->drops_fd);
+	if (!err && opts->secret_tgids_fd > 0)
+		err = bpf_map__reuse_fd(c->skel->maps.secret_tgids, opts->secret_tgids_fd);
 	if (err) {
 		p_err("plain capture: reuse maps: %s", strerror(-err));
 		goto fail;

@@ -24,6 +24,9 @@ struct plain_capture_opts {
 	 * TLS path's exec/exit events; cb is then never called. */
 	int ringbuf_fd;
 	int drops_fd;		/* > 0: count drops there (tls_capture_drops_fd) */
+	/* > 0: the processes seen by their TLS secrets, whose other TCP
+	 * sockets are copied as CAPTURE_SOURCE_CIPHER (tls_capture_secret_tgids_fd) */
+	int secret_tgids_fd;
 	size_t ringbuf_bytes;	/* own ring: power of two; 0 = default 4 MiB */
 	uint32_t max_chunks;	/* per call; 0 = CAPTURE_MAX_CHUNKS_DEFAULT */
 	pid_t self_pid;		/* never captured (the daemon itself) */

@@ -37,6 +37,7 @@
 #include "capture_ring.h"
 #include "go_capture.h"
 #include "bssl_find.h"
+#include "awslc_find.h"
 #include "tls_blind.h"
 #include "tls_capture.h"
 #include "tls_stream.h"
@@ -64,6 +65,7 @@ struct tls_lib {
 	struct timespec ctime;
 	off_t size;
 	int nr_links;
+	bool secrets;		/* its TLS is seen by its secrets: mark its processes */
 	struct bpf_link *links[LIB_LINKS_MAX];
 };
 
@@ -95,6 +97,7 @@ struct tls_capture {
 	void *dl_handles[2];
 	bool task_calls;		/* the *_ts programs: calls in task storage */
 	struct go_tls *go;		/* Go crypto/tls probes; NULL if they failed to load */
+	bool secrets_ok;		/* the ciphertext capture is there to pair with */
 	tls_capture_event_fn cb;
 	void *cb_ctx;
 };
@@ -281,11 +284,52 @@ static bool is_loader_lib(const char *path)
 	       !strncmp(base, "libdl.so", 8) || !strncmp(base, "ld-musl-", 8);
 }
 
+/* A process running a binary whose key schedule is probed: its TCP
+ * sockets are copied as ciphertext from now on (plain_capture.bpf.c),
+ * before it connects anywhere if the scan saw it first. */
+static void mark_secret_tgid(struct tls_capture *c, pid_t pid)
+{
+	__u32 tgid = (__u32)pid;
+	__u8 one = 1;
+
+	bpf_map_update_elem(bpf_map__fd(c->skel->maps.secret_tgids), &tgid, &one, BPF_ANY);
+}
+
+/* rustls with aws-lc (Codex, Deno): no read/write call to probe, but the
+ * key schedule's HKDF_expand, found by awslc_find.c. 0 when attached. */
+static int attach_secrets(struct tls_capture *c, struct tls_lib *lib, const char *path,
+			  const char *shown, pid_t pid, char *why, size_t why_cap)
+{
+	struct awslc_target t;
+	int err = awslc_find(path, &t, why, why_cap);
+
+	if (err)
+		return err;
+	if (attach_probe(lib, c->skel->progs.hkdf_expand_enter, false, path, t.expand_off,
+			 "HKDF_expand")) {
+		snprintf(why, why_cap, "attaching failed");
+		return -EIO;
+	}
+	lib->secrets = true;
+	mark_secret_tgid(c, pid);
+	c->nr_attached++;
+	c->scan_attached++;
+	stats_inc(STAT_TLS_STATIC_FOUND);
+	p_info("tls: aws-lc in %s found by fingerprint: HKDF_expand at %#lx (%u direct callers, "
+	       "%s); TLS 1.3 records decrypted from its secrets", shown,
+	       (unsigned long)t.expand_addr, t.callers,
+	       t.fde ? "its .eh_frame FDE agrees" : "no FDE, the calls are the proof");
+	p_info("attached to %s (seen in pid %d, dev %u:%u ino %lu): key schedule", shown, (int)pid,
+	       major(lib->dev), minor(lib->dev), (unsigned long)lib->ino);
+	return 0;
+}
+
 /* An executable with a TLS stack but no SSL_* symbols. BoringSSL linked
  * in (Bun, Claude Code) gets the SSL_* probes where bssl_find.c proves
- * SSL_write and SSL_read are; anything else, or a BoringSSL where that
- * fails, is said once per file (the caller remembers it by inode), so that
- * nobody takes its silence for no spend. */
+ * SSL_write and SSL_read are; rustls with aws-lc its key schedule's
+ * probe; anything else, or where that fails, is said once per file (the
+ * caller remembers it by inode), so that nobody takes its silence for no
+ * spend. */
 static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char *path,
 			  const char *shown, pid_t pid)
 {
@@ -295,6 +339,9 @@ static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 	int err;
 
 	if (tls_blind_guess(path, stack, sizeof(stack)) != 1)
+		return;
+	if (strstr(stack, "rustls") && c->secrets_ok &&
+	    !attach_secrets(c, lib, path, shown, pid, why, sizeof(why)))
 		return;
 	if (strstr(stack, "BoringSSL")) {
 		err = bssl_find(path, &t, why, sizeof(why));
@@ -336,6 +383,8 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	found = tfind(&key, &c->libs, lib_cmp);
 	if (found) {
 		lib = *(struct tls_lib **)found;
+		if (lib->secrets)
+			mark_secret_tgid(c, pid);
 		if (lib->nr_links)
 			return 0;
 		if (stat(path, &st) || (st.st_ctim.tv_sec == lib->ctime.tv_sec &&
@@ -650,6 +699,12 @@ int tls_capture_drops_fd(const struct tls_capture *c)
 	return bpf_map__fd(c->skel->maps.drops);
 }
 
+int tls_capture_secret_tgids_fd(const struct tls_capture *c)
+{
+	return bpf_map__fd(c->skel->maps.secret_tgids);
+}
+
+
 /* ---- privilege separation (user/7-daemon/privsep*.c) ---------------------- */
 
 int tls_capture_consumer_fds(const struct tls_capture *c, int fds[CAPTURE_RING_FD__MAX])
@@ -734,6 +789,7 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 		return -ENOMEM;
 	c->cb = cb;
 	c->cb_ctx = ctx;
+	c->secrets_ok = opts && opts->secrets;
 	libbpf_set_print(libbpf_print);
 
 	c->skel = tls_capture_bpf__open();

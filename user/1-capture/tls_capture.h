@@ -5,6 +5,7 @@
 #define LLMOBS_TLS_CAPTURE_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,11 @@ struct tls_capture_opts {
 	size_t ringbuf_bytes;	/* power of two; 0 = default 16 MiB */
 	uint32_t max_chunks;	/* per TLS call; 0 = CAPTURE_MAX_CHUNKS_DEFAULT */
 	pid_t self_pid;		/* never captured (the daemon itself) */
+	/* The plain capture will copy the sockets of the processes in
+	 * tls_capture_secret_tgids_fd() (plain_capture_opts.secret_tgids_fd):
+	 * rustls with aws-lc is then probed at its key schedule, not judged
+	 * blind. */
+	bool secrets;
 };
 
 /* Called for each event; size is the event's size in the ring buffer. */
@@ -54,6 +60,8 @@ int tls_capture_attached(const struct tls_capture *c);
 int tls_capture_ringbuf_fd(const struct tls_capture *c);
 /* The per-CPU drop counters, likewise shared so that one set is reported. */
 int tls_capture_drops_fd(const struct tls_capture *c);
+/* The map of processes seen by their TLS secrets (bpf/tls_secrets.bpf.h). */
+int tls_capture_secret_tgids_fd(const struct tls_capture *c);
 /* Privilege separation (user/7-daemon/privsep*.c). Opened with cb NULL,
  * the capture attaches and rescans but leaves the events ring to a
  * consumer in another process (capture_ring.c), to which these fds go. */

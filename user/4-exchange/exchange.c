@@ -509,7 +509,8 @@ struct exchange *exchange_request_begin(struct exchange_ctx *x, struct exchange_
 	snprintf(ex->rec.comm, sizeof(ex->rec.comm), "%s", peer->comm);
 	snprintf(ex->rec.capture, sizeof(ex->rec.capture), "%s",
 		 peer->source == CAPTURE_SOURCE_PRELOAD ? "preload" :
-		 peer->source == CAPTURE_SOURCE_SYSCALL ? "syscall" : "uprobe");
+		 peer->source == CAPTURE_SOURCE_SYSCALL ? "syscall" :
+		 peer->source == CAPTURE_SOURCE_CIPHER ? "secrets" : "uprobe");
 	if (q->tail)
 		q->tail->next = ex;
 	else

@@ -32,6 +32,7 @@
 #include "sandbox.h"
 #include "telemetry.h"
 #include "plain_capture.h"
+#include "tls13_conns.h"
 
 #define FLUSH_INTERVAL_NS	(250LL * 1000000)
 #define COUNTERS_INTERVAL_NS	(2000LL * 1000000)
@@ -73,6 +74,7 @@ struct daemon {
 	struct conn_table *conns;
 	struct privsep_worker *worker;	/* BPF capture: the attacher's ring, passed */
 	struct capture_ring *ring;
+	struct tls13_conns *tls13;	/* rustls seen by its secrets: records decrypted */
 	struct shim_server *shim;
 	struct capture_file_writer *recorder;
 	struct procattr_table *attr;	/* NULL in replay: those pids are not ours */
@@ -263,6 +265,17 @@ static void attribute_event(struct daemon *d, const struct capture_event *ev)
 		procattr_get(d->attr, (pid_t)ev->tgid);
 }
 
+/* A connection's plaintext decrypted from its records (tls13_conns.c). */
+static void on_decrypted(void *ctx, const struct capture_event *ev)
+{
+	struct daemon *d = ctx;
+
+	if (d->recorder)
+		record_event(d, ev);
+	attribute_event(d, ev);
+	conn_table_event(d->conns, ev);
+}
+
 static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 {
 	struct daemon *d = ctx;
@@ -279,6 +292,10 @@ static int on_event(void *ctx, const struct capture_event *ev, size_t size)
 		stats_inc(STAT_BPF_EVENTS_DEDUPED);
 		return 0;
 	}
+	/* Keys and ciphertext stop here (never recorded); their plaintext
+	 * comes back through on_decrypted. */
+	if (d->tls13 && tls13_conns_event(d->tls13, ev, on_decrypted, d))
+		return 0;
 	if (d->recorder)
 		record_event(d, ev);
 	attribute_event(d, ev);
@@ -837,6 +854,11 @@ int main(int argc, char **argv)
 		p_warn("not listening for LD_PRELOAD shims (%s): BPF capture only",
 		       strerror(-err));
 	if (d.worker) {
+		d.tls13 = tls13_conns_new();
+		if (!d.tls13) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 		err = privsep_worker_capture(d.worker, on_event, &d, &d.ring);
 		if (err) {
 			p_err("cannot read the attacher's ring buffer: %s", strerror(-err));
@@ -919,6 +941,7 @@ cleanup:
 	otlp_stop(d.otlp);	/* the last spans (in-flight exchanges' too), counted */
 	d.otlp = NULL;
 	otlp_config_free(&d.otlp_cfg);
+	tls13_conns_free(d.tls13);
 	if (d.store) {
 		persist_counters(&d);
 		store_flush(d.store);

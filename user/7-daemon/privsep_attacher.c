@@ -74,6 +74,7 @@ static void plain_start(struct attacher *a, const struct privsep_opts *o)
 		.ports = ports, .self_pid = getpid(), .max_chunks = o->tls.max_chunks,
 		.ringbuf_fd = tls_capture_ringbuf_fd(a->tls),
 		.drops_fd = tls_capture_drops_fd(a->tls),
+		.secret_tgids_fd = tls_capture_secret_tgids_fd(a->tls),
 	};
 	int n = plain_capture_parse_ports(list, ports, PLAIN_CAPTURE_MAX_PORTS), err;
 
@@ -82,7 +83,8 @@ static void plain_start(struct attacher *a, const struct privsep_opts *o)
 	po.nports = (size_t)n;
 	err = plain_capture_open(&po, NULL, NULL, &a->plain);
 	if (err)
-		p_warn("plain HTTP capture off (%s): TLS capture only", strerror(-err));
+		p_warn("plain HTTP capture off (%s): TLS capture only; rustls programs (Codex, "
+		       "Deno), whose records it copies, are not seen either", strerror(-err));
 	else
 		p_info("plain HTTP to loopback ports %s captured", list);
 }
@@ -348,12 +350,18 @@ static int setup(struct attacher *a)
 int privsep_start(const struct privsep_opts *o, struct privsep_worker **out)
 {
 	struct attacher a = { .sock = -1, .sigfd = -1, .epfd = -1 };
+	struct tls_capture_opts to = o->tls;
+	uint16_t ports[PLAIN_CAPTURE_MAX_PORTS];
 	struct epoll_event evs[8];
 	uint64_t now;
 	int err, n, i, timeout;
 
 	*out = NULL;
-	err = tls_capture_open(&o->tls, NULL, NULL, &a.tls);
+	/* rustls is seen through the sockets the plain capture copies. */
+	to.secrets = plain_capture_parse_ports(o->plain_ports ? o->plain_ports :
+					       PLAIN_CAPTURE_DEFAULT_PORTS, ports,
+					       PLAIN_CAPTURE_MAX_PORTS) > 0;
+	err = tls_capture_open(&to, NULL, NULL, &a.tls);
 	if (err) {
 		p_err("cannot start BPF capture: %s%s", strerror(-err),
 		      err == -EPERM ? " (llmobsd needs root or CAP_BPF+CAP_PERFMON;"
