@@ -47,15 +47,9 @@ struct {
 	__type(value, __u8);
 } ports SEC(".maps");
 
-/* Processes that connected to a watched port: the only ones whose fds are
- * looked at. LRU: processes come and go; one evicted early is looked up
- * again at its next connect. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgids SEC(".maps");
+/* Processes that connected to a watched port, or whose TLS is seen by its
+ * secrets: the only ones whose fds are looked at (tgids, in
+ * tls_secrets.bpf.h). */
 
 /* What sys_enter leaves for sys_exit of the same thread. */
 struct call_args {
@@ -158,13 +152,12 @@ int BPF_PROG(plain_sock_state, const struct sock *sk, int oldstate, int newstate
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	__u8 one = 1;
 
 	if (newstate != TCP_SYN_SENT || !sk || !watched_peer(sk))
 		return 0;
 	if (targ_self_tgid && tgid == targ_self_tgid)
 		return 0;
-	bpf_map_update_elem(&tgids, &tgid, &one, BPF_ANY);
+	tgid_mark(tgid, CAPTURE_TGID_PLAIN);
 	return 0;
 }
 
@@ -186,6 +179,7 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 	struct call_args args = {};
 	struct capture_event *ev;
 	bool close = id == nr_close, plain, cipher;
+	__u8 *why;
 	struct sock *s;
 	__u32 tgid;
 	int fd;
@@ -198,14 +192,11 @@ int BPF_PROG(plain_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	/* Tested one at a time: the compiler would OR the two pointers,
-	 * which the verifier refuses. */
-	plain = bpf_map_lookup_elem(&tgids, &tgid) != NULL;
-	barrier_var(plain);
-	cipher = bpf_map_lookup_elem(&secret_tgids, &tgid) != NULL;
-	barrier_var(cipher);
-	if (!plain && !cipher)
+	why = bpf_map_lookup_elem(&tgids, &tgid);
+	if (!why)
 		return 0;
+	plain = *why & CAPTURE_TGID_PLAIN;
+	cipher = *why & CAPTURE_TGID_SECRETS;
 	fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
 	s = stream_sock(fd);
 	if (!s)

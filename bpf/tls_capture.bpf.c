@@ -256,7 +256,6 @@ int BPF_KPROBE(hkdf_expand_enter, void *out, __u64 out_len, void *md, const void
 	struct capture_event *ev;
 	struct capture_key *k;
 	__u32 tgid = id >> 32;
-	__u8 one = 1;
 	int i;
 
 	if (is_self(id) || (prk_len != 32 && prk_len != 48) || out_len != prk_len)
@@ -285,7 +284,7 @@ int BPF_KPROBE(hkdf_expand_enter, void *out, __u64 out_len, void *md, const void
 	k->info_len = info_len;
 	ev->data_len = sizeof(*k);
 	/* Its later connections at least, if the scan missed the process. */
-	bpf_map_update_elem(&secret_tgids, &tgid, &one, BPF_ANY);
+	tgid_mark(tgid, CAPTURE_TGID_SECRETS);
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + sizeof(*k), 0))
 		count_drop(CAPTURE_DROP_RINGBUF_FULL, sizeof(*k));
 	return 0;

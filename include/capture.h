@@ -66,6 +66,11 @@ struct capture_event {
 	__u8 data[];
 };
 
+/* Why a process's sockets are looked at (the plain capture's tgids map,
+ * shared with the TLS capture): bits, as both reasons can hold. */
+#define CAPTURE_TGID_PLAIN	1	/* it connected to a watched local port */
+#define CAPTURE_TGID_SECRETS	2	/* its TLS is seen by its secrets */
+
 /* The arguments of one HKDF-Expand at a TLS 1.3 key schedule (aws-lc's
  * HKDF_expand under rustls) whose label names an application traffic
  * secret: the parent secret and the HkdfLabel. Secret material: the

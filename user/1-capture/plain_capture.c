@@ -164,7 +164,6 @@ static int seed_tgids(struct plain_capture *c, const uint16_t *ports, size_t npo
 	struct seed *sd = calloc(1, sizeof(*sd));
 	int map = bpf_map__fd(c->skel->maps.tgids), n = 0;
 	struct dirent *e;
-	__u8 one = 1;
 	DIR *proc;
 
 	if (!sd)
@@ -186,7 +185,7 @@ static int seed_tgids(struct plain_capture *c, const uint16_t *ports, size_t npo
 			}
 			tgid = (__u32)strtoul(e->d_name, NULL, 10);
 			if ((pid_t)tgid != self && seed_owns(sd, e->d_name) &&
-			    !bpf_map_update_elem(map, &tgid, &one, BPF_ANY))
+			    !plain_capture_mark_tgid(map, tgid, CAPTURE_TGID_PLAIN))
 				n++;
 		}
 		closedir(proc);
@@ -195,6 +194,15 @@ static int seed_tgids(struct plain_capture *c, const uint16_t *ports, size_t npo
 	}
 	free(sd);
 	return n;
+}
+
+int plain_capture_mark_tgid(int map_fd, __u32 tgid, __u8 bit)
+{
+	__u8 v = 0;
+
+	bpf_map_lookup_elem(map_fd, &tgid, &v);
+	v |= bit;
+	return bpf_map_update_elem(map_fd, &tgid, &v, BPF_ANY) ? -errno : 0;
 }
 
 /* ---- lifecycle ---- */
@@ -246,7 +254,7 @@ int plain_capture_open(const struct plain_capture_opts *opts, plain_capture_even
 	if (!err && opts->drops_fd > 0)
 		err = bpf_map__reuse_fd(c->skel->maps.drops, opts->drops_fd);
 	if (!err && opts->secret_tgids_fd > 0)
-		err = bpf_map__reuse_fd(c->skel->maps.secret_tgids, opts->secret_tgids_fd);
+		err = bpf_map__reuse_fd(c->skel->maps.tgids, opts->secret_tgids_fd);
 	if (err) {
 		p_err("plain capture: reuse maps: %s", strerror(-err));
 		goto fail;

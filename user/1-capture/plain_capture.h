@@ -24,8 +24,10 @@ struct plain_capture_opts {
 	 * TLS path's exec/exit events; cb is then never called. */
 	int ringbuf_fd;
 	int drops_fd;		/* > 0: count drops there (tls_capture_drops_fd) */
-	/* > 0: the processes seen by their TLS secrets, whose other TCP
-	 * sockets are copied as CAPTURE_SOURCE_CIPHER (tls_capture_secret_tgids_fd) */
+	/* > 0: the map of processes whose sockets are looked at, shared
+	 * with the TLS capture, which marks those seen by their TLS secrets:
+	 * their other TCP sockets are copied as CAPTURE_SOURCE_CIPHER
+	 * (tls_capture_secret_tgids_fd) */
 	int secret_tgids_fd;
 	size_t ringbuf_bytes;	/* own ring: power of two; 0 = default 4 MiB */
 	uint32_t max_chunks;	/* per call; 0 = CAPTURE_MAX_CHUNKS_DEFAULT */
@@ -48,5 +50,8 @@ int plain_capture_poll(struct plain_capture *c, int timeout_ms);
 int plain_capture_drops(struct plain_capture *c,
 			struct capture_drop_count out[CAPTURE_DROP__MAX]);
 void plain_capture_close(struct plain_capture *c);
+/* Adds a CAPTURE_TGID_* reason to tgid in the map of processes whose
+ * sockets are looked at. Returns 0 or -errno. */
+int plain_capture_mark_tgid(int map_fd, __u32 tgid, __u8 bit);
 
 #endif

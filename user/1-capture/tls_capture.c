@@ -40,6 +40,7 @@
 #include "awslc_find.h"
 #include "tls_blind.h"
 #include "tls_capture.h"
+#include "plain_capture.h"
 #include "tls_stream.h"
 #include "tls_libs.h"
 #include "tls_capture.skel.h"
@@ -289,10 +290,7 @@ static bool is_loader_lib(const char *path)
  * before it connects anywhere if the scan saw it first. */
 static void mark_secret_tgid(struct tls_capture *c, pid_t pid)
 {
-	__u32 tgid = (__u32)pid;
-	__u8 one = 1;
-
-	bpf_map_update_elem(bpf_map__fd(c->skel->maps.secret_tgids), &tgid, &one, BPF_ANY);
+	plain_capture_mark_tgid(bpf_map__fd(c->skel->maps.tgids), (__u32)pid, CAPTURE_TGID_SECRETS);
 }
 
 /* rustls with aws-lc (Codex, Deno): no read/write call to probe, but the
@@ -701,7 +699,7 @@ int tls_capture_drops_fd(const struct tls_capture *c)
 
 int tls_capture_secret_tgids_fd(const struct tls_capture *c)
 {
-	return bpf_map__fd(c->skel->maps.secret_tgids);
+	return bpf_map__fd(c->skel->maps.tgids);
 }
 
 
