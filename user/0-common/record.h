@@ -51,7 +51,7 @@ struct exchange_record {
 	uint64_t cgroup_id;
 	char exe[256];
 	char comm[16];
-	char capture[8];		/* "uprobe" or "preload" */
+	char capture[8];		/* "uprobe", "preload", "syscall" or "secrets" */
 	char provider[32];
 	char api[32];
 	char host[256];
