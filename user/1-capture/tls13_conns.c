@@ -21,7 +21,7 @@
 
 #define PROC_SECRETS	16
 #define MAX_PROCS	256
-#define MAX_CONNS	1024
+#define MAX_CONNS	256		/* each ~67 KiB (two record buffers per direction) */
 
 struct proc {
 	__u32 tgid;
