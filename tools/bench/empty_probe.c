@@ -11,6 +11,7 @@
  *   empty_probe --go GO_BINARY
  *   empty_probe --find BINARY     time bssl_find.c on BINARY (twice: cold
  *                                 page cache, then warm), attach nothing
+ *   empty_probe --find-awslc BINARY   the same with awslc_find.c
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "bssl_find.h"
+#include "awslc_find.h"
 #include "go_elf.h"
 #include "tls_libs.h"
 #include "empty_probe.skel.h"
@@ -134,6 +136,24 @@ static int find_bssl(const char *path)
 	return err ? 1 : 0;
 }
 
+static int find_awslc(const char *path)
+{
+	struct awslc_target t;
+	struct timespec a, b;
+	char why[200];
+	int err = 0;
+
+	for (int i = 0; i < 2; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		err = awslc_find(path, &t, why, sizeof(why));
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		printf("aws-lc discovery %.1f ms (%s page cache): %s, HKDF_expand at %#lx\n",
+		       (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
+		       i ? "warm" : "as found", why, (unsigned long)t.expand_addr);
+	}
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -143,6 +163,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--find"))
 		return find_bssl(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--find-awslc"))
+		return find_awslc(argv[2]);
 	skel = empty_probe_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, "empty_probe: cannot load BPF: %s\n", strerror(errno));

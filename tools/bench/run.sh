@@ -12,18 +12,20 @@
 #   go_tls.sh      what observing Go's crypto/tls costs a Go program: bare,
 #                  empty probes at the same places, llmobsd BPF; and the
 #                  time to find those places in a binary
+#   rustls.sh      what seeing rustls by its secrets costs a Deno fetch
+#                  client: bare, llmobsd BPF; and awslc_find's time
 # Speed targets live here, never in timed tests: on a shared machine each
 # part interleaves what it compares and reports medians and spread, and
 # the load average it ran under.
 # Env: BENCH_SHORT=1 (a short version of each part; the probe part still
 #      waits out other people's uprobes), BENCH_PARTS="probes throughput
-#      memory loss go_tls" (a subset), OUTPUT.
+#      memory loss go_tls rustls" (a subset), OUTPUT.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUTPUT:-$ROOT/.output}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 export OUTPUT=$OUT BENCH_SHORT=${BENCH_SHORT:-}
-PARTS=${BENCH_PARTS:-probes throughput memory loss go_tls}
+PARTS=${BENCH_PARTS:-probes throughput memory loss go_tls rustls}
 mkdir -p "$OUT/bench"
 RES=$OUT/bench/results-$(date -u +%Y%m%dT%H%M%SZ)${BENCH_SHORT:+-short}.txt
 
