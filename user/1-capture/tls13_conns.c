@@ -44,16 +44,17 @@ struct tls13_conns {
 	int nprocs;
 	struct cconn *conns[MAX_CONNS];	/* few: coding agents keep a handful open */
 	int nconns;
-	/* what a plaintext event is built in: header + one record */
-	union {
-		struct capture_event ev;
-		__u8 raw[sizeof(struct capture_event) + TLS13_RECORD_MAX];
-	} out;
 	tls13_conns_emit_fn emit;
 	void *emit_ctx;
 	const struct capture_event *cur;	/* the ciphertext event being fed */
 	struct cconn *cur_conn;
 	int cur_dir;
+	/* what a plaintext event is built in: header + one record (last: the
+	 * event ends in a flexible array) */
+	union {
+		struct capture_event ev;
+		__u8 raw[sizeof(struct capture_event) + TLS13_RECORD_MAX];
+	} out;
 };
 
 static struct cconn *conn_find(struct tls13_conns *t, __u32 tgid, __u64 conn, int *at)
