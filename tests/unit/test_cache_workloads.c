@@ -1235,6 +1235,64 @@ static void test_anthropic_invalidation(void **state)
 	free(u1);
 }
 
+/* Anthropic's "ttl": "1h" on a breakpoint: what it wrote lives an hour, so
+ * calls 10 and 25 minutes apart can still read it (a provider that did not
+ * is the provider's side), where the default 5 minutes had expired. */
+static void test_anthropic_ttl_1h(void **state)
+{
+	char *sys = prose(8000, 60);
+	char *js = json_str(sys);
+
+	for (int hour = 1; hour >= 0; hour--) {
+		struct cache_analyzer_opts o = { 0 };
+		struct cache_analyzer *a;
+		static const int at_min[] = { 0, 10, 25 };
+		char *body = malloc(strlen(js) + 512);
+		int64_t all, through;
+
+		sprintf(body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"system\":[{\"type\":"
+			"\"text\",\"text\":%s,\"cache_control\":{\"type\":\"ephemeral\"%s}}],"
+			"\"messages\":[{\"role\":\"user\",\"content\":\"Status?\"}]}",
+			js, hour ? ",\"ttl\":\"1h\"" : "");
+		ant_bytes(body, &all, &through);
+		assert_int_equal(cache_analyzer_new(&o, &a), 0);
+		for (int i = 0; i < 3; i++) {
+			struct exchange_record r = { 0 };
+			int64_t input = all / 4;
+			/* the provider: read at 10 min only with 1 h; at 25 min
+			 * it has evicted (or routed elsewhere) */
+			int64_t read = hour && i == 1 ? through * input / all : 0;
+			const char *want = !i ? "cold" : hour ? (i == 1 ? "" : "provider_side")
+						       : "ttl_expired";
+
+			r.ts_start_ns = T0 + at_min[i] * MIN_NS;
+			r.status = 200;
+			r.usage_source = USAGE_PROVIDER;
+			strcpy(r.exe, "/usr/bin/agent");
+			strcpy(r.provider, "anthropic");
+			strcpy(r.api, "messages");
+			strcpy(r.host, "api.anthropic.com");
+			strcpy(r.model, "claude-sonnet-4-5");
+			r.request_body = body;
+			r.request_body_len = strlen(body);
+			r.usage.input_tokens = input;
+			r.usage.cached_input_tokens = read;
+			r.usage.cache_write_tokens = read ? 0 : through * input / all;
+			r.usage.cache_write_1h_tokens = hour ? r.usage.cache_write_tokens : 0;
+			assert_int_equal(cache_analyze_record(a, &r), 0);
+			if (strcmp(r.cache_miss_cause, want))
+				fail_msg("ttl %s, call %d: cause \"%s\", want \"%s\"", hour ? "1h" : "5m",
+					 i, r.cache_miss_cause, want);
+			if (hour && i == 2)	/* it could have read the system prompt */
+				assert_int_equal(r.missed_cache_tokens, through * input / all);
+		}
+		cache_analyzer_free(a);
+		free(body);
+	}
+	free(js);
+	free(sys);
+}
+
 /* ---- the corpus ---- */
 
 struct corpus_ctx {
@@ -1339,6 +1397,7 @@ int main(void)
 		cmocka_unit_test(test_codex_non_prompt),
 		cmocka_unit_test(test_gpt56_explicit),
 		cmocka_unit_test(test_anthropic_invalidation),
+		cmocka_unit_test(test_anthropic_ttl_1h),
 		cmocka_unit_test(test_corpus),
 	};
 

@@ -25,6 +25,7 @@
 #define DUP_NS	0x0d0b1e5e9a11ce55ULL
 #define DUP_WINDOW_NS	(3600LL * 1000000000LL)
 #define TMPL_MAX_POINTS	2048
+#define HOUR_NS		(3600LL * 1000000000LL)
 #define TMPL_MAX_SPANS	1024
 
 struct tmpl {
@@ -357,7 +358,9 @@ static void lookup(struct cache_analyzer *a, bool raw, int64_t now, int64_t ttl_
 		if (!e)
 			break;
 		*any = i + 1;
-		if (now - e->last_ns <= ttl_ns)
+		/* what a 1 h breakpoint wrote lives 1 h */
+		if (now - e->last_ns <= ((e->flags & CACHE_ENTRY_TTL_1H) && ttl_ns < HOUR_NS ?
+					 HOUR_NS : ttl_ns))
 			*live = i + 1;
 	}
 }
@@ -463,6 +466,9 @@ static void record_points(struct cache_analyzer *a, const struct cache_rule *rul
 		const struct cache_point *pt = &p->pt[i];
 		bool written = !at_breakpoints(a, rule) ||
 			       (pt->block_end && pt->seg < rq->n_segs && rq->segs[pt->seg].breakpoint);
+		uint32_t wf = !written ? 0 : CACHE_ENTRY_WRITTEN |
+			      (rule->breakpoints == CACHE_BP_ANTHROPIC && pt->block_end &&
+			       pt->seg < rq->n_segs && rq->segs[pt->seg].ttl_1h ? CACHE_ENTRY_TTL_1H : 0);
 		struct cache_index_entry *n = cache_index_put(a->ix, pt->norm, NULL);
 		struct cache_index_entry *r = cache_index_put(a->ix, pt->raw ^ RAW_NS, NULL);
 
@@ -471,13 +477,11 @@ static void record_points(struct cache_analyzer *a, const struct cache_rule *rul
 		if (n) {
 			n->last_ns = now;
 			n->seen += n->seen < UINT32_MAX;
-			if (written)
-				n->flags |= CACHE_ENTRY_WRITTEN;
+			n->flags |= wf;
 		}
 		r->last_ns = now;
 		r->seen += r->seen < UINT32_MAX;
-		if (written)
-			r->flags |= CACHE_ENTRY_WRITTEN;
+		r->flags |= wf;
 	}
 }
 

@@ -14,6 +14,8 @@
 
 #define CACHE_ENTRY_WRITTEN	0x1u	/* a request had a breakpoint here */
 #define CACHE_ENTRY_REF		0x2u	/* used since the clock hand passed */
+#define CACHE_ENTRY_TTL_1H	0x4u	/* written at an Anthropic breakpoint
+					 * with "ttl": "1h" */
 
 struct cache_index_entry {
 	uint64_t key;		/* never 0 (0 marks a free slot) */

@@ -18,6 +18,7 @@ struct scan {
 	const struct cache_rule *rule;
 	bool bp;		/* a breakpoint key was seen in this segment */
 	bool image;		/* an image block was seen in this segment */
+	bool ttl_1h;		/* a cache_control with "ttl": "1h" was */
 	uint64_t images;	/* sum of the image segments' hashes */
 	bool err;
 	bool oom;
@@ -273,10 +274,21 @@ static const struct member *find(const struct member *m, int n, const char *name
 	return NULL;
 }
 
+/* Anthropic's cache_control {"type": "ephemeral", "ttl": "1h"}. */
+static bool cache_control_1h(const char *v, const char *ve)
+{
+	struct member m[8];
+	int n = members(v, ve, m, 8, 1);
+	const struct member *ttl = n > 0 ? find(m, n, "ttl") : NULL;
+
+	return ttl && (size_t)(ttl->ve - ttl->v) == 4 && !memcmp(ttl->v, "\"1h\"", 4);
+}
+
 static bool non_prompt_at(struct scan *s, const struct member *m, bool item)
 {
 	if (key_is(m, "cache_control") || key_is(m, "prompt_cache_breakpoint")) {
 		s->bp = true;
+		s->ttl_1h |= key_is(m, "cache_control") && cache_control_1h(m->v, m->ve);
 		return true;
 	}
 	return cache_rule_non_prompt(s->rule, m->k + 1, (size_t)(m->ke - m->k) - 2, item);
@@ -445,6 +457,7 @@ static struct cache_segment *seg_begin(struct scan *s, enum cache_group g, uint3
 	sg->text_off = (uint32_t)r->text_len;
 	s->bp = false;
 	s->image = false;
+	s->ttl_1h = false;
 	return sg;
 }
 
@@ -455,6 +468,7 @@ static void seg_end(struct scan *s, struct cache_segment *sg)
 	sg->text_len = (uint32_t)(s->req->text_len - sg->text_off);
 	sg->breakpoint = s->bp;
 	sg->image = s->image;
+	sg->ttl_1h = s->ttl_1h;
 	if (s->image)		/* a set: adding or removing one changes it */
 		s->images += fnv(s->req->text + sg->text_off, sg->text_len) | 1;
 	s->req->any_breakpoint |= s->bp;
@@ -726,7 +740,7 @@ int cache_segment_request(struct cache_request *req, const char *api,
 			  const char *body, size_t len, const struct cache_rule *rule)
 {
 	const struct field_order *order;
-	struct scan s = { body, body + len, req, rule, false, false, 0, false, false };
+	struct scan s = { body, body + len, req, rule, false, false, false, 0, false, false };
 	struct member *top, sub[32];
 	int n;
 
@@ -774,10 +788,16 @@ int cache_segment_request(struct cache_request *req, const char *api,
 		if (m)
 			field_segments(&s, f->field, f->group, m->v, m->ve);
 	}
-	if (find(top, n, "cache_control")) {
-		req->auto_breakpoint = req->any_breakpoint = true;
-		if (req->n_segs)
-			req->segs[req->n_segs - 1].breakpoint = true;
+	{
+		const struct member *cc = find(top, n, "cache_control");
+
+		if (cc) {
+			req->auto_breakpoint = req->any_breakpoint = true;
+			if (req->n_segs) {
+				req->segs[req->n_segs - 1].breakpoint = true;
+				req->segs[req->n_segs - 1].ttl_1h |= cache_control_1h(cc->v, cc->ve);
+			}
+		}
 	}
 	add_params(&s, top, n);
 	free(top);

@@ -32,6 +32,7 @@ struct cache_segment {
 	uint8_t group;		/* enum cache_group */
 	bool breakpoint;	/* cache_control / prompt_cache_breakpoint here */
 	bool image;		/* an image block (image_url, input_image, image) */
+	bool ttl_1h;		/* its cache_control asks "ttl": "1h" (Anthropic) */
 	uint32_t msg;		/* top-level item index (message / tool / block) */
 	uint32_t body_off, body_len;	/* the JSON value in the body */
 	uint32_t text_off, text_len;	/* its rendered text in req->text */
