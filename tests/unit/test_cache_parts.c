@@ -21,6 +21,7 @@
 #include "cache_index.h"
 #include "cache_reorder.h"
 #include "cache_rules.h"
+#include "cache_tokens.h"
 #include "cache_segment.h"
 
 /* ---- lexer ---- */
@@ -279,6 +280,49 @@ static void test_reorder(void **state)
 	assert_false(cache_reorder_find(&req, cur, last, CACHE_REORDER_MAX_BLOCKS + 2, &ro));
 }
 
+/* Token positions: which models are counted with the BPE, and how a
+ * position is made of message headers and the text's tokens; the end of
+ * the prompt is the input reported, and nothing goes past it. */
+static void test_tokens(void **state)
+{
+	static const char body[] =
+		"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\",\"content\":\"hello world\"},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one two\"},"
+		"{\"type\":\"text\",\"text\":\"three\"}]}]}";
+	struct cache_request rq = { 0 };
+	struct cache_tokens t = { 0 };
+	uint64_t cfp[3] = { 11, 22, 33 };
+
+	if (!bpe_available(BPE_O200K_BASE))
+		skip();
+	assert_string_equal(cache_tokens_method("openai", "gpt-4o-2024-08-06"), "o200k_base");
+	assert_string_equal(cache_tokens_method("azure_openai", "gpt-4-0613"), "cl100k_base");
+	assert_string_equal(cache_tokens_method("anthropic", "claude-sonnet-4-5"), "apportioned");
+	assert_string_equal(cache_tokens_method("openai_compatible", "gpt-oss-120b"), "apportioned");
+	assert_string_equal(cache_tokens_method("openai", "my-finetune"), "apportioned");
+	assert_int_equal(cache_segment_request(&rq, "chat.completions", body, sizeof(body) - 1, NULL), 0);
+	assert_int_equal(rq.n_segs, 3);	/* messages[0], messages[1].content[0], [1] */
+	assert_int_equal(cache_tokens_begin(&t, &rq, cfp, 11 + 7 + 5, 100, "openai", "gpt-4o"), 0);
+	/* "hello world" is 2 tokens; a message opens with 3 */
+	assert_int_equal(cache_tokens_at(&t, 0, 0, 0), 3);
+	assert_int_equal(cache_tokens_at(&t, 0, 5, 5), 3 + 1);		/* "hello" */
+	assert_int_equal(cache_tokens_at(&t, 0, 6, 6), 3 + 1);		/* " w...": not ended */
+	assert_int_equal(cache_tokens_at(&t, 0, 11, 11), 3 + 2);
+	/* the second message's first block: its header; the second block none */
+	assert_int_equal(cache_tokens_at(&t, 1, 0, 11), 3 + 2 + 3);
+	assert_int_equal(cache_tokens_at(&t, 2, 0, 18), 3 + 2 + 3 + 2);
+	/* the end is what the provider reported */
+	assert_int_equal(cache_tokens_at(&t, 2, 5, 23), 100);
+	/* never above it */
+	assert_int_equal(cache_tokens_begin(&t, &rq, cfp, 23, 6, "openai", "gpt-4o"), 0);
+	assert_int_equal(cache_tokens_at(&t, 2, 0, 18), 6);
+	/* apportioned elsewhere: bytes of the total times the input */
+	assert_int_equal(cache_tokens_begin(&t, &rq, cfp, 23, 230, "anthropic", "claude-sonnet-4-5"), 0);
+	assert_int_equal(cache_tokens_at(&t, 1, 0, 11), 110);
+	cache_tokens_free(&t);
+	cache_request_free(&rq);
+}
+
 static void test_rules(void **state)
 {
 	struct cache_rules *rules;
@@ -447,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_segment_params_and_errors),
 		cmocka_unit_test(test_segment_depth),
 		cmocka_unit_test(test_reorder),
+		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_hmac_points),
 		cmocka_unit_test(test_key_file),
