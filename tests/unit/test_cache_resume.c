@@ -1,7 +1,8 @@
 /* The prompt-cache analysis gives the same answers however much of a
  * request it takes from earlier ones: two analysers with one key see the
  * same calls, one resuming (after a repeat's bytes, or a prompt that
- * differs only in breakers: "norm resume", cache_prefix.c), the other
+ * differs only in breakers: "norm resume", cache_prefix.c; and taking the
+ * spans of segments its call site sent unchanged last time), the other
  * with no_resume, lexing and hashing every request whole. Every field it
  * writes must agree: template, cacheable, missed tokens and dollars,
  * cause, breakers, stored prefix hashes, duplicate. Workloads: a

@@ -77,6 +77,8 @@ struct cache_analyzer {
 	struct resume_slot rmap[RESUME_SLOTS];
 	/* likewise by the first segment's masked fingerprint (norm resume) */
 	struct resume_slot nmap[RESUME_SLOTS];
+	/* by the call site alone: the segments it sent last, lexed */
+	struct resume_slot smap[RESUME_SLOTS];
 	int64_t last_pred;
 	/* the last price looked up: a lookup walks the whole table, and
 	 * one agent's calls are one model */
@@ -186,7 +188,11 @@ void cache_model_family(const char *model, char *out, size_t size)
 
 static void hex16(char out[17], uint64_t v)
 {
-	snprintf(out, 17, "%016llx", (unsigned long long)v);
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = digits[v & 15];
+	out[16] = '\0';
 }
 
 /* ---- templates ---- */
@@ -781,8 +787,12 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	resumed = !a->no_resume && resume_from(a, a->rmap, rkey, &from) &&
 		  cache_prefix_resumes(p, &a->req, &from);
 	if (!resumed && !a->no_resume) {
-		/* maybe only breakers changed: lexed first, to know */
-		err = cache_prefix_lex(p, &a->req);
+		/* maybe only breakers changed: lexed first, to know; segments
+		 * the call site sent last time as they are take its spans */
+		struct cache_resume known;
+
+		err = cache_prefix_lex(p, &a->req,
+				       resume_from(a, a->smap, site, &known) ? &known : NULL);
 		if (err)
 			return err;
 		if (a->req.n_segs && p->lx.upto)
@@ -890,6 +900,8 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	tmpl_save(a, t, tid, now, params);
 	a->rmap[rkey % RESUME_SLOTS].key = rkey;
 	a->rmap[rkey % RESUME_SLOTS].tid = tid;
+	a->smap[site % RESUME_SLOTS].key = site;
+	a->smap[site % RESUME_SLOTS].tid = tid;
 	if (p->nfp_ok && a->req.n_segs) {
 		uint64_t nkey = site ^ p->lx.nfp[0] * 0xc2b2ae3d27d4eb4fULL;
 

@@ -79,7 +79,8 @@ static int reserve(void **buf, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, size_t from)
+int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, size_t from,
+		    cache_lexed_known_fn known, void *ctx)
 {
 	size_t segs = req->n_segs ? req->n_segs : 1;
 
@@ -101,6 +102,7 @@ int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, siz
 		const struct cache_segment *sg = &req->segs[s];
 		const char *text = req->text + sg->text_off;
 		size_t room = lx->capsp - lx->nsp, n;
+		cache_lexed_known_fn k;
 
 		lx->first[s] = (uint32_t)lx->nsp;
 		lx->count[s] = 0;
@@ -112,16 +114,23 @@ int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, siz
 			lx->upto = s + 1;
 			continue;
 		}
-		n = cache_breaker_scan(text, sg->text_len, lx->sp + lx->nsp, room);
+		k = known;
+		n = k ? k(ctx, s, lx->sp + lx->nsp, room, &lx->nfp[s]) : SIZE_MAX;
+		if (n == SIZE_MAX) {
+			n = cache_breaker_scan(text, sg->text_len, lx->sp + lx->nsp, room);
+			k = NULL;	/* for a second call, if it was too many */
+		}
 		if (n > room) {
 			if (lx->nsp + n > LEXED_MAX_SPANS)
 				return 0;	/* the rest as cache_prefix.c goes */
 			if (reserve((void **)&lx->sp, &lx->capsp, lx->nsp + n, sizeof(*lx->sp)))
 				return -ENOMEM;
-			n = cache_breaker_scan(text, sg->text_len, lx->sp + lx->nsp, n);
+			n = k ? k(ctx, s, lx->sp + lx->nsp, n, &lx->nfp[s])
+			      : cache_breaker_scan(text, sg->text_len, lx->sp + lx->nsp, n);
 		}
 		lx->count[s] = (uint32_t)n;
-		lx->nfp[s] = cache_lexed_fp(sg, text, lx->sp + lx->nsp, n);
+		if (!k)
+			lx->nfp[s] = cache_lexed_fp(sg, text, lx->sp + lx->nsp, n);
 		lx->nsp += n;
 		lx->upto = s + 1;
 	}

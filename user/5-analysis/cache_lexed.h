@@ -30,12 +30,20 @@ struct cache_lexed {
 	bool all;		/* upto reached the last segment: nothing was cut */
 };
 
+/* Spans already known for segment seg (it equals a segment lexed for an
+ * earlier request): writes at most max of them to out and its masked
+ * fingerprint to *nfp, returns how many there are; SIZE_MAX: unknown,
+ * lex it. */
+typedef size_t (*cache_lexed_known_fn)(void *ctx, size_t seg, struct cache_span *out,
+				       size_t max, uint64_t *nfp);
+
 /* Lexes req's segments from segment from on (zero-fill lx before first
- * use; buffers reused). Stops where the spans would pass
- * CACHE_PREFIX_MAX_SPANS in all (lx->all false: the rest is lexed by
- * cache_prefix.c as it goes, and no fingerprint is kept for it). Returns
- * 0 or -ENOMEM. */
-int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, size_t from);
+ * use; buffers reused), or takes what known (may be NULL) has. Stops
+ * where the spans would pass CACHE_PREFIX_MAX_SPANS in all (lx->all
+ * false: the rest is lexed by cache_prefix.c as it goes, and no
+ * fingerprint is kept for it). Returns 0 or -ENOMEM. */
+int cache_lexed_run(struct cache_lexed *lx, const struct cache_request *req, size_t from,
+		    cache_lexed_known_fn known, void *ctx);
 
 /* A fast 64-bit fingerprint of data, chained from h (not keyed, not
  * stored: it tells the same bytes again in memory, 8 bytes a step). */

@@ -324,9 +324,46 @@ static uint32_t resume(struct build *b, const struct cache_resume *from, uint64_
 	return (uint32_t)from->nseg;
 }
 
-int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req)
+struct known {
+	const struct cache_prefix *p;
+	const struct cache_resume *from;
+};
+
+/* A segment equal, byte for byte, to the same segment of from: its spans
+ * are from's spans there (the lexer is a function of the text alone). */
+static size_t known_spans(void *ctx, size_t seg, struct cache_span *out, size_t max,
+			  uint64_t *nfp)
 {
-	int err = cache_lexed_run(&p->lx, req, 0);
+	const struct known *k = ctx;
+	const struct cache_resume *f = k->from;
+	size_t lo = 0, hi = f->nsp, n = 0;
+
+	if (seg >= f->nseg || k->p->seg_fp[seg] != f->seg_fp[seg])
+		return SIZE_MAX;
+	while (lo < hi) {	/* the first span of seg: spans are in order */
+		size_t mid = (lo + hi) / 2;
+
+		if (f->sp[mid].seg < seg)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < f->nsp && f->sp[lo].seg == seg; lo++, n++)
+		if (n < max)
+			out[n] = (struct cache_span){ .off = f->sp[lo].off, .len = f->sp[lo].len,
+						      .kind = f->sp[lo].kind, .shape = f->sp[lo].shape,
+						      .ivalue = f->sp[lo].ivalue };
+	*nfp = f->seg_nfp[seg];
+	return n;
+}
+
+int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req,
+		     const struct cache_resume *known)
+{
+	struct known k = { p, known };
+	int err = cache_lexed_run(&p->lx, req, 0,
+				  known && known->seg_nfp && p->nfp == req->n_segs ? known_spans : NULL,
+				  &k);
 
 	p->lexed = !err;
 	return err;
@@ -433,7 +470,7 @@ int cache_prefix_build(struct cache_prefix *p, const struct cache_request *req,
 	}
 	/* what is not resumed is lexed here, unless cache_prefix_lex() did;
 	 * the masked fingerprints of resumed segments are from's */
-	if (!(p->lexed && p->lx.from <= i) && cache_lexed_run(&p->lx, req, i)) {
+	if (!(p->lexed && p->lx.from <= i) && cache_lexed_run(&p->lx, req, i, NULL, NULL)) {
 		b.oom = true;
 	} else if (i) {
 		p->nfp_ok = p->lx.all && from->seg_nfp;

@@ -118,8 +118,12 @@ bool cache_prefix_resumes(const struct cache_prefix *p, const struct cache_reque
 
 /* Lexes all of req's segments into p->lx, for their masked fingerprints
  * (how a norm resume point is found) before build, which then uses these
- * spans. Call after cache_prefix_fingerprints. Returns 0 or -ENOMEM. */
-int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req);
+ * spans. A segment equal to the same one of known (may be NULL: an
+ * earlier request, its spans and masked fingerprints) is not lexed again
+ * but takes known's. Call after cache_prefix_fingerprints. Returns 0 or
+ * -ENOMEM. */
+int cache_prefix_lex(struct cache_prefix *p, const struct cache_request *req,
+		     const struct cache_resume *known);
 
 /* Builds p (zero-filled before first use; buffers reused) for req under
  * key; scope (provider, model, account) seeds both chains so that only

@@ -741,7 +741,9 @@ int cache_segment_request(struct cache_request *req, const char *api,
 {
 	const struct field_order *order;
 	struct scan s = { body, body + len, req, rule, false, false, false, 0, false, false };
-	struct member *top, sub[32];
+	/* on the stack (8 KiB): a malloc and free of it per request made
+	 * glibc consolidate its free lists, 3% of the analysis */
+	struct member top[MAX_MEMBERS], sub[32];
 	int n;
 
 	req->n_segs = 0;
@@ -774,14 +776,9 @@ int cache_segment_request(struct cache_request *req, const char *api,
 		order = order_gemini;
 	else
 		return -EOPNOTSUPP;
-	top = malloc(MAX_MEMBERS * sizeof(*top));
-	if (!top)
-		return -ENOMEM;
 	n = members(body, body + len, top, MAX_MEMBERS, 0);
-	if (n < 0) {
-		free(top);
+	if (n < 0)
 		return -EINVAL;
-	}
 	for (const struct field_order *f = order; f->field && !s.err; f++) {
 		const struct member *m = lookup(top, n, f->field, sub, 32);
 
@@ -800,7 +797,6 @@ int cache_segment_request(struct cache_request *req, const char *api,
 		}
 	}
 	add_params(&s, top, n);
-	free(top);
 	if (s.oom)
 		return -ENOMEM;
 	/* Cut at a cap: the segments so far stand (truncated says so). */
