@@ -84,6 +84,14 @@ struct cache_analyzer {
 	 * one agent's calls are one model */
 	char price_model[128], price_vendor[32];
 	const struct price *price;
+	/* likewise the last template id (its inputs: exe, provider, api,
+	 * model family, system prompt shape) and the last account: one
+	 * agent's calls share both, and each is an HMAC to compute */
+	char tmpl_buf[600];
+	size_t tmpl_len;
+	uint64_t tmpl_tid;
+	uint64_t acct_fp;	/* of the key's digest, in memory only */
+	char acct_hex[17];
 };
 
 struct breaker {
@@ -724,6 +732,38 @@ void cache_account_fingerprint(const struct cache_hash_key *key, struct exchange
 	r->account_seen = false;
 }
 
+/* cache_account_fingerprint, remembering the last account. */
+static void account_of(struct cache_analyzer *a, struct exchange_record *r)
+{
+	uint64_t fp;
+
+	if (!r->account_seen || r->account[0]) {
+		cache_account_fingerprint(a->key, r);
+		return;
+	}
+	fp = cache_fp64(0x61636374, r->account_digest, sizeof(r->account_digest));
+	if (a->acct_hex[0] && fp == a->acct_fp) {
+		memcpy(r->account, a->acct_hex, sizeof(a->acct_hex));
+		explicit_bzero(r->account_digest, sizeof(r->account_digest));
+		r->account_seen = false;
+		return;
+	}
+	cache_account_fingerprint(a->key, r);
+	a->acct_fp = fp;
+	memcpy(a->acct_hex, r->account, sizeof(a->acct_hex));
+}
+
+/* The template id of buf (len bytes), remembering the last one. */
+static uint64_t template_id(struct cache_analyzer *a, const char *buf, size_t len)
+{
+	if (len != a->tmpl_len || memcmp(buf, a->tmpl_buf, len)) {
+		a->tmpl_tid = cache_hash_once(a->key, buf, len);
+		memcpy(a->tmpl_buf, buf, len < sizeof(a->tmpl_buf) ? len : 0);
+		a->tmpl_len = len < sizeof(a->tmpl_buf) ? len : 0;
+	}
+	return a->tmpl_tid;
+}
+
 int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 {
 	const struct cache_rule *rule;
@@ -749,7 +789,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	a->last_pred = 0;
 	/* before any return: budgets and reports split spend by account even
 	 * for calls the analysis cannot use */
-	cache_account_fingerprint(a->key, r);
+	account_of(a, r);
 	if (!r->request_body) {
 		a->st.no_body++;
 		return -ENODATA;
@@ -813,7 +853,7 @@ int cache_analyze_record(struct cache_analyzer *a, struct exchange_record *r)
 	params = fnv_str(a->req.params, a->req.params_len);
 	len = snprintf(buf, sizeof(buf), "tmpl%c%s%c%s%c%s%c%s%c%016llx", 0, r->exe, 0,
 		       r->provider, 0, r->api, 0, family, 0, (unsigned long long)p->sys_hash);
-	tid = cache_hash_once(a->key, buf, (size_t)len);
+	tid = template_id(a, buf, (size_t)len);
 	hex16(r->cache_template, tid);
 	t = tmpl_get(a, tid);
 
