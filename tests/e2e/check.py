@@ -435,8 +435,11 @@ def check_blind(res, args):
         # per attach attempt: when the first process exits before its
         # probes are in, the next one is probed again and said again, so
         # there what matters is that it ended attached.
+        # And a first process gone while it was attached to is no blind
+        # spot: the binary is not said unobservable.
         once = len(said) == 1 if "cannot observe" in pattern else \
-            len(said) >= 1 and any(f"attached to {exe} " in ln for ln in log.splitlines())
+            len(said) >= 1 and any(f"attached to {exe} " in ln for ln in log.splitlines()) \
+            and not any(f"cannot observe {exe} " in ln for ln in log.splitlines())
         res.check(rc == "0" and once and want in said[0],
                   f"agent {name}: " + pattern.format("<exe>").strip() + (f" ({want})" if want else ""),
                   f"rc={rc}; " + (said[0].split("llmobs")[-1][:200] if said else

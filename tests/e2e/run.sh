@@ -246,6 +246,12 @@ if [ "${E2E_GO_STACK:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   bash "$E2E/go_stack.sh" "$TMP" "$OUT" || RC=1
 fi
 
+# A binary's first process gone while the daemon attaches: no blind spot,
+# another process of it probed instead (attach_exit.sh).
+if [ "${E2E_ATTACH_EXIT:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
+  bash "$E2E/attach_exit.sh" "$TMP" "$OUT" "$E2E/agents/node_modules" || RC=1
+fi
+
 # Privilege separation: the worker's sandbox, containment, restarts.
 if [ "${E2E_PRIVSEP:-1}" = 1 ] && [ "${E2E_NO_DAEMON:-0}" != 1 ]; then
   echo "e2e: privilege separation (tests/e2e/privsep.sh)"

@@ -6,13 +6,17 @@
  *
  * Each (dev, ino) is looked at once, whatever happens: a Go binary that
  * cannot be probed is logged once with the reason and counted, not
- * retried on every scan. The probes are all-or-nothing per binary: a Write
- * whose RETs could not all be attached is detached again. */
+ * retried on every scan. The one exception is the process that offered
+ * it exiting before the probes were in: that is not the binary's fault,
+ * and another of its processes gets to offer it again. The probes are
+ * all-or-nothing per binary: a Write whose RETs could not all be attached
+ * is detached again. */
 #include <errno.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -144,6 +148,7 @@ int go_tls_attach(struct go_tls *g, const char *path, const char *shown, pid_t p
 	struct go_bin key = { .dev = dev, .ino = ino }, *bin;
 	struct go_tls_target t;
 	char reason[160];
+	struct stat st;
 	int err;
 
 	if (tfind(&key, &g->bins, bin_cmp))
@@ -165,6 +170,17 @@ int go_tls_attach(struct go_tls *g, const char *path, const char *shown, pid_t p
 		return 0;
 	}
 	err = attach_bin(g, bin, path, &t);
+	if (err && stat(path, &st) && (errno == ENOENT || errno == ESRCH)) {
+		/* pid exited meanwhile (path is in its /proc/PID/root): not a
+		 * refusal, and not remembered, so another process of the
+		 * binary gets it probed (tls_capture.c's on_mapping). */
+		p_debug("go tls: %s: pid %d exited before its probes were attached", shown,
+			(int)pid);
+		tdelete(bin, &g->bins, bin_cmp);
+		free(bin->links);
+		free(bin);
+		return -ESRCH;
+	}
 	if (err) {
 		stats_inc(STAT_GO_TLS_REFUSED);
 		stats_inc(STAT_ATTACH_ERRORS);

@@ -31,7 +31,9 @@ int go_tls_open(const struct go_tls_opts *opts, struct go_tls **out);
  * per (dev, ino) for every process that maps it. A binary that is Go with
  * crypto/tls but cannot be probed is logged once with the reason and
  * counted (go_tls_refused). Returns 1 when it attached, 0 when there was
- * nothing (more) to do, or -errno (-ENOMEM). */
+ * nothing (more) to do, -ESRCH when pid exited before the probes were in
+ * (not remembered: another process of the binary may offer it), or
+ * -errno (-ENOMEM). */
 int go_tls_attach(struct go_tls *g, const char *path, const char *shown, pid_t pid,
 		  dev_t dev, ino_t ino);
 /* Go executables probed. */

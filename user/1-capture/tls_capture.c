@@ -211,6 +211,15 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* ---- attaching ----------------------------------------------------------- */
 
+/* path, /proc/PID/root/..., no longer leads anywhere: PID exited while we
+ * attached to its file, which is no failure of ours and no blind spot. */
+static bool gone(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) && (errno == ENOENT || errno == ESRCH);
+}
+
 static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
 			const char *path, uint64_t offset, const char *sym)
 {
@@ -221,6 +230,11 @@ static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link) {
 		err = -errno;
+		if (gone(path)) {	/* its process exited: on_mapping retries */
+			p_debug("%sprobe %s in %s not attached: the process is gone",
+				ret ? "uret" : "u", sym, path);
+			return err;
+		}
 		p_err("failed to attach %sprobe %s in %s: %s", ret ? "uret" : "u",
 		      sym, path, strerror(-err));
 		stats_inc(STAT_ATTACH_ERRORS);
@@ -327,8 +341,8 @@ static int attach_secrets(struct tls_capture *c, struct tls_lib *lib, const char
  * SSL_write and SSL_read are; rustls with aws-lc its key schedule's
  * probe; anything else, or where that fails, is said once per file (the
  * caller remembers it by inode), so that nobody takes its silence for no
- * spend. */
-static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char *path,
+ * spend. Returns whether it tried to attach probes. */
+static bool attach_static(struct tls_capture *c, struct tls_lib *lib, const char *path,
 			  const char *shown, pid_t pid)
 {
 	struct tls_lib_syms syms = {};
@@ -337,10 +351,16 @@ static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 	int err;
 
 	if (tls_blind_guess(path, stack, sizeof(stack)) != 1)
-		return;
-	if (strstr(stack, "rustls") && c->secrets_ok &&
-	    !attach_secrets(c, lib, path, shown, pid, why, sizeof(why)))
-		return;
+		return false;
+	if (strstr(stack, "rustls") && c->secrets_ok) {
+		if (!attach_secrets(c, lib, path, shown, pid, why, sizeof(why)))
+			return true;
+		if (gone(path)) {	/* on_mapping tries another process */
+			p_debug("tls: %s: pid %d exited before its probe was attached", shown,
+				(int)pid);
+			return true;
+		}
+	}
 	if (strstr(stack, "BoringSSL")) {
 		err = bssl_find(path, &t, why, sizeof(why));
 		if (!err) {
@@ -353,7 +373,12 @@ static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 			attach_lib(c, lib, path, shown, pid, &syms);
 			if (lib->nr_links) {
 				stats_inc(STAT_TLS_STATIC_FOUND);
-				return;
+				return true;
+			}
+			if (gone(path)) {	/* on_mapping tries another process */
+				p_debug("tls: %s: pid %d exited before its probes were attached",
+					shown, (int)pid);
+				return true;
 			}
 			snprintf(why, sizeof(why), "attaching failed");
 		}
@@ -361,7 +386,38 @@ static void attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 	stats_inc(STAT_TLS_BLIND_BINARIES);
 	p_warn("tls: cannot observe %s (seen in pid %d): %s%s%s; its LLM calls are not recorded",
 	       shown, (int)pid, stack, why[0] ? ": " : "", why);
+	return false;
 }
+
+/* A live process other than pid that runs m's file (same device and
+ * inode as its /proc/PID/exe), or 0. One stat per process, only after an
+ * attach that its process's exit cut short. A library is not looked for:
+ * the next process to load it is attached at its exec or load. */
+static pid_t other_process(pid_t pid, const struct tls_mapping *m)
+{
+	char path[64];
+	struct dirent *de;
+	struct stat st;
+	pid_t found = 0;
+	DIR *dir;
+
+	if (m->deleted || !(dir = opendir("/proc")))
+		return 0;
+	while (!found && (de = readdir(dir))) {
+		char *end;
+		long q = strtol(de->d_name, &end, 10);
+
+		if (*end || q <= 0 || q == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/exe", q);
+		if (!stat(path, &st) && st.st_dev == m->dev && st.st_ino == m->ino)
+			found = (pid_t)q;
+	}
+	closedir(dir);
+	return found;
+}
+
+static void schedule_rescan(struct tls_capture *c, pid_t pid, uint64_t due_ms, bool force);
 
 static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 {
@@ -370,6 +426,7 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 	struct tls_lib_syms syms;
 	char path[PATH_MAX + 64];
 	struct stat st;
+	bool tried = false;	/* to attach probes, whatever came of it */
 	void *found;
 	int err;
 
@@ -411,22 +468,35 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 		free(lib);
 		return -ENOMEM;
 	}
-	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ])
+	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ]) {
 		attach_lib(c, lib, path, m->path, pid, &syms);
-	else if ((err = c->go ? go_tls_attach(c->go, path, m->path, pid, m->dev, m->ino) : 0) < 0)
+		tried = true;
+	} else if ((err = c->go ? go_tls_attach(c->go, path, m->path, pid, m->dev, m->ino) : 0) ==
+		 -ESRCH)
+		tried = true;
+	else if (err < 0)
 		return err;
 	else if (!err)
-		attach_static(c, lib, path, m->path, pid);
+		tried = attach_static(c, lib, path, m->path, pid);
 	if (syms.offset[TLS_SYM_DLOPEN] && is_loader_lib(m->path) &&
 	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
 		p_info("watching dlopen in %s (seen in pid %d)", m->path, (int)pid);
 	/* Nothing attached because the process exited meanwhile (its
 	 * /proc/PID/root is gone): not remembered, or no later process
-	 * mapping the file would get it attached. */
-	if (!lib->nr_links && stat(path, &st)) {
+	 * mapping the file would get it attached; and another process of
+	 * the same file, if one lives, is looked at now rather than at its
+	 * next exec or the periodic scan. */
+	if (!lib->nr_links && gone(path)) {
+		pid_t other = tried ? other_process(pid, m) : 0;
+
 		tdelete(lib, &c->libs, lib_cmp);
 		free(lib);
+		if (other) {
+			p_debug("%s: pid %d exited while attaching, trying pid %d", m->path,
+				(int)pid, (int)other);
+			schedule_rescan(c, other, now_ms(), true);
+		}
 	}
 	return 0;
 }
