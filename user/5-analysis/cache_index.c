@@ -2,11 +2,15 @@
  * backward shift (no tombstones, so probes stay short however long the
  * daemon runs), and a ring of keys in insertion order for the CLOCK hand.
  * Keys are HMAC outputs: uniformly spread, used as their own hash. */
+#include <stdint.h>
 #include <stdlib.h>
 #include "cache_index.h"
 
+#define PAGE_BYTES	4096u
+
 struct cache_index {
 	struct cache_index_entry *slots;
+	uint64_t *touched;	/* a bit per 4 KiB page of slots written */
 	size_t mask;		/* slots - 1 */
 	uint64_t *ring;		/* keys, oldest at head */
 	size_t ring_cap, head, count;
@@ -30,8 +34,9 @@ struct cache_index *cache_index_new(size_t budget_bytes)
 	if (!ix)
 		return NULL;
 	ix->slots = calloc(slots, sizeof(*ix->slots));
+	ix->touched = calloc(slots * sizeof(*ix->slots) / PAGE_BYTES / 64 + 2, sizeof(uint64_t));
 	ix->ring = calloc(max, sizeof(*ix->ring));
-	if (!ix->slots || !ix->ring) {
+	if (!ix->slots || !ix->touched || !ix->ring) {
 		cache_index_free(ix);
 		return NULL;
 	}
@@ -45,14 +50,33 @@ void cache_index_free(struct cache_index *ix)
 	if (!ix)
 		return;
 	free(ix->slots);
+	free(ix->touched);
 	free(ix->ring);
 	free(ix);
+}
+
+/* The first access to a page of slots writes it: new keys land anywhere
+ * in the budget, and a page first read maps the shared zero page, which
+ * the write that follows must then copy: two faults per page, not one,
+ * until the budget has all been touched (a tenth of the analysis of a
+ * changing prompt in a daemon's first hundred thousand calls). */
+static void touch(const struct cache_index *ix, size_t i)
+{
+	size_t pg = ((uintptr_t)&ix->slots[i] - ((uintptr_t)ix->slots & ~(uintptr_t)(PAGE_BYTES - 1))) /
+		    PAGE_BYTES;
+
+	if (ix->touched[pg / 64] & (1ULL << (pg % 64)))
+		return;
+	ix->touched[pg / 64] |= 1ULL << (pg % 64);
+	/* a read-modify-write faults as a write: no zero page first */
+	__atomic_fetch_or(&ix->slots[i].flags, 0, __ATOMIC_RELAXED);
 }
 
 static size_t probe(const struct cache_index *ix, uint64_t key)
 {
 	size_t i = (size_t)(key ^ (key >> 29)) & ix->mask;
 
+	touch(ix, i);
 	while (ix->slots[i].key && ix->slots[i].key != key)
 		i = (i + 1) & ix->mask;
 	return i;
