@@ -103,7 +103,9 @@ unshare -m -n -- bash -c '
     kill $W 2>/dev/null; wait $W 2>/dev/null
     sleep 1
     : >"$TMP/served.jsonl"
-    for run in 1 2; do
+    for run in 1 2 3; do
+      # before the third run the simulated cache is emptied (cache_workloads.py)
+      [ $run = 3 ] && touch "$TMP/evict"
       timeout 120 env HOME="$TMP/claude-home" ANTHROPIC_API_KEY=sk-ant-e2e-cache-claude \
         DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
         "$CLAUDE" -p "Say hello" --max-turns 1 --model claude-haiku-4-5 \
