@@ -27,10 +27,18 @@ fail() { echo "FAIL go stack growth in Write: $*"; exit 1; }
 DPID=$!
 for _ in $(seq 300); do grep -q ready "$G/daemon.log" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$G/daemon.log" || fail "llmobsd not ready: $(tail -n 3 "$G/daemon.log")"
-# A new binary is probed once the daemon has seen its exec: it waits.
-"$G/go_stack" "$N" "${E2E_GO_WAIT_MS:-300}" >"$G/client.out" 2>&1 &
+# A new binary is probed once the daemon has seen its exec: the client
+# waits for the file that says its probes are in.
+"$G/go_stack" "$N" "$G/ready" >"$G/client.out" 2>&1 &
 CPID=$!
+for _ in $(seq 300); do
+  grep -q "go tls: attached to $G/go_stack " "$G/daemon.log" && break
+  sleep 0.1
+done
+touch "$G/ready"
 wait "$CPID" || fail "client: $(tail -n 3 "$G/client.out")"
+grep -q "go tls: attached to $G/go_stack " "$G/daemon.log" ||
+  fail "not attached in 30 s: $(grep "go tls" "$G/daemon.log" | tail -n 2)"
 sleep 0.5
 kill -TERM "$DPID"
 wait "$DPID"

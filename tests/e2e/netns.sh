@@ -73,23 +73,6 @@ step httpx $PY "$E2E/clients/py_httpx.py" fixtures "$E2E/fixtures.jsonl"
 step httpx-h2 $PY "$E2E/clients/py_httpx.py" fixtures-h2 "$E2E/fixtures.jsonl"
 step node node "$E2E/node/sdk_clients.mjs"
 step gemini-cli bash "$E2E/clients/gemini_cli.sh" "$E2E/gemini-cli"
-# Go's own crypto/tls (no libssl), built by run.sh: with symbols over
-# HTTP/1.1, stripped (-s -w) over HTTP/2. Each binary is new, so it waits
-# for the daemon to see its exec and attach (README, Go crypto/tls).
-# h1-late: every Write returns after the server answered it, which a
-# descheduled writer did now and then (bpf/go_tls.bpf.c, why Write's bytes
-# go at its entry).
-step go-h1 "$TMP/go_client" h1 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
-step go-h1-late "$TMP/go_client" h1-late "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
-step go-h2 "$TMP/go_client_stripped" h2 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
-# BoringSSL linked in without symbols (Bun, Claude Code), found by
-# fingerprint (user/1-capture/bssl_find.c). The daemon probes a binary once
-# it has seen a process run it, ~0.2 s later; these are new to it, so a
-# first process of each stays until the daemon says so (its log is
-# $TMP/daemon.log; without a daemon this only costs the wait).
-AG=$E2E/agents/node_modules
-BUN=$AG/@oven/bun-linux-x64/bin/bun
-CLAUDE=$AG/@anthropic-ai/claude-code-linux-x64/claude
 warm_up() {	# warm_up EXE CMD...: run CMD until the daemon probed EXE (10 s at most)
   local exe=$1 pid i
   shift
@@ -104,6 +87,26 @@ warm_up() {	# warm_up EXE CMD...: run CMD until the daemon probed EXE (10 s at m
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 }
+# Go's own crypto/tls (no libssl), built by run.sh: with symbols over
+# HTTP/1.1, stripped (-s -w) over HTTP/2. Each binary is new, so a first
+# process of each (no fixtures) waits until the daemon has attached to it
+# (README, Go crypto/tls): a fixed wait was short on a loaded machine.
+warm_up "$TMP/go_client" "$TMP/go_client" h1 /dev/null 10000
+warm_up "$TMP/go_client_stripped" "$TMP/go_client_stripped" h2 /dev/null 10000
+# h1-late: every Write returns after the server answered it, which a
+# descheduled writer did now and then (bpf/go_tls.bpf.c, why Write's bytes
+# go at its entry).
+step go-h1 "$TMP/go_client" h1 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
+step go-h1-late "$TMP/go_client" h1-late "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
+step go-h2 "$TMP/go_client_stripped" h2 "$E2E/fixtures.jsonl" "${E2E_GO_WAIT_MS:-300}"
+# BoringSSL linked in without symbols (Bun, Claude Code), found by
+# fingerprint (user/1-capture/bssl_find.c). The daemon probes a binary once
+# it has seen a process run it, ~0.2 s later; these are new to it, so a
+# first process of each stays until the daemon says so (its log is
+# $TMP/daemon.log; without a daemon this only costs the wait).
+AG=$E2E/agents/node_modules
+BUN=$AG/@oven/bun-linux-x64/bin/bun
+CLAUDE=$AG/@anthropic-ai/claude-code-linux-x64/claude
 warm_up "$BUN" "$BUN" -e 'setTimeout(() => {}, 10000)'
 # rustls with aws-lc (Codex, Deno): their key schedule probed, their
 # records decrypted (user/1-capture/awslc_find.c, tls13_conns.c).

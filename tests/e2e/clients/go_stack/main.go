@@ -4,7 +4,11 @@
 // the entry probe fires twice for one call (bpf/go_tls.bpf.c must send
 // its bytes once). Client and server are in this process, over net.Pipe.
 //
-//	go_stack N WAIT_MS
+//	go_stack N READY_FILE
+//
+// It starts writing once READY_FILE exists: go_stack.sh creates it when
+// the daemon says it attached to this binary (new each run, probed only
+// after its exec was seen, later under load than any fixed wait).
 //
 // Write d sends "MSG %04d\n"; go_stack.sh compares what the daemon
 // recorded with that. Prints how many Writes saw their stack copied
@@ -56,12 +60,20 @@ func rec(d int, f func()) byte {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: go_stack N WAIT_MS")
+		fmt.Fprintln(os.Stderr, "usage: go_stack N READY_FILE")
 		os.Exit(2)
 	}
 	n, _ := strconv.Atoi(os.Args[1])
-	wait, _ := strconv.Atoi(os.Args[2])
-	time.Sleep(time.Duration(wait) * time.Millisecond)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(os.Args[2]); err == nil {
+			break
+		}
+		if i == 3000 {
+			fmt.Fprintln(os.Stderr, "go_stack: no", os.Args[2], "after 30 s")
+			os.Exit(1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err)
