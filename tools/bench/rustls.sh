@@ -20,7 +20,8 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUTPUT:-$ROOT/.output}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
-AG=$ROOT/tests/e2e/agents/node_modules
+# The daemon names binaries by their real path (node_modules may be a link).
+AG=$(readlink -f "$ROOT/tests/e2e/agents/node_modules")
 DENO=$AG/@deno/linux-x64-glibc/deno
 CODEX=$AG/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex
 EMPTY=$OUT/bench/empty_probe
