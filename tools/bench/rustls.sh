@@ -61,7 +61,9 @@ trap cleanup EXIT
 } >/dev/null 2>&1 || { echo "rustls: openssl failed"; exit 1; }
 export DENO_CERT=$TMP/ca.pem DENO_DIR=$TMP/deno DENO_NO_UPDATE_CHECK=1
 
-SHAPES=("1KiB-roundtrip|1024|1024" "64KiB-prompt|65536|1024" "1KiB-req-64KiB-resp|1024|65536")
+# Large answers are left out: this Python server takes ~40 ms to send 64
+# KiB (a run of 1,000 requests would hold the e2e lock for minutes).
+SHAPES=("1KiB-roundtrip|1024|1024" "64KiB-prompt|65536|1024")
 VARIANTS=(bare llmobsd-bpf)
 echo "rustls: Deno $("$DENO" --version | head -1 | cut -d' ' -f2), $N requests per repeat," \
   "$ROUNDS rounds x $REPEAT repeats; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -12,6 +12,7 @@ PAYLOAD = b"y" * resp
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
