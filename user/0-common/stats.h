@@ -60,6 +60,7 @@
 	X(TLS13_RECORDS_FAILED, "tls13_records_failed") \
 	X(TLS13_CIPHER_GAPS, "tls13_cipher_gaps") \
 	X(TLS13_CONNS_OVER_CAP, "tls13_conns_over_cap") \
+	X(BINFILES_REFUSED, "binfiles_refused") \
 	X(SHIM_MESSAGES_MALFORMED, "shim_messages_malformed") \
 	X(SHIM_CLIENTS, "shim_clients") \
 	X(SHIM_CLIENTS_REJECTED, "shim_clients_rejected") \

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
+#include "binfile.h"
 #include "bssl_find.h"
 #include "tls_blind.h"
 
@@ -63,9 +64,7 @@ struct fn {
 struct ctx {
 	int fd;
 	Elf *elf;
-	const uint8_t *raw;
-	size_t size;
-	const uint8_t *text;		/* .text bytes */
+	const uint8_t *text;		/* .text bytes, read */
 	uint64_t text_addr, text_size, text_off;
 	uint8_t *buf;			/* FN_BACK_MAX bytes of code read */
 	csh cs;
@@ -91,24 +90,7 @@ static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
 
 static const uint8_t *section(struct ctx *c, const char *want, GElf_Shdr *out)
 {
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-
-	if (elf_getshdrstrndx(c->elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(c->elf, scn))) {
-		const char *name;
-
-		if (!gelf_getshdr(scn, out) || out->sh_type != SHT_PROGBITS)
-			continue;
-		name = elf_strptr(c->elf, shstrndx, out->sh_name);
-		if (!name || strcmp(name, want))
-			continue;
-		if (out->sh_offset > c->size || c->size - out->sh_offset < out->sh_size)
-			return NULL;
-		return c->raw + out->sh_offset;
-	}
-	return NULL;
+	return binfile_section(c->elf, want, SHT_PROGBITS, out);
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -119,8 +101,8 @@ static uint32_t rd32(const uint8_t *p)
 /* Code is decoded from bytes read, not from the mapping: the kernel puts
  * the breakpoints of uprobes already on the file (ours, another tool's)
  * into any mapping of it that could be executable, ours included. The
- * scans below use the mapping; a breakpoint there can only hide a site or
- * fake a padding byte, and a fake entry fails the direct-call check. */
+ * scans below use .text as libelf read it (binfile.h: read, never mapped,
+ * so no breakpoints either); this keeps the decoder's reads bounded. */
 static size_t read_code(struct ctx *c, uint64_t addr, uint8_t *buf, size_t len)
 {
 	ssize_t n;
@@ -385,23 +367,19 @@ int bssl_find(const char *path, struct bssl_target *out, char *reason, size_t re
 
 	memset(out, 0, sizeof(*out));
 	snprintf(reason, reason_cap, "no BoringSSL ssl_lib.cc");
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binfile_open(path, 0, NULL, NULL);
 	if (fd < 0) {
-		err = -errno;
 		free(c);
-		return err;
+		return fd;
 	}
-	c->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!c->elf || elf_kind(c->elf) != ELF_K_ELF || !gelf_getehdr(c->elf, &eh))
+	c->elf = binfile_elf(fd);
+	if (!c->elf || !gelf_getehdr(c->elf, &eh))
 		goto out;
-	c->raw = (const uint8_t *)elf_rawfile(c->elf, &c->size);
-	rodata = c->raw ? section(c, ".rodata", &rsh) : NULL;
-	c->text = c->raw ? section(c, ".text", &tsh) : NULL;
+	rodata = section(c, ".rodata", &rsh);
+	c->text = rodata ? section(c, ".text", &tsh) : NULL;
 	if (!rodata || !c->text)
 		goto out;
 	p = memmem(rodata, rsh.sh_size, FILE_NEEDLE, sizeof(FILE_NEEDLE));

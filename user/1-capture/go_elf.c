@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <capstone/capstone.h>
+#include "binfile.h"
 #include "go_elf.h"
 
 const char *const go_fn_names[GO_FN__MAX] = {
@@ -191,31 +193,13 @@ int go_version_minor(const char *ver)
 
 struct image {
 	Elf *elf;
-	const uint8_t *raw;
-	size_t size;
+	size_t size;		/* of the file when opened */
 	int fd;
 };
 
 static const uint8_t *section(const struct image *im, const char *want, GElf_Shdr *out)
 {
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-
-	if (elf_getshdrstrndx(im->elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(im->elf, scn))) {
-		const char *name;
-
-		if (!gelf_getshdr(scn, out) || out->sh_type == SHT_NOBITS)
-			continue;
-		name = elf_strptr(im->elf, shstrndx, out->sh_name);
-		if (!name || strcmp(name, want))
-			continue;
-		if (out->sh_offset > im->size || im->size - out->sh_offset < out->sh_size)
-			return NULL;
-		return im->raw + out->sh_offset;
-	}
-	return NULL;
+	return binfile_section(im->elf, want, 0, out);
 }
 
 /* A virtual address -> its file offset, through the PT_LOAD holding it;
@@ -251,19 +235,19 @@ static void version_by_pointer(const struct image *im, const uint8_t *bi, size_t
 {
 	unsigned int ps = bi[14];
 	uint64_t hdr, data, n, off;
+	uint8_t str[16];
 
 	if ((ps != 4 && ps != 8) || (bi[15] & 1) || len < 16 + ps)
 		return;
 	hdr = rd_le(bi + 16, ps);
-	if (vaddr_off(im, hdr, 2 * ps, false, &off))
+	if (vaddr_off(im, hdr, 2 * ps, false, &off) || binfile_pread(im->fd, str, 2 * ps, off))
 		return;
-	data = rd_le(im->raw + off, ps);
-	n = rd_le(im->raw + off + ps, ps);
+	data = rd_le(str, ps);
+	n = rd_le(str + ps, ps);
 	if (n >= cap)
 		n = cap - 1;
-	if (vaddr_off(im, data, n, false, &off))
+	if (vaddr_off(im, data, n, false, &off) || binfile_pread(im->fd, ver, n, off))
 		return;
-	memcpy(ver, im->raw + off, n);
 	ver[n] = '\0';
 }
 
@@ -303,7 +287,7 @@ static int disassemble(csh cs, const struct image *im, const struct go_func *fn,
 	buf = malloc(fn->size);
 	if (!buf)
 		return -ENOMEM;
-	if (pread(im->fd, buf, fn->size, off) != (ssize_t)fn->size) {
+	if (binfile_pread(im->fd, buf, fn->size, off)) {
 		free(buf);
 		return fail(reason, cap, -EIO, "%s: cannot read its code", name);
 	}
@@ -361,29 +345,28 @@ int go_elf_inspect(const char *path, struct go_tls_target *out, char *reason,
 	const uint8_t *tab, *bi;
 	GElf_Shdr sh, text;
 	GElf_Ehdr eh;
+	struct stat st;
 	csh cs = 0;
 	int fd, err, k, minor;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(reason, reason_cap, "not a Go program using crypto/tls");
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binfile_open(path, 0, NULL, &st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	im.fd = fd;
-	im.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	im.size = (size_t)st.st_size;
+	im.elf = binfile_elf(fd);
 	err = -ENOENT;
-	if (!im.elf || elf_kind(im.elf) != ELF_K_ELF || !gelf_getehdr(im.elf, &eh))
+	if (!im.elf || !gelf_getehdr(im.elf, &eh))
 		goto out;
-	im.raw = (const uint8_t *)elf_rawfile(im.elf, &im.size);
 	/* PIE builds put it among the relocated read-only data. */
-	tab = im.raw ? section(&im, ".gopclntab", &sh) : NULL;
-	if (!tab && im.raw)
+	tab = section(&im, ".gopclntab", &sh);
+	if (!tab)
 		tab = section(&im, ".data.rel.ro.gopclntab", &sh);
 	if (!tab)
 		goto out;
-	if (!section(&im, ".text", &text))
+	if (!binfile_has_section(im.elf, ".text", &text))
 		text.sh_addr = 0;
 	err = go_pclntab_find(tab, sh.sh_size, text.sh_addr, fns);
 	if (err == -EPROTONOSUPPORT) {

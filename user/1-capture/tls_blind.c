@@ -14,8 +14,10 @@
 #include <libelf.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "binfile.h"
 #include "tls_blind.h"
 
 /* Every program that links this file carries the stacks' strings below
@@ -56,22 +58,6 @@ static bool is_executable(Elf *elf)
 	return false;
 }
 
-static bool has_section(Elf *elf, size_t shstrndx, const char *want, GElf_Shdr *out)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *name;
-
-		if (!gelf_getshdr(scn, out))
-			continue;
-		name = elf_strptr(elf, shstrndx, out->sh_name);
-		if (name && !strcmp(name, want))
-			return true;
-	}
-	return false;
-}
-
 /* A static-pie (Codex) has no PT_INTERP; the linker marks every PIE with
  * DF_1_PIE, which no library has. */
 static bool is_static_pie(Elf *elf)
@@ -94,51 +80,74 @@ static bool is_static_pie(Elf *elf)
 	return false;
 }
 
+/* .rodata read in chunks that overlap by the longest needle, so that the
+ * bounded scan costs a chunk of memory, not the section. */
+#define CHUNK_BYTES	(1u << 20)
+#define NEEDLE_MAX	128
+
+static int scan_rodata(int fd, uint8_t *buf, const GElf_Shdr *sh, char *stack, size_t cap)
+{
+	size_t i, best = sizeof(sigs) / sizeof(sigs[0]);
+	uint64_t done = 0, keep = 0, n, len;
+
+	while (done < sh->sh_size && best) {
+		n = sh->sh_size - done < CHUNK_BYTES ? sh->sh_size - done : CHUNK_BYTES;
+		if (binfile_pread(fd, buf + keep, n, sh->sh_offset + done))
+			return 0;
+		len = keep + n;
+		/* The first of sigs found anywhere wins, as in one memmem. */
+		for (i = 0; i < best; i++) {
+			if (memmem(buf, len, sigs[i].needle, strlen(sigs[i].needle))) {
+				best = i;
+				break;
+			}
+		}
+		done += n;
+		/* A needle cut by the chunk's end starts in its last bytes. */
+		keep = len < NEEDLE_MAX ? len : NEEDLE_MAX;
+		memmove(buf, buf + len - keep, keep);
+	}
+	if (best == sizeof(sigs) / sizeof(sigs[0]))
+		return 0;
+	snprintf(stack, cap, "%s", sigs[best].name);
+	return 1;
+}
+
 int tls_blind_guess(const char *path, char *stack, size_t stack_cap)
 {
-	const uint8_t *raw;
-	size_t size, shstrndx, i;
+	uint8_t *rodata = NULL;
 	GElf_Shdr sh;
 	GElf_Ehdr eh;
-	Elf *elf;
+	Elf *elf = NULL;
 	int fd, found = 0;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binfile_open(path, 0, NULL, NULL);
 	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
-	    elf_getshdrstrndx(elf, &shstrndx))
+		return fd;
+	elf = binfile_elf(fd);
+	if (!elf || !gelf_getehdr(elf, &eh))
 		goto out;
 	if (!is_executable(elf) && !(eh.e_type == ET_DYN && is_static_pie(elf)))
 		goto out;
-	if (has_section(elf, shstrndx, TLS_BLIND_SELF_SECTION, &sh))
+	if (binfile_has_section(elf, TLS_BLIND_SELF_SECTION, &sh))
 		goto out;	/* llmobsd itself, and its copies */
-	if (has_section(elf, shstrndx, ".gopclntab", &sh) ||
-	    has_section(elf, shstrndx, ".data.rel.ro.gopclntab", &sh))
+	if (binfile_has_section(elf, ".gopclntab", &sh) ||
+	    binfile_has_section(elf, ".data.rel.ro.gopclntab", &sh))
 		goto out;	/* Go: go_capture.c's call */
-	if (has_section(elf, shstrndx, ".bun", &sh) || has_section(elf, shstrndx, ".note.bun", &sh)) {
+	if (binfile_has_section(elf, ".bun", &sh) || binfile_has_section(elf, ".note.bun", &sh)) {
 		snprintf(stack, stack_cap, "Bun (BoringSSL linked in without symbols)");
 		found = 1;
 		goto out;
 	}
-	raw = (const uint8_t *)elf_rawfile(elf, &size);
-	if (!raw || !has_section(elf, shstrndx, ".rodata", &sh) || sh.sh_type == SHT_NOBITS ||
-	    sh.sh_offset > size || size - sh.sh_offset < sh.sh_size)
+	if (!binfile_has_section(elf, ".rodata", &sh) || sh.sh_type == SHT_NOBITS)
 		goto out;
 	if (sh.sh_size > TLS_BLIND_SCAN_BYTES)
 		sh.sh_size = TLS_BLIND_SCAN_BYTES;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if (memmem(raw + sh.sh_offset, sh.sh_size, sigs[i].needle,
-			   strlen(sigs[i].needle))) {
-			snprintf(stack, stack_cap, "%s", sigs[i].name);
-			found = 1;
-			break;
-		}
-	}
+	rodata = malloc(CHUNK_BYTES + NEEDLE_MAX);
+	if (rodata)
+		found = scan_rodata(fd, rodata, &sh, stack, stack_cap);
 out:
+	free(rodata);
 	elf_end(elf);
 	close(fd);
 	return found;

@@ -12,7 +12,8 @@
  *  - ptrace read access to other users' processes (CAP_SYS_PTRACE): read
  *    /proc/PID/maps and /proc/PID/stat, open /proc/PID/root/<path>.
  *  - CAP_SYS_ADMIN only for /proc/PID/map_files/, used for libraries
- *    deleted since they were mapped (e.g. upgraded in place).
+ *    deleted since they were mapped (e.g. upgraded in place), and for a
+ *    library whose maps path does not lead to it through /proc/PID/root.
  *  - Classic tracepoints need tracefs mounted; without it the raw
  *    tracepoint twins are used, which need nothing more. */
 #include <dirent.h>
@@ -221,7 +222,7 @@ static bool gone(const char *path)
 }
 
 static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
-			const char *path, uint64_t offset, const char *sym)
+			const char *path, const char *shown, uint64_t offset, const char *sym)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
 	struct bpf_link *link;
@@ -236,7 +237,7 @@ static int attach_probe(struct tls_lib *lib, struct bpf_program *prog, bool ret,
 			return err;
 		}
 		p_err("failed to attach %sprobe %s in %s: %s", ret ? "uret" : "u",
-		      sym, path, strerror(-err));
+		      sym, shown, strerror(-err));
 		stats_inc(STAT_ATTACH_ERRORS);
 		return err;
 	}
@@ -265,16 +266,16 @@ static void attach_lib(struct tls_capture *c, struct tls_lib *lib, const char *p
 			continue;
 		/* Entry first: a return probe without its entry would count a
 		 * spurious CAPTURE_DROP_NO_ENTRY for calls under way. */
-		if (attach_probe(lib, enter[k], false, path, off, tls_sym_names[k]))
+		if (attach_probe(lib, enter[k], false, path, shown, off, tls_sym_names[k]))
 			continue;
-		if (attach_probe(lib, exit_prog, true, path, off, tls_sym_names[k])) {
+		if (attach_probe(lib, exit_prog, true, path, shown, off, tls_sym_names[k])) {
 			bpf_link__destroy(lib->links[--lib->nr_links]);
 			continue;
 		}
 		ok++;
 	}
 	if (syms->offset[TLS_SYM_SSL_FREE])
-		attach_probe(lib, c->skel->progs.ssl_free_enter, false, path,
+		attach_probe(lib, c->skel->progs.ssl_free_enter, false, path, shown,
 			     syms->offset[TLS_SYM_SSL_FREE], tls_sym_names[TLS_SYM_SSL_FREE]);
 	if (!ok)
 		return;
@@ -317,7 +318,7 @@ static int attach_secrets(struct tls_capture *c, struct tls_lib *lib, const char
 
 	if (err)
 		return err;
-	if (attach_probe(lib, c->skel->progs.hkdf_expand_enter, false, path, t.expand_off,
+	if (attach_probe(lib, c->skel->progs.hkdf_expand_enter, false, path, shown, t.expand_off,
 			 "HKDF_expand")) {
 		snprintf(why, why_cap, "attaching failed");
 		return -EIO;
@@ -419,22 +420,24 @@ static pid_t other_process(pid_t pid, const struct tls_mapping *m)
 
 static void schedule_rescan(struct tls_capture *c, pid_t pid, uint64_t due_ms, bool force);
 
+/* The file is opened once, checked to be the mapped inode (tls_libs.c
+ * finds it through the process's root, or its map_files), and everything
+ * after goes through that fd as /proc/self/fd/N: the inspectors read the
+ * very file checked, and the uprobes land on its inode, whatever the name
+ * in the process's namespace points to meanwhile: its exit no longer
+ * cuts an attach short. */
 static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 {
 	struct tls_capture *c = ctx;
 	struct tls_lib key = { .dev = m->dev, .ino = m->ino }, *lib;
 	struct tls_lib_syms syms;
-	char path[PATH_MAX + 64];
+	char via[PATH_MAX + 64], path[64];
 	struct stat st;
 	bool tried = false;	/* to attach probes, whatever came of it */
+	bool not_elf;
 	void *found;
-	int err;
+	int fd, err;
 
-	if (m->deleted)
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
-			 m->start, m->end);
-	else
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 	found = tfind(&key, &c->libs, lib_cmp);
 	if (found) {
 		lib = *(struct tls_lib **)found;
@@ -442,32 +445,50 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 			mark_secret_tgid(c, pid);
 		if (lib->nr_links)
 			return 0;
-		if (stat(path, &st) || (st.st_ctim.tv_sec == lib->ctime.tv_sec &&
-					st.st_ctim.tv_nsec == lib->ctime.tv_nsec &&
-					st.st_size == lib->size))
+	}
+	fd = tls_mapping_open(pid, m, via, sizeof(via), &st);
+	if (fd < 0) {
+		/* Gone with its process, or not reachable from here: not
+		 * remembered, another process mapping it may do better. */
+		p_debug("cannot open %s (pid %d, dev %u:%u ino %lu) as %s: %s", m->path, (int)pid,
+			major(m->dev), minor(m->dev), (unsigned long)m->ino, via, strerror(-fd));
+		return 0;
+	}
+	if (found) {
+		lib = *(struct tls_lib **)found;
+		if (st.st_ctim.tv_sec == lib->ctime.tv_sec &&
+		    st.st_ctim.tv_nsec == lib->ctime.tv_nsec && st.st_size == lib->size) {
+			close(fd);
 			return 0;
+		}
 		tdelete(&key, &c->libs, lib_cmp);
 		free(lib);
 	}
-	if (stat(path, &st))
-		return 0;	/* gone with its process */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	key.ctime = st.st_ctim;
 	key.size = st.st_size;
 	err = tls_lib_inspect(path, &syms);
-	if (err) {
-		/* The process may be gone, or the file unreadable through it:
-		 * not remembered, another process mapping it may do better. */
-		p_debug("cannot inspect %s: %s", path, strerror(-err));
+	if (err && err != -ENOEXEC) {
+		p_debug("cannot inspect %s: %s", via, strerror(-err));
+		close(fd);
 		return 0;
 	}
+	/* Not ELF (a JIT's memfd): remembered, so as not to be read again. */
+	not_elf = err == -ENOEXEC;
+	err = -ENOMEM;
 	lib = calloc(1, sizeof(*lib));
 	if (!lib)
-		return -ENOMEM;
+		goto out;
 	*lib = key;
 	if (!tsearch(lib, &c->libs, lib_cmp)) {
 		free(lib);
-		return -ENOMEM;
+		goto out;
 	}
+	err = 0;
+	if (strlen(via) < strlen(m->path) || strcmp(via + strlen(via) - strlen(m->path), m->path))
+		p_debug("%s (pid %d) opened as %s", m->path, (int)pid, via);
+	if (not_elf)
+		goto out;
 	if (syms.offset[TLS_SYM_SSL_WRITE] && syms.offset[TLS_SYM_SSL_READ]) {
 		attach_lib(c, lib, path, m->path, pid, &syms);
 		tried = true;
@@ -475,19 +496,20 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 		 -ESRCH)
 		tried = true;
 	else if (err < 0)
-		return err;
+		goto out;
 	else if (!err)
 		tried = attach_static(c, lib, path, m->path, pid);
+	err = 0;
 	if (syms.offset[TLS_SYM_DLOPEN] && is_loader_lib(m->path) &&
-	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path,
+	    !attach_probe(lib, c->skel->progs.dlopen_exit, true, path, m->path,
 			  syms.offset[TLS_SYM_DLOPEN], tls_sym_names[TLS_SYM_DLOPEN]))
 		p_info("watching dlopen in %s (seen in pid %d)", m->path, (int)pid);
-	/* Nothing attached because the process exited meanwhile (its
-	 * /proc/PID/root is gone): not remembered, or no later process
-	 * mapping the file would get it attached; and another process of
-	 * the same file, if one lives, is looked at now rather than at its
-	 * next exec or the periodic scan. */
-	if (!lib->nr_links && gone(path)) {
+	/* Nothing attached and the process gone (its /proc/PID/root too):
+	 * not remembered, or no later process mapping the file would get it
+	 * attached; and another process of the same file, if one lives, is
+	 * looked at now rather than at its next exec or the periodic scan.
+	 * (Attaching through the fd, this is for failures of another kind.) */
+	if (!lib->nr_links && gone(via)) {
 		pid_t other = tried ? other_process(pid, m) : 0;
 
 		tdelete(lib, &c->libs, lib_cmp);
@@ -498,7 +520,9 @@ static int on_mapping(void *ctx, pid_t pid, const struct tls_mapping *m)
 			schedule_rescan(c, other, now_ms(), true);
 		}
 	}
-	return 0;
+out:
+	close(fd);
+	return err;
 }
 
 /* ---- scanning ------------------------------------------------------------ */

@@ -4,11 +4,13 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "binfile.h"
 #include "tls_libs.h"
 
 const char *const tls_sym_names[TLS_SYM__MAX] = {
@@ -76,21 +78,53 @@ int tls_lib_inspect(const char *path, struct tls_lib_syms *out)
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binfile_open(path, 0, NULL, NULL);
 	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	err = scan_dynsym(elf, out);
-out:
+		return fd;
+	elf = binfile_elf(fd);
+	err = elf ? scan_dynsym(elf, out) : -ENOEXEC;
 	elf_end(elf);
 	close(fd);
 	return err;
+}
+
+/* The maps entry names the file by its path from the root of the
+ * process's mount namespace, as it looks from ours; /proc/PID/root is the
+ * process's own root. They are one when the process's root is its
+ * namespace's (a container after pivot_root), not when it is chroot()ed
+ * within it (a chroot build, a runtime that chroots, the container test):
+ * the path then carries the root's own path first, which /proc/PID/root
+ * shows as its link target. Each candidate must be the inode the entry
+ * shows; map_files last, it needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE). */
+int tls_mapping_open(pid_t pid, const struct tls_mapping *m, char *path, size_t cap,
+		     struct stat *st)
+{
+	const struct binfile_want want = { .dev = m->dev, .ino = m->ino };
+	char link[64], root[PATH_MAX];
+	size_t n;
+	ssize_t len;
+	int fd = -ENOENT;
+
+	if (!m->deleted) {
+		snprintf(path, cap, "/proc/%d/root%s", (int)pid, m->path);
+		fd = binfile_open(path, BINFILE_NOFOLLOW, &want, st);
+		if (fd >= 0)
+			return fd;
+		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+		len = readlink(link, root, sizeof(root) - 1);
+		if (len > 1 && root[0] == '/') {
+			root[len] = '\0';
+			n = (size_t)len;
+			if (!strncmp(m->path, root, n) && m->path[n] == '/') {
+				snprintf(path, cap, "/proc/%d/root%s", (int)pid, m->path + n);
+				fd = binfile_open(path, BINFILE_NOFOLLOW, &want, st);
+				if (fd >= 0)
+					return fd;
+			}
+		}
+	}
+	snprintf(path, cap, "/proc/%d/map_files/%lx-%lx", (int)pid, m->start, m->end);
+	return binfile_open(path, 0, &want, st);
 }
 
 /* "start-end perms offset major:minor inode   path" */

@@ -4,7 +4,9 @@
 #define LLMOBS_TLS_LIBS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 enum tls_sym {
@@ -37,6 +39,12 @@ struct tls_mapping {
 	bool deleted;		/* file unlinked since: open via map_files */
 	const char *path;	/* as seen in the process's mount namespace */
 };
+
+/* Opens the file of mapping m of pid for reading, wherever it is reachable
+ * from here (see tls_libs.c), checked to be the inode m shows (binfile.h).
+ * Writes the path used into path. Returns the fd or -errno. */
+int tls_mapping_open(pid_t pid, const struct tls_mapping *m, char *path, size_t cap,
+		     struct stat *st);
 
 typedef int (*tls_mapping_fn)(void *ctx, pid_t pid, const struct tls_mapping *m);
 
