@@ -206,6 +206,7 @@ unit: $(UNIT_BINS)
 e2e: all $(HELPER_BINS) $(OUTPUT)/tests/llmobsd-hooks
 	$(Q)tests/e2e/run.sh
 	$(Q)tests/e2e/metrics.sh $(OUTPUT)
+	$(Q)tests/e2e/container.sh $(OUTPUT)
 
 # `llmobs report --html` in headless Chromium (Debian's), on a day of a host
 # built from the corpus through the pipeline; no root, no BPF. With

@@ -10,10 +10,12 @@
 # runtime, the pod uid from the path, the pod's namespace, name and
 # container from containerd's file, the image, the app and the project.
 # Root and BPF: run under flock /tmp/llmobs-e2e.lock.
-# NOT in make e2e yet: on 2026-12-07 the container's curl was never attached
-# (its exec events reached the daemon, no attach was tried or logged, no
-# record), a capture-side gap to fix first. CONTAINER_DEBUG=1 KEEP=1 keeps
-# the daemon's debug log and a --record capture file of the run.
+# The root is chroot()ed within the new mount namespace, so /proc/PID/maps
+# names the container's files by their path from the host's root
+# (/tmp/.../rootfs/lib/...), not from /proc/PID/root: the attacher must
+# find them anyway (tls_mapping_open(), user/1-capture/tls_libs.c).
+# Run by `make e2e`. CONTAINER_DEBUG=1 KEEP=1 keeps the daemon's debug log
+# and a --record capture file of the run.
 # Usage: container.sh OUTPUT_DIR
 set -u
 OUT=$(cd "$1" && pwd)
@@ -23,7 +25,11 @@ T=$(mktemp -d /tmp/llmobs-container.XXXXXX)
 pass=0 failn=0
 pids=()
 CG=
+CPID=
 cleanup() {
+  # unshare --fork ignores SIGTERM while it waits: end its pid namespace
+  # by its init, or the wait below lasts the init's sleep.
+  [ -n "$CPID" ] && kill -KILL "$CPID" 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   # the container's processes leave its cgroup as they die: retry a while
@@ -103,7 +109,7 @@ cat >"$H/run/containerd/io.containerd.runtime.v2.task/k8s.io/$ID/config.json" <<
 JSON
 
 # The container: its namespaces held by a sleeping init, put in its cgroup.
-unshare --mount --pid --net --fork --kill-child sleep 600 &
+unshare --mount --pid --net --fork --kill-child sleep 600 2>"$T/unshare.log" &
 UPID=$!
 pids+=($UPID)
 for _ in $(seq 50); do
@@ -111,7 +117,7 @@ for _ in $(seq 50); do
   [ -n "$CPID" ] && break
   sleep 0.1
 done
-[ -n "${CPID:-}" ] || { echo "container e2e: no container init"; exit 1; }
+[ -n "$CPID" ] || { cat "$T/unshare.log"; echo "container e2e: no container init"; exit 1; }
 echo "$CPID" >"$CG/cgroup.procs"
 nsenter --target "$CPID" --net ip link set lo up
 
