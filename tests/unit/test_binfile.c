@@ -1,6 +1,6 @@
 /* binfile and tls_mapping_open: what the attacher opens of other
  * processes' files. A FIFO planted where a library should be is refused at
- * once (no reader blocks on it, here or in the four inspectors); a file
+ * once (no reader blocks on it, here or in the five inspectors); a file
  * that is not the inode the maps entry showed is refused; a file cut short
  * after it was opened fails a read instead of killing the reader; and a
  * process chroot()ed below our root (its maps paths start with its root's
@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "awslc_find.h"
 #include "binfile.h"
 #include "bssl_find.h"
 #include "go_elf.h"
@@ -60,6 +61,7 @@ static void test_fifo_refused(void **state)
 	struct tls_lib_syms syms;
 	struct go_tls_target gt;
 	struct bssl_target bt;
+	struct awslc_target at;
 	char fifo[PATH_MAX], why[160], stack[128];
 	uint64_t before = stats[STAT_BINFILES_REFUSED];
 
@@ -72,8 +74,9 @@ static void test_fifo_refused(void **state)
 	assert_int_equal(go_elf_inspect(fifo, &gt, why, sizeof(why)), -EINVAL);
 	assert_int_equal(bssl_find(fifo, &bt, why, sizeof(why)), -EINVAL);
 	assert_int_equal(tls_blind_guess(fifo, stack, sizeof(stack)), -EINVAL);
+	assert_int_equal(awslc_find(fifo, &at, why, sizeof(why)), -EINVAL);
 	alarm(0);
-	assert_true(stats[STAT_BINFILES_REFUSED] >= before + 5);
+	assert_true(stats[STAT_BINFILES_REFUSED] >= before + 6);
 	unlink(fifo);
 }
 

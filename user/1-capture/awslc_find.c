@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <capstone/capstone.h>
+#include "binfile.h"
 #include "awslc_find.h"
 #include "tls_blind.h"
 
@@ -51,9 +52,7 @@ static const char self_mark[] = "llm-observer: aws-lc fingerprints, not aws-lc";
 struct ctx {
 	int fd;
 	Elf *elf;
-	const uint8_t *raw;
-	size_t size;
-	const uint8_t *text;
+	const uint8_t *text;		/* read (binfile.h), not mapped */
 	uint64_t text_addr, text_size, text_off;
 	csh cs;
 	cs_insn *insn;
@@ -82,24 +81,7 @@ static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
 
 static const uint8_t *section(struct ctx *c, const char *want, GElf_Shdr *out)
 {
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-
-	if (elf_getshdrstrndx(c->elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(c->elf, scn))) {
-		const char *name;
-
-		if (!gelf_getshdr(scn, out) || out->sh_type != SHT_PROGBITS)
-			continue;
-		name = elf_strptr(c->elf, shstrndx, out->sh_name);
-		if (!name || strcmp(name, want))
-			continue;
-		if (out->sh_offset > c->size || c->size - out->sh_offset < out->sh_size)
-			return NULL;
-		return c->raw + out->sh_offset;
-	}
-	return NULL;
+	return binfile_section(c->elf, want, SHT_PROGBITS, out);
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -248,13 +230,14 @@ static bool decodes_to(struct ctx *c, uint64_t entry, uint64_t site)
 	return pc == site;
 }
 
-/* Reads n bytes at link-time address addr of section sh (NULL if out). */
-static const uint8_t *at_addr(struct ctx *c, const GElf_Shdr *sh, uint64_t addr, size_t n)
+/* The n bytes at link-time address addr of section sh, whose bytes are
+ * data (NULL if out). */
+static const uint8_t *at_addr(const uint8_t *data, const GElf_Shdr *sh, uint64_t addr, size_t n)
 {
 	if (addr < sh->sh_addr || addr - sh->sh_addr > sh->sh_size ||
 	    sh->sh_size - (addr - sh->sh_addr) < n)
 		return NULL;
-	return c->raw + sh->sh_offset + (addr - sh->sh_addr);
+	return data + (addr - sh->sh_addr);
 }
 
 /* The FDE covering addr, from .eh_frame_hdr's sorted table: 1 if it
@@ -263,11 +246,11 @@ static const uint8_t *at_addr(struct ctx *c, const GElf_Shdr *sh, uint64_t addr,
 static int fde_check(struct ctx *c, uint64_t addr, uint64_t entry)
 {
 	GElf_Shdr hs, fs;
-	const uint8_t *h = section(c, ".eh_frame_hdr", &hs), *f, *e;
+	const uint8_t *h = section(c, ".eh_frame_hdr", &hs), *frames, *f, *e;
 	uint32_t count, lo = 0, hi;
 	uint64_t loc = 0, fde = 0, begin, range;
 
-	if (!h || !section(c, ".eh_frame", &fs) || hs.sh_size < 12)
+	if (!h || !(frames = section(c, ".eh_frame", &fs)) || hs.sh_size < 12)
 		return 0;
 	/* version 1; eh_frame_ptr pcrel sdata4; count udata4; table
 	 * datarel sdata4: what every linker writes. Anything else: no use. */
@@ -290,7 +273,7 @@ static int fde_check(struct ctx *c, uint64_t addr, uint64_t entry)
 	if (loc > addr)
 		return -1;
 	/* length, CIE pointer, pc_begin (pcrel sdata4), pc_range (udata4). */
-	f = at_addr(c, &fs, fde, 16);
+	f = at_addr(frames, &fs, fde, 16);
 	if (!f || rd32(f) == 0xffffffffu)
 		return -1;
 	e = f + 8;
@@ -375,23 +358,19 @@ int awslc_find(const char *path, struct awslc_target *out, char *reason, size_t 
 
 	memset(out, 0, sizeof(*out));
 	snprintf(reason, reason_cap, "no aws-lc hkdf.c");
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binfile_open(path, 0, NULL, NULL);
 	if (fd < 0) {
-		err = -errno;
 		free(c);
-		return err;
+		return fd;
 	}
-	c->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!c->elf || elf_kind(c->elf) != ELF_K_ELF || !gelf_getehdr(c->elf, &eh))
+	c->elf = binfile_elf(fd);
+	if (!c->elf || !gelf_getehdr(c->elf, &eh))
 		goto out;
-	c->raw = (const uint8_t *)elf_rawfile(c->elf, &c->size);
-	rodata = c->raw ? section(c, ".rodata", &rsh) : NULL;
-	c->text = c->raw ? section(c, ".text", &tsh) : NULL;
+	rodata = section(c, ".rodata", &rsh);
+	c->text = rodata ? section(c, ".text", &tsh) : NULL;
 	if (!rodata || !c->text)
 		goto out;
 	p = memmem(rodata, rsh.sh_size, FILE_NEEDLE, sizeof(FILE_NEEDLE));
