@@ -131,6 +131,24 @@ if [ -x "$CLAUDE" ]; then
 fi
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]=="llmobs.cache.v1"' \
   "$TMP/cache.json" || { echo "cache-e2e: FAIL: llmobs cache --json"; rc=1; }
+# advice in the provider's own terms: a breakpoint is cache_control for
+# Anthropic, prompt_cache_breakpoint for OpenAI's explicit mode; a
+# reordering is fixed by one order, not by moving something
+$PY - "$TMP/cache.json" <<'PYEOF' || { echo "cache-e2e: FAIL: advice wording"; rc=1; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+seen = set()
+for t in d["templates"]:
+    recs = {r["action"]: r["text"] for r in t["recommendations"]}
+    if t["misses"].get("no_breakpoint"):
+        word = "prompt_cache_breakpoint" if t["provider"] == "openai" else "cache_control"
+        assert word in recs.get("add_breakpoint", ""), (t["template"], recs)
+        seen.add(t["provider"])
+    if any(b["kind"] == "reordered_blocks" and b["missed_tokens"] > 0 for b in t["breakers"]):
+        assert "one fixed order" in recs.get("fix_order", ""), (t["template"], recs)
+        seen.add("reordered_blocks")
+assert seen == {"openai", "anthropic", "reordered_blocks"}, seen
+PYEOF
 cat "$TMP/cache.txt"
 # no prompt text and no API key anywhere on disk or in the log
 for f in "$TMP/cache.db" "$TMP/cache.db-wal" "$TMP/daemon.log" "$TMP/hash.secret" \

@@ -215,6 +215,12 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 				 "the JSON keys of %s change order between calls (%lld of %lld): "
 				 "serialise with sorted keys%s",
 				 seg, (long long)n, (long long)row->requests, saves(day, false, sv, sizeof(sv)));
+		else if (!strcmp(kind, "reordered_blocks"))
+			snprintf(buf, sizeof(buf),
+				 "the blocks from %s on arrive in a different order on %lld of %lld calls: "
+				 "send them in one fixed order%s",
+				 seg, (long long)n, (long long)row->requests,
+				 saves(day, false, sv, sizeof(sv)));
 		else
 			snprintf(buf, sizeof(buf),
 				 "%s %s at %s+%lld breaks %s cacheable tokens on %s: move it after the "
@@ -233,10 +239,21 @@ static int template_detail(sqlite3 *db, int64_t since_ns, const struct tmpl_row 
 	if (no_bp) {
 		double day = row->per_day > 0 ? no_bp_usd / (double)row->requests * row->per_day : 0;
 
-		snprintf(buf, sizeof(buf),
-			 "%lld of %lld calls carry no cache_control breakpoint: add one after the tools "
-			 "and the system prompt (and one on the last message in an agent loop)%s",
-			 (long long)no_bp, (long long)row->requests, saves(day, false, sv, sizeof(sv)));
+		/* Anthropic's cache_control, or OpenAI's explicit mode (GPT-5.6 on) */
+		if (openai_like(row->provider))
+			snprintf(buf, sizeof(buf),
+				 "%lld of %lld calls in explicit cache mode carry no "
+				 "prompt_cache_breakpoint: mark the block that ends the static part "
+				 "(tools, instructions), or use the implicit mode%s",
+				 (long long)no_bp, (long long)row->requests,
+				 saves(day, false, sv, sizeof(sv)));
+		else
+			snprintf(buf, sizeof(buf),
+				 "%lld of %lld calls carry no cache_control breakpoint: add one after "
+				 "the tools and the system prompt (and one on the last message in an "
+				 "agent loop)%s",
+				 (long long)no_bp, (long long)row->requests,
+				 saves(day, false, sv, sizeof(sv)));
 		add_rec(recs, "add_breakpoint", buf, day);
 	}
 	if (provider_side) {
