@@ -53,6 +53,9 @@
 	X(GO_TLS_REFUSED, "go_tls_refused") \
 	X(TLS_BLIND_BINARIES, "tls_blind_binaries") \
 	X(TLS_STATIC_FOUND, "tls_static_found") \
+	X(FIND_CACHE_HITS, "find_cache_hits") \
+	X(FIND_CACHE_MISSES, "find_cache_misses") \
+	X(FIND_CACHE_CORRUPT, "find_cache_corrupt") \
 	X(TLS13_SECRETS, "tls13_secrets") \
 	X(TLS13_KEYS_MALFORMED, "tls13_keys_malformed") \
 	X(TLS13_DIRS_SYNCED, "tls13_dirs_synced") \

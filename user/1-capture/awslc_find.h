@@ -26,6 +26,10 @@ struct awslc_target {
  * the file has no aws-lc hkdf.c; any other -errno with why in reason:
  * -ENOEXEC (not x86-64), -ESRCH (no single candidate), -EILSEQ (a check
  * failed). */
+/* Bumped whenever awslc_find's answers may change: cached ones are then
+ * ignored (find_cache.h). */
+#define AWSLC_FIND_VERSION	1
+
 int awslc_find(const char *path, struct awslc_target *out, char *reason, size_t reason_cap);
 
 #endif

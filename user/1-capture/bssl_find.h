@@ -28,6 +28,10 @@ struct bssl_target {
  * other -errno with why in reason: -ENOEXEC (not x86-64 ELF), -ESRCH (a
  * function was not found, or not uniquely), -EILSEQ (a candidate failed a
  * check). */
+/* Bumped whenever bssl_find's answers may change: cached ones are then
+ * ignored (find_cache.h). */
+#define BSSL_FIND_VERSION	1
+
 int bssl_find(const char *path, struct bssl_target *out, char *reason, size_t reason_cap);
 
 #endif

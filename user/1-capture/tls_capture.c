@@ -39,6 +39,7 @@
 #include "go_capture.h"
 #include "bssl_find.h"
 #include "awslc_find.h"
+#include "find_cache.h"
 #include "tls_blind.h"
 #include "tls_capture.h"
 #include "plain_capture.h"
@@ -100,6 +101,7 @@ struct tls_capture {
 	bool task_calls;		/* the *_ts programs: calls in task storage */
 	struct go_tls *go;		/* Go crypto/tls probes; NULL if they failed to load */
 	bool secrets_ok;		/* the ciphertext capture is there to pair with */
+	struct find_cache *finds;	/* the finders' answers; NULL: none kept */
 	tls_capture_event_fn cb;
 	void *cb_ctx;
 };
@@ -308,13 +310,45 @@ static void mark_secret_tgid(struct tls_capture *c, pid_t pid)
 	plain_capture_mark_tgid(bpf_map__fd(c->skel->maps.tgids), (__u32)pid, CAPTURE_TGID_SECRETS);
 }
 
+/* The fingerprinting finders, as find_cache.c runs them. */
+static int find_awslc(const char *path, void *out, char *reason, size_t cap)
+{
+	return awslc_find(path, out, reason, cap);
+}
+
+static unsigned int awslc_offsets(const void *out, uint64_t off[FIND_CACHE_MAX_OFFS])
+{
+	off[0] = ((const struct awslc_target *)out)->expand_off;
+	return 1;
+}
+
+static int find_bssl(const char *path, void *out, char *reason, size_t cap)
+{
+	return bssl_find(path, out, reason, cap);
+}
+
+static unsigned int bssl_offsets(const void *out, uint64_t off[FIND_CACHE_MAX_OFFS])
+{
+	off[0] = ((const struct bssl_target *)out)->write_off;
+	off[1] = ((const struct bssl_target *)out)->read_off;
+	return 2;
+}
+
+static const struct find_cache_finder awslc_finder = {
+	"awslc_find", 1, AWSLC_FIND_VERSION, sizeof(struct awslc_target), find_awslc, awslc_offsets,
+};
+static const struct find_cache_finder bssl_finder = {
+	"bssl_find", 2, BSSL_FIND_VERSION, sizeof(struct bssl_target), find_bssl, bssl_offsets,
+};
+
 /* rustls with aws-lc (Codex, Deno): no read/write call to probe, but the
  * key schedule's HKDF_expand, found by awslc_find.c. 0 when attached. */
 static int attach_secrets(struct tls_capture *c, struct tls_lib *lib, const char *path,
 			  const char *shown, pid_t pid, char *why, size_t why_cap)
 {
 	struct awslc_target t;
-	int err = awslc_find(path, &t, why, why_cap);
+	bool hit;
+	int err = find_cache_run(c->finds, path, &awslc_finder, &t, why, why_cap, &hit);
 
 	if (err)
 		return err;
@@ -329,9 +363,10 @@ static int attach_secrets(struct tls_capture *c, struct tls_lib *lib, const char
 	c->scan_attached++;
 	stats_inc(STAT_TLS_STATIC_FOUND);
 	p_info("tls: aws-lc in %s found by fingerprint: HKDF_expand at %#lx (%u direct callers, "
-	       "%s); TLS 1.3 records decrypted from its secrets", shown,
+	       "%s%s); TLS 1.3 records decrypted from its secrets", shown,
 	       (unsigned long)t.expand_addr, t.callers,
-	       t.fde ? "its .eh_frame FDE agrees" : "no FDE, the calls are the proof");
+	       t.fde ? "its .eh_frame FDE agrees" : "no FDE, the calls are the proof",
+	       hit ? "; remembered from an earlier run" : "");
 	p_info("attached to %s (seen in pid %d, dev %u:%u ino %lu): key schedule", shown, (int)pid,
 	       major(lib->dev), minor(lib->dev), (unsigned long)lib->ino);
 	return 0;
@@ -349,6 +384,7 @@ static bool attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 	struct tls_lib_syms syms = {};
 	struct bssl_target t;
 	char stack[128], why[160] = "";
+	bool hit;
 	int err;
 
 	if (tls_blind_guess(path, stack, sizeof(stack)) != 1)
@@ -363,12 +399,13 @@ static bool attach_static(struct tls_capture *c, struct tls_lib *lib, const char
 		}
 	}
 	if (strstr(stack, "BoringSSL")) {
-		err = bssl_find(path, &t, why, sizeof(why));
+		err = find_cache_run(c->finds, path, &bssl_finder, &t, why, sizeof(why), &hit);
 		if (!err) {
 			p_info("tls: BoringSSL in %s found by fingerprint: SSL_write at %#lx, "
-			       "SSL_read at %#lx (%u and %u direct callers, %u error sites)", shown,
+			       "SSL_read at %#lx (%u and %u direct callers, %u error sites%s)", shown,
 			       (unsigned long)t.write_addr, (unsigned long)t.read_addr,
-			       t.write_callers, t.read_callers, t.sites);
+			       t.write_callers, t.read_callers, t.sites,
+			       hit ? "; remembered from an earlier run" : "");
 			syms.offset[TLS_SYM_SSL_WRITE] = t.write_off;
 			syms.offset[TLS_SYM_SSL_READ] = t.read_off;
 			attach_lib(c, lib, path, shown, pid, &syms);
@@ -882,6 +919,9 @@ int tls_capture_open(const struct tls_capture_opts *opts, tls_capture_event_fn c
 	c->cb = cb;
 	c->cb_ctx = ctx;
 	c->secrets_ok = opts && opts->secrets;
+	if (opts && opts->find_cache_path &&
+	    find_cache_open(opts->find_cache_path, 0, &c->finds))
+		c->finds = NULL;
 	libbpf_set_print(libbpf_print);
 
 	c->skel = tls_capture_bpf__open();
@@ -985,6 +1025,7 @@ void tls_capture_close(struct tls_capture *c)
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
 	tls_capture_bpf__destroy(c->skel);
+	find_cache_close(c->finds);
 	for (i = 0; i < sizeof(c->dl_handles) / sizeof(c->dl_handles[0]); i++)
 		if (c->dl_handles[i])
 			dlclose(c->dl_handles[i]);

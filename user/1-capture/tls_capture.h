@@ -23,6 +23,9 @@ struct tls_capture_opts {
 	 * rustls with aws-lc is then probed at its key schedule, not judged
 	 * blind. */
 	bool secrets;
+	/* The finders' answers are kept there across runs (find_cache.h);
+	 * NULL: in memory only. */
+	const char *find_cache_path;
 };
 
 /* Called for each event; size is the event's size in the ring buffer. */

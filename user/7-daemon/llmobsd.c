@@ -17,6 +17,7 @@
 #include "cache_analyze.h"
 #include "cost.h"
 #include "detect.h"
+#include "find_cache.h"
 #include "budget_alert.h"
 #include "log.h"
 #include "privsep.h"
@@ -470,6 +471,15 @@ static int start_attribution(struct daemon *d)
 /* What the attacher loads the BPF side with. */
 static void capture_opts(const struct daemon_opts *o, struct tls_capture_opts *t)
 {
+	static char finds[4096];
+	const char *slash = o->db_path ? strrchr(o->db_path, '/') : NULL;
+
+	/* The finders' cache, beside the database like the hash secret. */
+	if (slash && (size_t)(slash - o->db_path) + sizeof(FIND_CACHE_NAME) + 1 < sizeof(finds)) {
+		snprintf(finds, sizeof(finds), "%.*s/" FIND_CACHE_NAME, (int)(slash - o->db_path),
+			 o->db_path);
+		t->find_cache_path = finds;
+	}
 	t->ringbuf_bytes = o->ringbuf_bytes;
 	t->self_pid = getpid();
 	if (o->max_call_bytes) {
