@@ -477,6 +477,16 @@ def elf_seeds(outdir):
             write(outdir, "elf_tls", data)
 
 
+def find_cache_seeds(outdir):
+    """fuzz_find_cache: a cache of find_cache.c's format (one entry, one
+    refusal of finder 9, the harness's), and a small executable."""
+    entry = bytes(32) + struct.pack("<IIiIQ", 9, 1, -2, 0, 1) + bytes(16 + 32 + 64) \
+        + b"none here".ljust(160, b"\0")
+    write(outdir, "find_cache", b"LLMOBSFC" + struct.pack("<IIII", 1, 1, len(entry), 0) + entry)
+    with open("/bin/true", "rb") as f:
+        write(outdir, "find_cache", f.read())
+
+
 def go_seeds(outdir):
     for magic in (0xfffffffa, 0xfffffff0, 0xfffffff1):
         write(outdir, "go_elf", b"\x01" + go_pclntab(magic))
@@ -529,6 +539,7 @@ def main():
     write(outdir, "conn", CONN_HEADER)
     go_seeds(outdir)
     elf_seeds(outdir)
+    find_cache_seeds(outdir)
     if corpus and os.path.exists(corpus):
         with open(corpus) as f:
             lines = [json.loads(l) for l in f if l.strip()]

@@ -12,6 +12,9 @@
  *   empty_probe --find BINARY     time bssl_find.c on BINARY (twice: cold
  *                                 page cache, then warm), attach nothing
  *   empty_probe --find-awslc BINARY   the same with awslc_find.c
+ *   empty_probe --find-cached CACHE BINARY   bssl_find (or awslc_find, if
+ *                                 bssl_find refuses) through find_cache.c:
+ *                                 a miss (CACHE emptied first), then a hit
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <bpf/libbpf.h>
 #include "bssl_find.h"
 #include "awslc_find.h"
+#include "find_cache.h"
 #include "go_elf.h"
 #include "tls_libs.h"
 #include "empty_probe.skel.h"
@@ -154,6 +158,64 @@ static int find_awslc(const char *path)
 	return err ? 1 : 0;
 }
 
+static int bssl_fn(const char *path, void *out, char *reason, size_t cap)
+{
+	return bssl_find(path, out, reason, cap);
+}
+
+static unsigned int bssl_offs(const void *out, uint64_t off[FIND_CACHE_MAX_OFFS])
+{
+	off[0] = ((const struct bssl_target *)out)->write_off;
+	off[1] = ((const struct bssl_target *)out)->read_off;
+	return 2;
+}
+
+static int awslc_fn(const char *path, void *out, char *reason, size_t cap)
+{
+	return awslc_find(path, out, reason, cap);
+}
+
+static unsigned int awslc_offs(const void *out, uint64_t off[FIND_CACHE_MAX_OFFS])
+{
+	off[0] = ((const struct awslc_target *)out)->expand_off;
+	return 1;
+}
+
+/* The finders as llmobsd runs them: through the cache of its state
+ * directory. A miss pays the key and the finder, a hit the key and the
+ * check of the bytes at each offset. */
+static int find_cached(const char *cache, const char *path)
+{
+	static const struct find_cache_finder finders[] = {
+		{ "bssl_find", 2, BSSL_FIND_VERSION, sizeof(struct bssl_target), bssl_fn, bssl_offs },
+		{ "awslc_find", 1, AWSLC_FIND_VERSION, sizeof(struct awslc_target), awslc_fn, awslc_offs },
+	};
+	union { struct bssl_target b; struct awslc_target a; } t;
+	struct find_cache *fc;
+	struct timespec a, b;
+	char why[200];
+	bool hit;
+	int err = 0;
+
+	unlink(cache);
+	for (size_t f = 0; f < 2; f++) {
+		for (int i = 0; i < 2; i++) {
+			if (find_cache_open(cache, 0, &fc))
+				return 1;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			err = find_cache_run(fc, path, &finders[f], &t, why, sizeof(why), &hit);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			find_cache_close(fc);
+			printf("%s through the cache %.1f ms (%s): %s\n", finders[f].name,
+			       (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
+			       hit ? "hit" : "miss", why);
+		}
+		if (!err)
+			return 0;
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -165,6 +227,8 @@ int main(int argc, char **argv)
 		return find_bssl(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "--find-awslc"))
 		return find_awslc(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "--find-cached"))
+		return find_cached(argv[2], argv[3]);
 	skel = empty_probe_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, "empty_probe: cannot load BPF: %s\n", strerror(errno));

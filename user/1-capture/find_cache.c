@@ -325,8 +325,9 @@ static bool cacheable(int err)
 int find_cache_run(struct find_cache *fc, const char *path, const struct find_cache_finder *f,
 		   void *out, char *reason, size_t reason_cap, bool *hit)
 {
-	struct stat st, now;
+	struct stat st;
 	struct fc_entry *e;
+	char self[32];
 	uint8_t key[32];
 	int fd = -1, err;
 
@@ -353,10 +354,12 @@ int find_cache_run(struct find_cache *fc, const char *path, const struct find_ca
 			p_debug("tls: %s: the cached %s answer is stale (finder version %u, now %u)",
 				path, f->name, e->version, f->version);
 		stats_inc(STAT_FIND_CACHE_MISSES);
-		err = f->find(path, out, reason, reason_cap);
-		/* Remembered only if the path still names the file keyed. */
-		if (cacheable(err) && !stat(path, &now) && now.st_dev == st.st_dev &&
-		    now.st_ino == st.st_ino)
+		/* The finder reads the file keyed, through our fd: not what
+		 * the path may name by now, and still there if the process
+		 * whose /proc/PID/root the path went through has exited. */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		err = f->find(self, out, reason, reason_cap);
+		if (cacheable(err))
 			remember(fc, key, f, err, out, reason, fd);
 	}
 	close(fd);
