@@ -1,8 +1,9 @@
 /* The finders' persistent cache (find_cache.h): a binary path and a
  * finder in, the finder's answer out, from disk when this binary was seen
  * before. The file is ours (the attacher's, root's, 0600) but the binaries
- * are anyone's: they are opened non-blocking, regular files only, and only
- * read with pread (a file truncated meanwhile fails a read, no SIGBUS).
+ * are anyone's: opened by binfile_open (non-blocking, regular files only)
+ * and only read with pread (a file truncated meanwhile fails a read, no
+ * SIGBUS).
  * Layout, host byte order: a header, then fixed-size entries. */
 #include <elf.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "binfile.h"
 #include "find_cache.h"
 #include "log.h"
 #include "stats.h"
@@ -325,7 +327,6 @@ static bool cacheable(int err)
 int find_cache_run(struct find_cache *fc, const char *path, const struct find_cache_finder *f,
 		   void *out, char *reason, size_t reason_cap, bool *hit)
 {
-	struct stat st;
 	struct fc_entry *e;
 	char self[32];
 	uint8_t key[32];
@@ -333,8 +334,8 @@ int find_cache_run(struct find_cache *fc, const char *path, const struct find_ca
 
 	*hit = false;
 	if (fc && f->out_bytes <= FIND_CACHE_OUT_BYTES)
-		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || find_cache_key(fd, key))) {
+		fd = binfile_open(path, 0, NULL, NULL);	/* as the finders open it */
+	if (fd >= 0 && find_cache_key(fd, key)) {
 		close(fd);
 		fd = -1;
 	}
