@@ -427,6 +427,37 @@ static void anthropic_request(struct buf *b)
 		   strlen(body), body);
 }
 
+/* The stream's last event came, the body's last chunk did not (a client
+ * that exits on message_stop): the answer is whole, the record complete,
+ * and the missing framing counted. */
+static void test_stream_done_unframed(void **state)
+{
+	struct conn_table *t = new_table(0);
+	struct side s = { .tgid = 12, .conn = 3 };
+	struct buf req = {}, resp = {};
+	uint64_t before = stats[STAT_STREAMS_ENDED_UNFRAMED];
+
+	anthropic_request(&req);
+	buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+			  "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", strlen(anthropic_stream));
+	buf_put(&resp, anthropic_stream, strlen(anthropic_stream));
+	buf_printf(&resp, "\r\n");	/* no "0\r\n\r\n" */
+	feed_random(t, &s, CAPTURE_DIR_WRITE, req.p, req.len, 100, 100);
+	feed_random(t, &s, CAPTURE_DIR_READ, resp.p, resp.len, 30, 200);
+	assert_int_equal(nrecords, 0);
+	feed_simple(t, &s, CAPTURE_EXIT);
+	assert_int_equal(nrecords, 1);
+	assert_true(records[0].complete);
+	assert_string_equal(records[0].error, "");
+	assert_int_equal(records[0].usage.output_tokens, 30);
+	assert_int_equal(records[0].usage_source, USAGE_PROVIDER);
+	assert_int_equal(stats[STAT_STREAMS_ENDED_UNFRAMED], before + 1);
+	conn_table_free(t);
+	free(req.p);
+	free(resp.p);
+	(void)state;
+}
+
 static void test_truncated_stream(void **state)
 {
 	struct conn_table *t = new_table(0);
@@ -746,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_requests),
 		cmocka_unit_test(test_gzip_response),
 		cmocka_unit_test(test_truncated_stream),
+		cmocka_unit_test(test_stream_done_unframed),
 		cmocka_unit_test(test_complete_stream_not_summed),
 		cmocka_unit_test(test_ignored_connections),
 		cmocka_unit_test(test_huge_request_past_cap),

@@ -12,6 +12,7 @@
 	X(EVENTS_MALFORMED, "events_malformed") \
 	X(EXCHANGES, "exchanges") \
 	X(EXCHANGES_INCOMPLETE, "exchanges_incomplete") \
+	X(STREAMS_ENDED_UNFRAMED, "streams_ended_unframed") \
 	X(NON_LLM_EXCHANGES, "non_llm_exchanges") \
 	X(SERVER_SIDE_CONNS, "server_side_conns") \
 	X(UNSUPPORTED_PROTOCOL_CONNS, "unsupported_protocol_conns") \

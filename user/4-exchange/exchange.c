@@ -206,6 +206,15 @@ void exchange_finish(struct exchange_ctx *x, struct exchange_queue *q,
 		exchange_free(ex);
 		return;
 	}
+	/* The stream's own last event (response.completed, message_stop,
+	 * [DONE], ...) was seen: the client had the whole answer even when the
+	 * body's framing (the last chunk, END_STREAM) never came. Codex exits
+	 * on response.completed and may leave that unread; counted, not
+	 * called a cut stream. */
+	if (!complete && ex->resp_started && ex->resp.stream_done) {
+		complete = true;
+		stats_inc(STAT_STREAMS_ENDED_UNFRAMED);
+	}
 	end_ns = ex->ts_last_resp ? ex->ts_last_resp : ex->ts_last_req;
 	r->ts_start_ns = ex->ts_first_req + x->realtime_offset_ns;
 	r->ts_end_ns = end_ns + x->realtime_offset_ns;
