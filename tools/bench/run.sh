@@ -13,7 +13,8 @@
 #                  empty probes at the same places, llmobsd BPF; and the
 #                  time to find those places in a binary
 #   rustls.sh      what seeing rustls by its secrets costs a Deno fetch
-#                  client: bare, llmobsd BPF; and awslc_find's time
+#                  client, and BoringSSL found by fingerprint a Bun one:
+#                  bare, llmobsd BPF; and awslc_find's time
 # Speed targets live here, never in timed tests: on a shared machine each
 # part interleaves what it compares and reports medians and spread, and
 # the load average it ran under.

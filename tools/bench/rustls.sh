@@ -2,7 +2,9 @@
 # make bench, rustls part: what seeing rustls by its secrets costs the
 # observed program. Deno (rustls with aws-lc, tests/e2e/agents) fetches
 # from a local HTTPS server (rustls/server.py, TLS 1.3, keep-alive), one
-# request after another, under each variant:
+# request after another; Bun (BoringSSL without symbols, its SSL_write /
+# SSL_read found by fingerprint: Claude Code's stack) does the same, for
+# the other path of issue 11 with no Go in it. Under each variant:
 #   bare         nothing attached                                     (a)
 #   llmobsd-bpf  the daemon with BPF, as `make run` starts it: the key
 #                schedule probed, the sockets' bytes copied, the records
@@ -23,6 +25,7 @@ case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 # The daemon names binaries by their real path (node_modules may be a link).
 AG=$(readlink -f "$ROOT/tests/e2e/agents/node_modules")
 DENO=$AG/@deno/linux-x64-glibc/deno
+BUN=$AG/@oven/bun-linux-x64/bin/bun
 CODEX=$AG/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex
 EMPTY=$OUT/bench/empty_probe
 if [ -n "${BENCH_SHORT:-}" ]; then
@@ -59,13 +62,18 @@ trap cleanup EXIT
   openssl x509 -req -in "$TMP/leaf.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
     -days 1 -out "$TMP/cert.pem" -extfile "$TMP/ext.cnf"
 } >/dev/null 2>&1 || { echo "rustls: openssl failed"; exit 1; }
-export DENO_CERT=$TMP/ca.pem DENO_DIR=$TMP/deno DENO_NO_UPDATE_CHECK=1
+export DENO_CERT=$TMP/ca.pem DENO_DIR=$TMP/deno DENO_NO_UPDATE_CHECK=1 \
+  NODE_EXTRA_CA_CERTS=$TMP/ca.pem
+# runtime|binary|how it runs client.mjs
+RUNTIMES=("deno|$DENO|run --allow-net")
+[ -x "$BUN" ] && RUNTIMES+=("bun|$BUN|")
 
 # Large answers are left out: this Python server takes ~40 ms to send 64
 # KiB (a run of 1,000 requests would hold the e2e lock for minutes).
 SHAPES=("1KiB-roundtrip|1024|1024" "64KiB-prompt|65536|1024")
 VARIANTS=(bare llmobsd-bpf)
-echo "rustls: Deno $("$DENO" --version | head -1 | cut -d' ' -f2), $N requests per repeat," \
+echo "rustls: Deno $("$DENO" --version | head -1 | cut -d' ' -f2), Bun $("$BUN" --version 2>/dev/null)," \
+  "$N requests per repeat," \
   "$ROUNDS rounds x $REPEAT repeats; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 setup() {
@@ -76,12 +84,13 @@ setup() {
     BPID=$!
     for _ in $(seq 600); do grep -q 'ready:' "$TMP/bpf.log" && break; sleep 0.05; done
     # The daemon probes a binary once it sees a process map it.
-    "$DENO" eval 'setTimeout(() => {}, 3000)' &
+    if [ "$RT" = bun ]; then "$RT_BIN" -e 'setTimeout(() => {}, 3000)'
+    else "$RT_BIN" eval 'setTimeout(() => {}, 3000)'; fi >/dev/null 2>&1 &
     local w=$!
-    for _ in $(seq 200); do grep -q "attached to $DENO (" "$TMP/bpf.log" && break; sleep 0.05; done
+    for _ in $(seq 200); do grep -q "attached to $RT_BIN (" "$TMP/bpf.log" && break; sleep 0.05; done
     kill "$w" 2>/dev/null; wait "$w" 2>/dev/null
-    grep -q "attached to $DENO (" "$TMP/bpf.log" && return 0
-    echo "rustls: llmobsd did not attach to $DENO:"; tail "$TMP/bpf.log"; exit 1 ;;
+    grep -q "attached to $RT_BIN (" "$TMP/bpf.log" && return 0
+    echo "rustls: llmobsd did not attach to $RT_BIN:"; tail "$TMP/bpf.log"; exit 1 ;;
   esac
 }
 
@@ -92,6 +101,8 @@ stat3() {	# median min max of the numbers on stdin
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 declare -A CPU=()
+for rt in "${RUNTIMES[@]}"; do
+IFS='|' read -r RT RT_BIN RT_ARGS <<<"$rt"
 for s in "${SHAPES[@]}"; do
   IFS='|' read -r shape req resp <<<"$s"
   stop SPID
@@ -105,9 +116,10 @@ for s in "${SHAPES[@]}"; do
       v=${VARIANTS[$(( (i + r) % ${#VARIANTS[@]} ))]}
       setup "$v"
       for _ in $(seq "$REPEAT"); do
-        out=$("$DENO" run --allow-net "$ROOT/tools/bench/rustls/client.mjs" "$url" "$N" "$req") ||
+        # shellcheck disable=SC2086 # RT_ARGS: words
+        out=$("$RT_BIN" $RT_ARGS "$ROOT/tools/bench/rustls/client.mjs" "$url" "$N" "$req") ||
           { echo "rustls: client failed: $out"; exit 1; }
-        CPU[$shape/$v]+="${out%% *} "
+        CPU[$RT/$shape/$v]+="${out%% *} "
       done
       if [ "$v" = llmobsd-bpf ]; then
         stop BPID
@@ -118,15 +130,16 @@ for s in "${SHAPES[@]}"; do
     done
   done
   echo
-  echo "== Deno fetch, $shape (request $req B, response $resp B)"
+  echo "== $RT fetch, $shape (request $req B, response $resp B)"
   printf '%-14s %14s %21s\n' variant "cpu us/request" "[min-max]"
   for v in "${VARIANTS[@]}"; do
-    read -r m lo hi <<<"$(stat3 <<<"${CPU[$shape/$v]}")"
+    read -r m lo hi <<<"$(stat3 <<<"${CPU[$RT/$shape/$v]}")"
     printf '%-14s %14s %21s\n' "$v" "$m" "[$lo-$hi]"
     eval "M_${v//-/_}=$m"
   done
   echo "ratio (c)/(a) llmobsd-bpf / bare: $(calc %.3f "$M_llmobsd_bpf / $M_bare")" \
     " (+$(calc %.1f "$M_llmobsd_bpf - $M_bare") us CPU per request)"
+done
 done
 stop SPID
 echo

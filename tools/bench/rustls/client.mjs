@@ -1,11 +1,14 @@
-// make bench, rustls part: Deno's fetch (rustls with aws-lc) against a
-// local HTTPS server, keep-alive, one request after another. Prints the
-// process's CPU time (user + system, all threads: where the tracepoints
-// and the key probe are paid) and the wall time, per request, in us.
+// make bench, rustls part: Deno's fetch (rustls with aws-lc), or Bun's
+// (BoringSSL found by fingerprint), against a local HTTPS server,
+// keep-alive, one request after another. Prints the process's CPU time
+// (user + system, all threads: where the tracepoints and probes are paid)
+// and the wall time, per request, in us.
 //   deno run --allow-net client.mjs URL REQUESTS BYTES
+//   bun client.mjs URL REQUESTS BYTES
 import process from "node:process";
 
-const [url, n, bytes] = [Deno.args[0], Number(Deno.args[1]), Number(Deno.args[2])];
+const args = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+const [url, n, bytes] = [args[0], Number(args[1]), Number(args[2])];
 const body = "x".repeat(bytes);
 const once = async () => {
   const r = await fetch(url, { method: "POST", body });
