@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "binfile.h"
 #include "awslc_find.h"
 #include "tls_blind.h"
+#include "x86_code.h"
 
 #define FILE_NEEDLE	"aws-lc/crypto/fipsmodule/hkdf/hkdf.c"
 
@@ -50,12 +50,9 @@ static const char self_mark[] = "llm-observer: aws-lc fingerprints, not aws-lc";
 #define MAX_TARGETS	256
 
 struct ctx {
-	int fd;
 	Elf *elf;
 	const uint8_t *text;		/* read (binfile.h), not mapped */
-	uint64_t text_addr, text_size, text_off;
-	csh cs;
-	cs_insn *insn;
+	struct x86_code x;		/* .text for the decoder */
 	uint64_t xrefs[MAX_XREFS];	/* instructions loading the file name */
 	int nxrefs;
 };
@@ -66,50 +63,9 @@ struct target {
 	bool from_hkdf;			/* one call sits right before an hkdf.c site */
 };
 
-static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, cap, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 static const uint8_t *section(struct ctx *c, const char *want, GElf_Shdr *out)
 {
 	return binfile_section(c->elf, want, SHT_PROGBITS, out);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Code is decoded from bytes read, not from the mapping: uprobes already
- * on the file show as int3 in any executable mapping of it (bssl_find.c). */
-static size_t read_code(struct ctx *c, uint64_t addr, uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	if (addr < c->text_addr || addr - c->text_addr >= c->text_size)
-		return 0;
-	if (len > c->text_size - (addr - c->text_addr))
-		len = c->text_size - (addr - c->text_addr);
-	n = pread(c->fd, buf, len, c->text_off + (addr - c->text_addr));
-	return n > 0 ? (size_t)n : 0;
-}
-
-static bool decode_at(struct ctx *c, uint64_t addr)
-{
-	uint8_t buf[16];
-	const uint8_t *code = buf;
-	size_t left = read_code(c, addr, buf, sizeof(buf));
-
-	return left && cs_disasm_iter(c->cs, &code, &left, &addr, c->insn);
 }
 
 /* The value an instruction puts in a 32-bit argument register: mov r32,
@@ -131,12 +87,7 @@ static bool imm_to(const cs_insn *in, x86_reg *reg, uint32_t *imm, uint32_t *pus
 		*imm = *pushed;
 		return true;
 	}
-	if (in->id != X86_INS_MOV || x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
-	    x->operands[1].type != X86_OP_IMM)
-		return false;
-	*reg = x->operands[0].reg;
-	*imm = (uint32_t)x->operands[1].imm;
-	return true;
+	return x86_mov_imm(in, reg, imm);
 }
 
 /* From the instruction loading the file name to the call (or the jump to
@@ -149,33 +100,33 @@ static bool is_too_large_site(struct ctx *c, uint64_t addr)
 	x86_reg reg;
 
 	for (int i = 0; i < SITE_WINDOW; i++) {
-		if (!decode_at(c, a))
+		if (!x86_code_decode_at(&c->x, a))
 			return false;
-		if (imm_to(c->insn, &reg, &imm, &pushed, &have_push)) {
+		if (imm_to(c->x.insn, &reg, &imm, &pushed, &have_push)) {
 			if (reg == X86_REG_EDI || reg == X86_REG_RDI)
 				lib = imm;
 			else if (reg == X86_REG_EDX || reg == X86_REG_RDX)
 				reason = imm;
 		}
-		if (c->insn->id == X86_INS_CALL || c->insn->id == X86_INS_JMP)
+		if (c->x.insn->id == X86_INS_CALL || c->x.insn->id == X86_INS_JMP)
 			break;
-		a += c->insn->size;
+		a += c->x.insn->size;
 	}
 	return lib == AWSLC_LIB_HKDF && reason == AWSLC_R_OUTPUT_TOO_LARGE;
 }
 
 static void find_xrefs(struct ctx *c, uint64_t str)
 {
-	const uint8_t *t = c->text, *p, *end = c->text + c->text_size;
+	const uint8_t *t = c->text, *p, *end = c->text + c->x.text_size;
 
 	/* lea r64, [rip + disp32]: REX.W(.R) 8d, mod 00 rm 101. */
 	for (p = t + 1; p + 6 <= end && (p = memchr(p, 0x8d, end - 5 - p)); p++) {
 		uint64_t i = p - t - 1;
 
 		if ((t[i] == 0x48 || t[i] == 0x4c) && (p[1] & 0xc7) == 0x05 &&
-		    c->text_addr + i + 7 + (int64_t)(int32_t)rd32(p + 2) == str &&
-		    c->nxrefs < MAX_XREFS && decode_at(c, c->text_addr + i) && c->insn->size == 7)
-			c->xrefs[c->nxrefs++] = c->text_addr + i;
+		    c->x.text_addr + i + 7 + (int64_t)(int32_t)x86_rd32(p + 2) == str &&
+		    c->nxrefs < MAX_XREFS && x86_code_decode_at(&c->x, c->x.text_addr + i) && c->x.insn->size == 7)
+			c->xrefs[c->nxrefs++] = c->x.text_addr + i;
 	}
 }
 
@@ -184,12 +135,12 @@ static void find_xrefs(struct ctx *c, uint64_t str)
 static int call_targets(struct ctx *c, uint64_t lo, uint64_t hi, struct target *tg, int max)
 {
 	const uint8_t *t = c->text, *p;
-	uint64_t n = c->text_size;
+	uint64_t n = c->x.text_size;
 	int nt = 0, i, k;
 
 	for (p = t; p + 5 <= t + n && (p = memchr(p, 0xe8, n - 4 - (p - t))); p++) {
-		uint64_t at = c->text_addr + (p - t);
-		uint64_t to = at + 5 + (int64_t)(int32_t)rd32(p + 1);
+		uint64_t at = c->x.text_addr + (p - t);
+		uint64_t to = at + 5 + (int64_t)(int32_t)x86_rd32(p + 1);
 		bool near = false;
 
 		if (to < lo || to > hi)
@@ -222,9 +173,9 @@ static bool decodes_to(struct ctx *c, uint64_t entry, uint64_t site)
 
 	if (!buf)
 		return false;
-	left = read_code(c, entry, buf, site - entry);
+	left = x86_code_read(&c->x, entry, buf, site - entry);
 	if (left == site - entry)
-		while (pc < site && cs_disasm_iter(c->cs, &code, &left, &pc, c->insn))
+		while (pc < site && cs_disasm_iter(c->x.cs, &code, &left, &pc, c->x.insn))
 			;
 	free(buf);
 	return pc == site;
@@ -256,29 +207,29 @@ static int fde_check(struct ctx *c, uint64_t addr, uint64_t entry)
 	 * datarel sdata4: what every linker writes. Anything else: no use. */
 	if (h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b)
 		return 0;
-	count = rd32(h + 8);
+	count = x86_rd32(h + 8);
 	if (count == 0 || (hs.sh_size - 12) / 8 < count)
 		return 0;
 	hi = count;
 	while (hi - lo > 1) {	/* greatest initial location <= addr */
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (hs.sh_addr + (int64_t)(int32_t)rd32(h + 12 + 8 * mid) <= addr)
+		if (hs.sh_addr + (int64_t)(int32_t)x86_rd32(h + 12 + 8 * mid) <= addr)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	loc = hs.sh_addr + (int64_t)(int32_t)rd32(h + 12 + 8 * lo);
-	fde = hs.sh_addr + (int64_t)(int32_t)rd32(h + 12 + 8 * lo + 4);
+	loc = hs.sh_addr + (int64_t)(int32_t)x86_rd32(h + 12 + 8 * lo);
+	fde = hs.sh_addr + (int64_t)(int32_t)x86_rd32(h + 12 + 8 * lo + 4);
 	if (loc > addr)
 		return -1;
 	/* length, CIE pointer, pc_begin (pcrel sdata4), pc_range (udata4). */
 	f = at_addr(frames, &fs, fde, 16);
-	if (!f || rd32(f) == 0xffffffffu)
+	if (!f || x86_rd32(f) == 0xffffffffu)
 		return -1;
 	e = f + 8;
-	begin = fde + 8 + (int64_t)(int32_t)rd32(e);
-	range = rd32(e + 4);
+	begin = fde + 8 + (int64_t)(int32_t)x86_rd32(e);
+	range = x86_rd32(e + 4);
 	if (begin != loc)
 		return -1;	/* the table and the FDE disagree: not understood */
 	if (addr - begin >= range)
@@ -315,7 +266,7 @@ static int identify(struct ctx *c, struct awslc_target *out, char *reason, size_
 			nsites++;
 		}
 	if (nsites != 1)
-		return fail(reason, cap, -ESRCH, "%d HKDF_R_OUTPUT_TOO_LARGE sites among %d hkdf.c "
+		return x86_code_fail(reason, cap, -ESRCH, "%d HKDF_R_OUTPUT_TOO_LARGE sites among %d hkdf.c "
 			    "references", nsites, c->nxrefs);
 	tg = calloc(MAX_TARGETS, sizeof(*tg));
 	if (!tg)
@@ -325,7 +276,7 @@ static int identify(struct ctx *c, struct awslc_target *out, char *reason, size_
 		if (tg[i].calls >= 2 && (best < 0 || tg[i].addr > tg[best].addr))
 			best = i;
 	if (best < 0 || !tg[best].from_hkdf) {
-		int err = fail(reason, cap, -ESRCH, "no entry below the site at %#lx called twice, "
+		int err = x86_code_fail(reason, cap, -ESRCH, "no entry below the site at %#lx called twice, "
 			       "once from hkdf.c", (unsigned long)site);
 
 		free(tg);
@@ -336,15 +287,15 @@ static int identify(struct ctx *c, struct awslc_target *out, char *reason, size_
 	out->site_addr = site;
 	free(tg);
 	if (!decodes_to(c, out->expand_addr, site))
-		return fail(reason, cap, -EILSEQ, "code from %#lx does not decode to the site at %#lx",
+		return x86_code_fail(reason, cap, -EILSEQ, "code from %#lx does not decode to the site at %#lx",
 			    (unsigned long)out->expand_addr, (unsigned long)site);
 	fde = fde_check(c, site, out->expand_addr);
 	if (fde < 0)
-		return fail(reason, cap, -EILSEQ, "the FDE covering %#lx does not begin at %#lx",
+		return x86_code_fail(reason, cap, -EILSEQ, "the FDE covering %#lx does not begin at %#lx",
 			    (unsigned long)site, (unsigned long)out->expand_addr);
 	out->fde = fde;
 	if (to_offset(c, out->expand_addr, &out->expand_off))
-		return fail(reason, cap, -EILSEQ, "entry outside an executable segment");
+		return x86_code_fail(reason, cap, -EILSEQ, "entry outside an executable segment");
 	return 0;
 }
 
@@ -379,20 +330,20 @@ int awslc_find(const char *path, struct awslc_target *out, char *reason, size_t 
 	for (s = p; s > rodata && s[-1] && p - s < 256; s--)
 		;
 	if (eh.e_machine != EM_X86_64) {
-		err = fail(reason, reason_cap, -ENOEXEC, "aws-lc on a machine other than x86-64");
+		err = x86_code_fail(reason, reason_cap, -ENOEXEC, "aws-lc on a machine other than x86-64");
 		goto out;
 	}
-	c->fd = fd;
-	c->text_addr = tsh.sh_addr;
-	c->text_size = tsh.sh_size;
-	c->text_off = tsh.sh_offset;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &c->cs) != CS_ERR_OK) {
-		err = fail(reason, reason_cap, -ENOMEM, "capstone unavailable");
+	c->x.fd = fd;
+	c->x.text_addr = tsh.sh_addr;
+	c->x.text_size = tsh.sh_size;
+	c->x.text_off = tsh.sh_offset;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &c->x.cs) != CS_ERR_OK) {
+		err = x86_code_fail(reason, reason_cap, -ENOMEM, "capstone unavailable");
 		goto out;
 	}
-	cs_option(c->cs, CS_OPT_DETAIL, CS_OPT_ON);
-	c->insn = cs_malloc(c->cs);
-	if (!c->insn) {
+	cs_option(c->x.cs, CS_OPT_DETAIL, CS_OPT_ON);
+	c->x.insn = cs_malloc(c->x.cs);
+	if (!c->x.insn) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -401,10 +352,10 @@ int awslc_find(const char *path, struct awslc_target *out, char *reason, size_t 
 	if (!err)
 		snprintf(reason, reason_cap, "ok");
 out:
-	if (c->insn)
-		cs_free(c->insn, 1);
-	if (c->cs)
-		cs_close(&c->cs);
+	if (c->x.insn)
+		cs_free(c->x.insn, 1);
+	if (c->x.cs)
+		cs_close(&c->x.cs);
 	elf_end(c->elf);
 	close(fd);
 	free(c);

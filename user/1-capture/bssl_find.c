@@ -28,7 +28,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "binfile.h"
 #include "bssl_find.h"
 #include "tls_blind.h"
+#include "x86_code.h"
 
 #define FILE_NEEDLE	"boringssl/ssl/ssl_lib.cc"
 
@@ -62,80 +62,19 @@ struct fn {
 };
 
 struct ctx {
-	int fd;
 	Elf *elf;
 	const uint8_t *text;		/* .text bytes, read */
-	uint64_t text_addr, text_size, text_off;
+	struct x86_code x;		/* .text for the decoder */
 	uint8_t *buf;			/* FN_BACK_MAX bytes of code read */
-	csh cs;
-	cs_insn *insn;
 	struct site sites[MAX_SITES];
 	int nsites;
 	struct fn fns[MAX_FNS];
 	int nfns;
 };
 
-static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *reason, size_t cap, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, cap, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 static const uint8_t *section(struct ctx *c, const char *want, GElf_Shdr *out)
 {
 	return binfile_section(c->elf, want, SHT_PROGBITS, out);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Code is decoded from bytes read, not from the mapping: the kernel puts
- * the breakpoints of uprobes already on the file (ours, another tool's)
- * into any mapping of it that could be executable, ours included. The
- * scans below use .text as libelf read it (binfile.h: read, never mapped,
- * so no breakpoints either); this keeps the decoder's reads bounded. */
-static size_t read_code(struct ctx *c, uint64_t addr, uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	if (addr < c->text_addr || addr - c->text_addr >= c->text_size)
-		return 0;
-	if (len > c->text_size - (addr - c->text_addr))
-		len = c->text_size - (addr - c->text_addr);
-	n = pread(c->fd, buf, len, c->text_off + (addr - c->text_addr));
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* Decodes one instruction at text address addr into c->insn. */
-static bool decode_at(struct ctx *c, uint64_t addr)
-{
-	uint8_t buf[16];
-	const uint8_t *code = buf;
-	size_t left = read_code(c, addr, buf, sizeof(buf));
-
-	return left && cs_disasm_iter(c->cs, &code, &left, &addr, c->insn);
-}
-
-/* mov r32, imm32: which register (X86_REG_*), which value. */
-static bool mov_imm(const cs_insn *in, x86_reg *reg, uint32_t *imm)
-{
-	const cs_x86 *x = &in->detail->x86;
-
-	if (in->id != X86_INS_MOV || x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
-	    x->operands[1].type != X86_OP_IMM)
-		return false;
-	*reg = x->operands[0].reg;
-	*imm = (uint32_t)x->operands[1].imm;
-	return true;
 }
 
 /* From the instruction loading the file name to the call or jump that
@@ -148,12 +87,12 @@ static void site_at(struct ctx *c, uint64_t addr, unsigned int len)
 	x86_reg reg;
 	int i;
 
-	if (c->nsites == MAX_SITES || !decode_at(c, addr) || c->insn->size != len)
+	if (c->nsites == MAX_SITES || !x86_code_decode_at(&c->x, addr) || c->x.insn->size != len)
 		return;
 	for (i = 0; i < SITE_WINDOW; i++) {
-		if (!decode_at(c, a))
+		if (!x86_code_decode_at(&c->x, a))
 			return;
-		if (mov_imm(c->insn, &reg, &imm)) {
+		if (x86_mov_imm(c->x.insn, &reg, &imm)) {
 			if (reg == X86_REG_EDI)
 				lib = imm;
 			else if (reg == X86_REG_EDX)
@@ -161,9 +100,9 @@ static void site_at(struct ctx *c, uint64_t addr, unsigned int len)
 			else if (reg == X86_REG_R8D)
 				line = imm;
 		}
-		if (c->insn->id == X86_INS_CALL || c->insn->id == X86_INS_JMP)
+		if (c->x.insn->id == X86_INS_CALL || c->x.insn->id == X86_INS_JMP)
 			break;
-		a += c->insn->size;
+		a += c->x.insn->size;
 	}
 	if (lib != BSSL_LIB_SSL || !reason || !line)
 		return;
@@ -177,7 +116,7 @@ static void site_at(struct ctx *c, uint64_t addr, unsigned int len)
  * without), or as an immediate below 4 GiB (Bun's non-PIE build). */
 static void find_sites(struct ctx *c, uint64_t str)
 {
-	const uint8_t *t = c->text, *p, *end = c->text + c->text_size;
+	const uint8_t *t = c->text, *p, *end = c->text + c->x.text_size;
 	uint8_t imm[4] = { str, str >> 8, str >> 16, str >> 24 };
 
 	/* lea r64, [rip + disp32]: REX.W(.R) 8d, mod 00 rm 101. */
@@ -185,8 +124,8 @@ static void find_sites(struct ctx *c, uint64_t str)
 		uint64_t i = p - t - 1;
 
 		if ((t[i] == 0x48 || t[i] == 0x4c) && (p[1] & 0xc7) == 0x05 &&
-		    c->text_addr + i + 7 + (int64_t)(int32_t)rd32(p + 2) == str)
-			site_at(c, c->text_addr + i, 7);
+		    c->x.text_addr + i + 7 + (int64_t)(int32_t)x86_rd32(p + 2) == str)
+			site_at(c, c->x.text_addr + i, 7);
 	}
 	if (str > 0xffffffffu)
 		return;
@@ -197,9 +136,9 @@ static void find_sites(struct ctx *c, uint64_t str)
 		if (t[i] < 0xb8 || t[i] > 0xbf)
 			continue;
 		if (i && t[i - 1] == 0x41)
-			site_at(c, c->text_addr + i - 1, 6);
+			site_at(c, c->x.text_addr + i - 1, 6);
 		else
-			site_at(c, c->text_addr + i, 5);
+			site_at(c, c->x.text_addr + i, 5);
 	}
 }
 
@@ -209,7 +148,7 @@ static uint64_t entry_of(struct ctx *c, uint64_t site)
 {
 	uint64_t a = site & ~15ull, lo = site > FN_BACK_MAX ? site - FN_BACK_MAX : 0;
 
-	for (; a > c->text_addr && a >= lo; a -= 16) {
+	for (; a > c->x.text_addr && a >= lo; a -= 16) {
 		const uint8_t *code = c->buf;
 		size_t left;
 		uint64_t pc = a;
@@ -217,12 +156,12 @@ static uint64_t entry_of(struct ctx *c, uint64_t site)
 		/* int3 padding before it, or a ret right before (a function
 		 * that ends on the boundary): a byte that could end another
 		 * instruction too, which the direct-call check catches. */
-		if (c->text[a - c->text_addr - 1] != 0xcc && c->text[a - c->text_addr - 1] != 0xc3)
+		if (c->text[a - c->x.text_addr - 1] != 0xcc && c->text[a - c->x.text_addr - 1] != 0xc3)
 			continue;
-		left = read_code(c, a, c->buf, site - a);
+		left = x86_code_read(&c->x, a, c->buf, site - a);
 		if (left != site - a)
 			return 0;
-		while (pc < site && cs_disasm_iter(c->cs, &code, &left, &pc, c->insn))
+		while (pc < site && cs_disasm_iter(c->x.cs, &code, &left, &pc, c->x.insn))
 			;
 		return pc == site ? a : 0;
 	}
@@ -253,17 +192,17 @@ static const struct site *fn_site(const struct fn *f, uint32_t reason)
 static bool fn_calls(struct ctx *c, const struct fn *f, uint64_t target)
 {
 	const uint8_t *code = c->buf;
-	size_t left = read_code(c, f->start, c->buf, 4096);
+	size_t left = x86_code_read(&c->x, f->start, c->buf, 4096);
 	uint64_t pc = f->start;
 	int n = 0;
 
-	while (n++ < 1024 && cs_disasm_iter(c->cs, &code, &left, &pc, c->insn)) {
-		const cs_x86 *x = &c->insn->detail->x86;
+	while (n++ < 1024 && cs_disasm_iter(c->x.cs, &code, &left, &pc, c->x.insn)) {
+		const cs_x86 *x = &c->x.insn->detail->x86;
 
-		if (c->insn->id == X86_INS_CALL && x->op_count == 1 &&
+		if (c->x.insn->id == X86_INS_CALL && x->op_count == 1 &&
 		    x->operands[0].type == X86_OP_IMM && (uint64_t)x->operands[0].imm == target)
 			return true;
-		if (c->insn->id == X86_INS_INT3)
+		if (c->x.insn->id == X86_INS_INT3)
 			break;	/* the padding after the function */
 	}
 	return false;
@@ -273,11 +212,11 @@ static bool fn_calls(struct ctx *c, const struct fn *f, uint64_t target)
 static void callers(struct ctx *c, uint64_t a, uint32_t *na, uint64_t b, uint32_t *nb)
 {
 	const uint8_t *t = c->text, *p;
-	uint64_t n = c->text_size;
+	uint64_t n = c->x.text_size;
 
 	*na = *nb = 0;
 	for (p = t; p + 5 <= t + n && (p = memchr(p, 0xe8, n - 4 - (p - t))); p++) {
-		uint64_t to = c->text_addr + (p - t) + 5 + (int64_t)(int32_t)rd32(p + 1);
+		uint64_t to = c->x.text_addr + (p - t) + 5 + (int64_t)(int32_t)x86_rd32(p + 1);
 
 		*na += to == a;
 		*nb += to == b;
@@ -329,7 +268,7 @@ static int identify(struct ctx *c, struct bssl_target *out, char *reason, size_t
 		}
 	}
 	if (nw != 1 || nri != 1)
-		return fail(reason, cap, -ESRCH, "%d SSL_write and %d ssl_read_impl candidates "
+		return x86_code_fail(reason, cap, -ESRCH, "%d SSL_write and %d ssl_read_impl candidates "
 			    "among %d functions of %d error sites", nw, nri, c->nfns, c->nsites);
 	for (i = 0; i < c->nfns; i++) {
 		const struct fn *f = &c->fns[i];
@@ -343,16 +282,16 @@ static int identify(struct ctx *c, struct bssl_target *out, char *reason, size_t
 		}
 	}
 	if (nr != 1)
-		return fail(reason, cap, -ESRCH, "%d SSL_read candidates", nr);
+		return x86_code_fail(reason, cap, -ESRCH, "%d SSL_read candidates", nr);
 	out->write_addr = w->start;
 	out->read_addr = r->start;
 	callers(c, w->start, &out->write_callers, r->start, &out->read_callers);
 	if (!out->write_callers || !out->read_callers)
-		return fail(reason, cap, -EILSEQ, "SSL_write at %#lx (%u callers) or SSL_read at %#lx "
+		return x86_code_fail(reason, cap, -EILSEQ, "SSL_write at %#lx (%u callers) or SSL_read at %#lx "
 			    "(%u) is no direct call target", (unsigned long)w->start,
 			    out->write_callers, (unsigned long)r->start, out->read_callers);
 	if (to_offset(c, w->start, &out->write_off) || to_offset(c, r->start, &out->read_off))
-		return fail(reason, cap, -EILSEQ, "entries outside an executable segment");
+		return x86_code_fail(reason, cap, -EILSEQ, "entries outside an executable segment");
 	out->sites = c->nsites;
 	return 0;
 }
@@ -388,25 +327,25 @@ int bssl_find(const char *path, struct bssl_target *out, char *reason, size_t re
 	for (s = p; s > rodata && s[-1] && p - s < 256; s--)
 		;
 	if (eh.e_machine != EM_X86_64) {
-		err = fail(reason, reason_cap, -ENOEXEC, "BoringSSL on a machine other than x86-64");
+		err = x86_code_fail(reason, reason_cap, -ENOEXEC, "BoringSSL on a machine other than x86-64");
 		goto out;
 	}
-	c->fd = fd;
-	c->text_addr = tsh.sh_addr;
-	c->text_size = tsh.sh_size;
-	c->text_off = tsh.sh_offset;
+	c->x.fd = fd;
+	c->x.text_addr = tsh.sh_addr;
+	c->x.text_size = tsh.sh_size;
+	c->x.text_off = tsh.sh_offset;
 	c->buf = malloc(FN_BACK_MAX + 16);
 	if (!c->buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &c->cs) != CS_ERR_OK) {
-		err = fail(reason, reason_cap, -ENOMEM, "capstone unavailable");
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &c->x.cs) != CS_ERR_OK) {
+		err = x86_code_fail(reason, reason_cap, -ENOMEM, "capstone unavailable");
 		goto out;
 	}
-	cs_option(c->cs, CS_OPT_DETAIL, CS_OPT_ON);
-	c->insn = cs_malloc(c->cs);
-	if (!c->insn) {
+	cs_option(c->x.cs, CS_OPT_DETAIL, CS_OPT_ON);
+	c->x.insn = cs_malloc(c->x.cs);
+	if (!c->x.insn) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -415,10 +354,10 @@ int bssl_find(const char *path, struct bssl_target *out, char *reason, size_t re
 	if (!err)
 		snprintf(reason, reason_cap, "ok");
 out:
-	if (c->insn)
-		cs_free(c->insn, 1);
-	if (c->cs)
-		cs_close(&c->cs);
+	if (c->x.insn)
+		cs_free(c->x.insn, 1);
+	if (c->x.cs)
+		cs_close(&c->x.cs);
 	elf_end(c->elf);
 	close(fd);
 	free(c->buf);
